@@ -1,0 +1,73 @@
+//! The key spaces of the store. Every key starts with one byte naming its space, so each
+//! space is a contiguous range and can be scanned by prefix.
+//!
+//! | space    | key                                          | value                 |
+//! |----------|----------------------------------------------|-----------------------|
+//! | catalog  | `0x01`, table name (keycode text)             | table definition      |
+//! | sequence | `0x02`, sequence name (keycode text)          | next value, u64 BE    |
+//! | row      | `0x03`, table id (u64 BE), primary key values | row (see [`super::row`]) |
+//!
+//! A table without a declared primary key is keyed by a hidden integer row id.
+
+use super::keycode::{encode_value, prefix_end};
+use crate::value::Value;
+
+const SPACE_CATALOG: u8 = 0x01;
+const SPACE_SEQUENCE: u8 = 0x02;
+const SPACE_ROW: u8 = 0x03;
+
+/// The catalog entry of a table.
+pub fn table_key(name: &str) -> Vec<u8> {
+    let mut key = vec![SPACE_CATALOG];
+    encode_value(&Value::Text(name.to_string()), &mut key);
+    key
+}
+
+/// Every catalog entry starts with this.
+pub fn catalog_prefix() -> Vec<u8> {
+    vec![SPACE_CATALOG]
+}
+
+/// The key of a named sequence (table ids, for example).
+pub fn sequence_key(name: &str) -> Vec<u8> {
+    let mut key = vec![SPACE_SEQUENCE];
+    encode_value(&Value::Text(name.to_string()), &mut key);
+    key
+}
+
+/// Every row of table `table_id` starts with this.
+pub fn row_prefix(table_id: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(32);
+    key.push(SPACE_ROW);
+    key.extend_from_slice(&table_id.to_be_bytes());
+    key
+}
+
+/// The key of the row of table `table_id` with primary key `pk`.
+pub fn row_key(table_id: u64, pk: &[Value]) -> Vec<u8> {
+    let mut key = row_prefix(table_id);
+    for value in pk {
+        encode_value(value, &mut key);
+    }
+    key
+}
+
+/// The first key past every key that starts with `prefix`.
+pub fn end_of(prefix: &[u8]) -> Vec<u8> {
+    prefix_end(prefix).expect("key space prefixes are never all 0xFF")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spaces_do_not_overlap() {
+        let catalog = table_key("zzz");
+        let row = row_key(0, &[Value::Null]);
+        assert!(catalog < end_of(&catalog_prefix()));
+        assert!(end_of(&catalog_prefix()) <= sequence_key(""));
+        assert!(row > sequence_key("zzzz"));
+        assert!(row_key(1, &[Value::Integer(i64::MAX)]) < row_prefix(2));
+    }
+}

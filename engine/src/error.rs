@@ -1,0 +1,117 @@
+//! The engine's one error type.
+//!
+//! Every error carries a SQLSTATE-style code (see [`Error::code`]) that the server puts on
+//! the wire unchanged, so a client can act on the class of failure without parsing text.
+
+use std::fmt;
+
+/// A position in a statement's text, 1-based, as a user counts lines and columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub line: u32,
+    pub column: u32,
+}
+
+/// What can go wrong in the engine.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// The statement is not valid SQL. Retrying the same text cannot succeed.
+    #[error("syntax error: {message}")]
+    Syntax {
+        message: String,
+        position: Option<Position>,
+    },
+    /// Valid SQL that kvsql does not implement; the message names the construct.
+    #[error("not supported: {0}")]
+    Unsupported(String),
+    /// A table named in the statement does not exist.
+    #[error("no such table: {0}")]
+    NoSuchTable(String),
+    /// CREATE TABLE of a name that is taken.
+    #[error("table {0} already exists")]
+    TableExists(String),
+    /// A column named in the statement does not exist, or is ambiguous.
+    #[error("{0}")]
+    NoSuchColumn(String),
+    /// A statement's definitions contradict each other (duplicate column, bad key...).
+    #[error("{0}")]
+    InvalidDefinition(String),
+    /// A value of the wrong type for a column or an operator.
+    #[error("{0}")]
+    TypeMismatch(String),
+    /// NOT NULL violated.
+    #[error("{0}")]
+    NotNull(String),
+    /// A primary key (or later, a unique index) already holds this value.
+    #[error("{0}")]
+    UniqueViolation(String),
+    /// Integer arithmetic left the 64-bit range.
+    #[error("integer overflow")]
+    Overflow,
+    /// A value is out of range or malformed for its use (a negative LIMIT, say).
+    #[error("{0}")]
+    InvalidValue(String),
+    /// A concurrent transaction wrote the same key first. Retrying may succeed.
+    #[error(
+        "serialization conflict: a concurrent transaction wrote the same rows; retry the transaction"
+    )]
+    Conflict,
+    /// The statement was abandoned because its receiver went away or asked it to stop.
+    #[error("statement cancelled")]
+    Cancelled,
+    /// The storage layer failed (I/O error, corruption, full disk).
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// Stored bytes that do not decode: corruption or a bug.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+}
+
+impl Error {
+    /// The SQLSTATE-style code of this error (PostgreSQL's codes where one fits).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Syntax { .. } => "42601",
+            Error::Unsupported(_) => "0A000",
+            Error::NoSuchTable(_) => "42P01",
+            Error::TableExists(_) => "42P07",
+            Error::NoSuchColumn(_) => "42703",
+            Error::InvalidDefinition(_) => "42P16",
+            Error::TypeMismatch(_) => "42804",
+            Error::NotNull(_) => "23502",
+            Error::UniqueViolation(_) => "23505",
+            Error::Overflow => "22003",
+            Error::InvalidValue(_) => "22023",
+            Error::Conflict => "40001",
+            Error::Cancelled => "57014",
+            Error::Storage(_) => "58030",
+            Error::Corrupt(_) => "XX001",
+        }
+    }
+
+    /// Whether running the same statement (or transaction) again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Conflict)
+    }
+
+    /// Where in the statement the error was found, when known.
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            Error::Syntax { position, .. } => *position,
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}, column {}", self.line, self.column)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Shorthand for a type mismatch error.
+pub(crate) fn type_error(message: impl Into<String>) -> Error {
+    Error::TypeMismatch(message.into())
+}

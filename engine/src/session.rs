@@ -1,0 +1,164 @@
+//! The database handle and sessions.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crate::catalog::Table;
+use crate::error::{Error, Result};
+use crate::sql::execute::{self, Outcome, ResultSink, RowIdAllocator};
+use crate::sql::plan::{self, ColumnInfo};
+use crate::sql::translate;
+use crate::storage::memory::MemoryStore;
+use crate::storage::rocks::RocksStore;
+use crate::storage::{Durability, Store};
+use crate::value::Value;
+
+/// How to open a database.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    pub durability: Durability,
+}
+
+struct Shared {
+    store: Box<dyn Store>,
+    /// Next hidden row id per table id. Row ids come from here rather than from a stored
+    /// counter so concurrent inserts never conflict on a counter key; the counter is
+    /// seeded from the largest stored id the first time a table is used.
+    rowids: Mutex<HashMap<u64, i64>>,
+}
+
+impl RowIdAllocator for Shared {
+    fn next_rowid(
+        &self,
+        table: &Table,
+        max_existing: &mut dyn FnMut() -> Result<i64>,
+    ) -> Result<i64> {
+        let mut rowids = self.rowids.lock().expect("poisoned");
+        let next = match rowids.get(&table.id) {
+            Some(next) => *next,
+            None => max_existing()?.checked_add(1).ok_or(Error::Overflow)?,
+        };
+        rowids.insert(table.id, next.checked_add(1).ok_or(Error::Overflow)?);
+        Ok(next)
+    }
+}
+
+/// An open database. Cheap to clone; clones share the store. The store closes when the
+/// last clone (and every session) is dropped.
+#[derive(Clone)]
+pub struct Database {
+    shared: Arc<Shared>,
+}
+
+impl Database {
+    /// Opens (creating if missing) a database in `dir` with default options.
+    pub fn open(dir: &Path) -> Result<Database> {
+        Self::open_with(dir, Options::default())
+    }
+
+    /// Opens (creating if missing) a database in `dir`.
+    pub fn open_with(dir: &Path, options: Options) -> Result<Database> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::Storage(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        Ok(Self::with_store(Box::new(RocksStore::open(
+            dir,
+            options.durability,
+        )?)))
+    }
+
+    /// A database that lives in memory only (for tests and experiments).
+    pub fn memory() -> Database {
+        Self::with_store(Box::new(MemoryStore::new()))
+    }
+
+    fn with_store(store: Box<dyn Store>) -> Database {
+        Database {
+            shared: Arc::new(Shared {
+                store,
+                rowids: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// A new session.
+    pub fn session(&self) -> Session {
+        Session {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Flushes memory tables to disk; the write-ahead log already holds every commit, so
+    /// this only shortens recovery at the next start.
+    pub fn flush(&self) -> Result<()> {
+        self.shared.store.flush()
+    }
+}
+
+/// The results of one statement, collected in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResultSet {
+    pub columns: Vec<ColumnInfo>,
+    pub rows: Vec<Vec<Value>>,
+    pub outcome: Outcome,
+}
+
+/// A connection's view of the database. Each statement runs in its own transaction and
+/// is atomic: it takes effect whole or not at all.
+pub struct Session {
+    shared: Arc<Shared>,
+}
+
+impl Session {
+    /// Runs every statement in `sql`, streaming results to `sink`. Stops at the first
+    /// error; statements before it stay committed.
+    pub fn execute(&mut self, sql: &str, sink: &mut dyn ResultSink) -> Result<()> {
+        for statement in translate::parse(sql)? {
+            let mut txn = self.shared.store.begin()?;
+            let plan = plan::plan(statement, txn.as_mut())?;
+            let outcome = execute::execute(plan, txn.as_mut(), self.shared.as_ref(), sink)?;
+            txn.commit()?;
+            sink.complete(&outcome)?;
+        }
+        Ok(())
+    }
+
+    /// Runs every statement in `sql` and collects their results.
+    pub fn query(&mut self, sql: &str) -> Result<Vec<ResultSet>> {
+        let mut collector = Collector::default();
+        self.execute(sql, &mut collector)?;
+        Ok(collector.done)
+    }
+}
+
+#[derive(Default)]
+struct Collector {
+    columns: Vec<ColumnInfo>,
+    rows: Vec<Vec<Value>>,
+    done: Vec<ResultSet>,
+}
+
+impl ResultSink for Collector {
+    fn columns(&mut self, columns: &[ColumnInfo]) -> Result<()> {
+        self.columns = columns.to_vec();
+        Ok(())
+    }
+
+    fn row(&mut self, row: Vec<Value>) -> Result<()> {
+        self.rows.push(row);
+        Ok(())
+    }
+
+    fn complete(&mut self, outcome: &Outcome) -> Result<()> {
+        self.done.push(ResultSet {
+            columns: std::mem::take(&mut self.columns),
+            rows: std::mem::take(&mut self.rows),
+            outcome: outcome.clone(),
+        });
+        Ok(())
+    }
+}

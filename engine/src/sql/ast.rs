@@ -1,0 +1,219 @@
+//! The engine's own SQL syntax tree. [`super::translate`] builds it from sqlparser's AST;
+//! nothing else in the engine sees sqlparser's types.
+
+use crate::value::{DataType, Value};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Statement {
+    CreateTable {
+        name: String,
+        columns: Vec<ColumnDef>,
+        /// Column names of a table-level PRIMARY KEY (a, b) constraint.
+        primary_key: Vec<String>,
+        if_not_exists: bool,
+    },
+    DropTable {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    Insert {
+        table: String,
+        /// The listed columns, or None for "every column in table order".
+        columns: Option<Vec<String>>,
+        rows: Vec<Vec<Expr>>,
+    },
+    Select(Box<Select>),
+    Update {
+        table: String,
+        set: Vec<(String, Expr)>,
+        filter: Option<Expr>,
+    },
+    Delete {
+        table: String,
+        filter: Option<Expr>,
+    },
+    Explain(Box<Statement>),
+    ShowTables,
+    Describe(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnDef {
+    pub name: String,
+    pub data_type: DataType,
+    /// Some(false) for NOT NULL, Some(true) for an explicit NULL, None when unsaid.
+    pub nullable: Option<bool>,
+    pub primary_key: bool,
+    pub default: Option<Expr>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Select {
+    pub projection: Vec<SelectItem>,
+    pub from: Option<TableRef>,
+    pub filter: Option<Expr>,
+    pub order_by: Vec<OrderTerm>,
+    pub limit: Option<Expr>,
+    pub offset: Option<Expr>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableRef {
+    pub name: String,
+    pub alias: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SelectItem {
+    /// `*`
+    Wildcard,
+    /// An expression; `label` is its column name in the result (the alias, or the text).
+    Expr { expr: Expr, label: String },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrderTerm {
+    pub expr: Expr,
+    pub descending: bool,
+    /// NULLS FIRST / NULLS LAST; None means the default (NULLs sort as smallest).
+    pub nulls_first: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    Literal(Value),
+    /// A column reference as written, resolved by the planner into [`Expr::Column`].
+    Name {
+        table: Option<String>,
+        column: String,
+    },
+    /// A column of the input row, by index.
+    Column(usize),
+    Unary(UnaryOp, Box<Expr>),
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    Not,
+    Minus,
+    Plus,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    And,
+    Or,
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Concat,
+}
+
+impl BinaryOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::And => "AND",
+            BinaryOp::Or => "OR",
+            BinaryOp::Eq => "=",
+            BinaryOp::NotEq => "<>",
+            BinaryOp::Lt => "<",
+            BinaryOp::LtEq => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::GtEq => ">=",
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Mod => "%",
+            BinaryOp::Concat => "||",
+        }
+    }
+
+    /// The comparison with its operands swapped (`a < b` is `b > a`), for comparisons.
+    pub fn flip(self) -> Option<BinaryOp> {
+        Some(match self {
+            BinaryOp::Eq => BinaryOp::Eq,
+            BinaryOp::NotEq => BinaryOp::NotEq,
+            BinaryOp::Lt => BinaryOp::Gt,
+            BinaryOp::LtEq => BinaryOp::GtEq,
+            BinaryOp::Gt => BinaryOp::Lt,
+            BinaryOp::GtEq => BinaryOp::LtEq,
+            _ => return None,
+        })
+    }
+}
+
+impl Expr {
+    /// Whether the expression refers to no column (a constant, evaluable at plan time).
+    pub fn is_constant(&self) -> bool {
+        match self {
+            Expr::Literal(_) => true,
+            Expr::Name { .. } | Expr::Column(_) => false,
+            Expr::Unary(_, e) | Expr::IsNull { expr: e, .. } => e.is_constant(),
+            Expr::Binary(_, l, r) => l.is_constant() && r.is_constant(),
+        }
+    }
+
+    /// Splits a predicate into its AND-ed parts.
+    pub fn into_conjuncts(self) -> Vec<Expr> {
+        match self {
+            Expr::Binary(BinaryOp::And, l, r) => {
+                let mut parts = l.into_conjuncts();
+                parts.extend(r.into_conjuncts());
+                parts
+            }
+            other => vec![other],
+        }
+    }
+
+    /// Joins predicates with AND; None for an empty list.
+    pub fn and_all(parts: Vec<Expr>) -> Option<Expr> {
+        parts
+            .into_iter()
+            .reduce(|l, r| Expr::Binary(BinaryOp::And, Box::new(l), Box::new(r)))
+    }
+
+    /// Renders the expression as SQL, naming columns through `names` (for EXPLAIN).
+    pub fn render(&self, names: &dyn Fn(usize) -> String) -> String {
+        match self {
+            Expr::Literal(v) => v.render(),
+            Expr::Name {
+                table: Some(t),
+                column,
+            } => format!("{t}.{column}"),
+            Expr::Name {
+                table: None,
+                column,
+            } => column.clone(),
+            Expr::Column(i) => names(*i),
+            Expr::Unary(UnaryOp::Not, e) => format!("NOT {}", e.render(names)),
+            Expr::Unary(UnaryOp::Minus, e) => format!("-{}", e.render(names)),
+            Expr::Unary(UnaryOp::Plus, e) => format!("+{}", e.render(names)),
+            Expr::Binary(op, l, r) => {
+                let side = |e: &Expr| match e {
+                    Expr::Binary(..) => format!("({})", e.render(names)),
+                    _ => e.render(names),
+                };
+                format!("{} {} {}", side(l), op.symbol(), side(r))
+            }
+            Expr::IsNull { expr, negated } => format!(
+                "{} IS {}NULL",
+                expr.render(names),
+                if *negated { "NOT " } else { "" }
+            ),
+        }
+    }
+}

@@ -1,0 +1,442 @@
+//! The executor: runs a plan inside a transaction, pulling rows through iterators from
+//! the key-value scans at the leaves to the root, and handing result rows to a
+//! [`ResultSink`] one at a time so that memory stays bounded (except under a sort).
+
+use std::cmp::Ordering;
+use std::ops::Bound;
+
+use super::ast::OrderTerm;
+use super::plan::{Access, ColumnInfo, Node, Plan};
+use crate::catalog::{self, Table};
+use crate::encoding::keycode::{encode_value, prefix_end};
+use crate::encoding::{keys, row};
+use crate::error::{Error, Result};
+use crate::storage::{KeyRange, Transaction};
+use crate::value::{DataType, Value};
+
+/// What a statement did, reported after its rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The statement kind, as psql prints it: "SELECT", "INSERT", "CREATE TABLE", ...
+    pub tag: &'static str,
+    /// Rows inserted, updated or deleted.
+    pub rows_affected: u64,
+    /// Rows sent to the sink.
+    pub rows_returned: u64,
+}
+
+/// Receives results. An error returned from here abandons the statement (its
+/// transaction is rolled back), which is how a vanished client stops a query.
+pub trait ResultSink {
+    /// The columns of the rows that follow. Called once per statement that returns rows.
+    fn columns(&mut self, columns: &[ColumnInfo]) -> Result<()>;
+    /// One result row.
+    fn row(&mut self, row: Vec<Value>) -> Result<()>;
+    /// The statement finished and (if it wrote) committed.
+    fn complete(&mut self, outcome: &Outcome) -> Result<()>;
+}
+
+/// Allocates hidden row ids for tables without a primary key.
+pub trait RowIdAllocator {
+    /// The next row id for `table`; `max_existing` finds the largest one stored, and is
+    /// called only the first time a table is seen.
+    fn next_rowid(
+        &self,
+        table: &Table,
+        max_existing: &mut dyn FnMut() -> Result<i64>,
+    ) -> Result<i64>;
+}
+
+type KeyedRows<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<Value>)>> + 'a>;
+type Rows<'a> = Box<dyn Iterator<Item = Result<Vec<Value>>> + 'a>;
+
+/// Runs a plan, sending any rows to `sink`, and returns the outcome (not yet reported).
+pub fn execute(
+    plan: Plan,
+    txn: &mut dyn Transaction,
+    rowids: &dyn RowIdAllocator,
+    sink: &mut dyn ResultSink,
+) -> Result<Outcome> {
+    let outcome = |tag, rows_affected, rows_returned| Outcome {
+        tag,
+        rows_affected,
+        rows_returned,
+    };
+    Ok(match plan {
+        Plan::Query { node, columns } => {
+            sink.columns(&columns)?;
+            let mut returned = 0;
+            for row in rows(&node, txn)? {
+                sink.row(row?)?;
+                returned += 1;
+            }
+            outcome("SELECT", 0, returned)
+        }
+        Plan::Insert {
+            table,
+            targets,
+            rows,
+        } => {
+            let mut inserted = 0;
+            for values in rows {
+                let mut full: Vec<Value> = table
+                    .columns
+                    .iter()
+                    .map(|c| c.default.clone().unwrap_or(Value::Null))
+                    .collect();
+                for (expr, &target) in values.iter().zip(&targets) {
+                    full[target] = expr.eval(&[])?;
+                }
+                let full = check_row(&table, full)?;
+                let key = if table.has_rowid() {
+                    let prefix = keys::row_prefix(table.id);
+                    let rowid = rowids.next_rowid(&table, &mut || max_rowid(txn, &prefix))?;
+                    keys::row_key(table.id, &[Value::Integer(rowid)])
+                } else {
+                    let key = keys::row_key(table.id, &table.key_values(&full));
+                    if txn.get(&key)?.is_some() {
+                        return Err(duplicate_key(&table, &full));
+                    }
+                    key
+                };
+                txn.set(&key, &row::encode_row(table.version, &full))?;
+                inserted += 1;
+            }
+            outcome("INSERT", inserted, 0)
+        }
+        Plan::Update { table, source, set } => {
+            let matched: Vec<(Vec<u8>, Vec<Value>)> =
+                keyed_rows(&source, txn)?.collect::<Result<_>>()?;
+            // Rows whose key changes are removed first and written back after, so
+            // uniqueness is judged on the statement's end state (`SET id = id + 1`).
+            let mut moved = Vec::new();
+            for (key, old) in &matched {
+                let mut new = old.clone();
+                for (index, expr) in &set {
+                    new[*index] = expr.eval(old)?;
+                }
+                let new = check_row(&table, new)?;
+                let new_key = if table.has_rowid() {
+                    key.clone()
+                } else {
+                    keys::row_key(table.id, &table.key_values(&new))
+                };
+                if &new_key == key {
+                    txn.set(key, &row::encode_row(table.version, &new))?;
+                } else {
+                    txn.delete(key)?;
+                    moved.push((new_key, new));
+                }
+            }
+            for (key, new) in moved {
+                if txn.get(&key)?.is_some() {
+                    return Err(duplicate_key(&table, &new));
+                }
+                txn.set(&key, &row::encode_row(table.version, &new))?;
+            }
+            outcome("UPDATE", matched.len() as u64, 0)
+        }
+        Plan::Delete { source, .. } => {
+            let doomed: Vec<Vec<u8>> = keyed_rows(&source, txn)?
+                .map(|item| item.map(|(key, _)| key))
+                .collect::<Result<_>>()?;
+            for key in &doomed {
+                txn.delete(key)?;
+            }
+            outcome("DELETE", doomed.len() as u64, 0)
+        }
+        Plan::CreateTable {
+            table,
+            if_not_exists,
+        } => {
+            if !(if_not_exists && catalog::get_table(txn, &table.name)?.is_some()) {
+                catalog::create_table(txn, table)?;
+            }
+            outcome("CREATE TABLE", 0, 0)
+        }
+        Plan::DropTable { names, if_exists } => {
+            for name in names {
+                match catalog::get_table(txn, &name)? {
+                    Some(table) => catalog::drop_table(txn, &table)?,
+                    None if if_exists => {}
+                    None => return Err(Error::NoSuchTable(name)),
+                }
+            }
+            outcome("DROP TABLE", 0, 0)
+        }
+        Plan::Explain(inner) => {
+            let lines = inner.explain();
+            send_text_rows(
+                sink,
+                "plan",
+                lines.into_iter().map(|l| vec![Value::Text(l)]),
+            )?;
+            outcome("EXPLAIN", 0, 0)
+        }
+        Plan::ShowTables => {
+            let tables = catalog::list_tables(txn)?;
+            let n = tables.len() as u64;
+            send_text_rows(
+                sink,
+                "table",
+                tables.into_iter().map(|t| vec![Value::Text(t.name)]),
+            )?;
+            outcome("SHOW TABLES", 0, n)
+        }
+        Plan::Describe(table) => {
+            let columns = ["column", "type", "nullable", "default", "primary_key"];
+            let infos: Vec<ColumnInfo> = columns
+                .iter()
+                .map(|name| ColumnInfo {
+                    name: name.to_string(),
+                    data_type: Some(if *name == "nullable" {
+                        DataType::Boolean
+                    } else if *name == "primary_key" {
+                        DataType::Integer
+                    } else {
+                        DataType::Text
+                    }),
+                })
+                .collect();
+            sink.columns(&infos)?;
+            for (i, column) in table.columns.iter().enumerate() {
+                let key_position = table.primary_key.iter().position(|&pk| pk == i);
+                sink.row(vec![
+                    Value::Text(column.name.clone()),
+                    Value::Text(column.data_type.name().into()),
+                    Value::Boolean(column.nullable),
+                    column
+                        .default
+                        .as_ref()
+                        .map_or(Value::Null, |v| Value::Text(v.render())),
+                    key_position.map_or(Value::Null, |p| Value::Integer(p as i64 + 1)),
+                ])?;
+            }
+            outcome("DESCRIBE", 0, table.columns.len() as u64)
+        }
+    })
+}
+
+fn send_text_rows(
+    sink: &mut dyn ResultSink,
+    column: &str,
+    rows: impl Iterator<Item = Vec<Value>>,
+) -> Result<()> {
+    sink.columns(&[ColumnInfo {
+        name: column.into(),
+        data_type: Some(DataType::Text),
+    }])?;
+    for row in rows {
+        sink.row(row)?;
+    }
+    Ok(())
+}
+
+fn duplicate_key(table: &Table, row: &[Value]) -> Error {
+    let names: Vec<&str> = table
+        .primary_key
+        .iter()
+        .map(|&i| table.columns[i].name.as_str())
+        .collect();
+    let values: Vec<String> = table.key_values(row).iter().map(Value::render).collect();
+    Error::UniqueViolation(format!(
+        "duplicate primary key in table {}: ({}) = ({}) already exists",
+        table.name,
+        names.join(", "),
+        values.join(", ")
+    ))
+}
+
+/// Coerces a full row to the column types and checks NOT NULL.
+fn check_row(table: &Table, row: Vec<Value>) -> Result<Vec<Value>> {
+    row.into_iter()
+        .zip(&table.columns)
+        .map(|(value, column)| {
+            if let Value::Real(r) = value
+                && !r.is_finite()
+            {
+                return Err(Error::InvalidValue(format!(
+                    "column \"{}\" cannot store the non-finite value {r}",
+                    column.name
+                )));
+            }
+            let value = value.coerce_to(column.data_type, &column.name)?;
+            if value.is_null() && !column.nullable {
+                return Err(Error::NotNull(format!(
+                    "column \"{}\" of table {} cannot be NULL",
+                    column.name, table.name
+                )));
+            }
+            Ok(value)
+        })
+        .collect()
+}
+
+/// The largest hidden row id stored for the table with this row prefix (0 if empty).
+fn max_rowid(txn: &mut dyn Transaction, prefix: &[u8]) -> Result<i64> {
+    match txn.scan(KeyRange::prefix(prefix), true).next() {
+        None => Ok(0),
+        Some(item) => {
+            let (key, _) = item?;
+            let mut rest = &key[prefix.len()..];
+            match crate::encoding::keycode::decode_value(&mut rest)? {
+                Value::Integer(i) => Ok(i),
+                other => Err(Error::Corrupt(format!("row id {}", other.render()))),
+            }
+        }
+    }
+}
+
+/// The rows a node produces.
+fn rows<'a>(node: &'a Node, txn: &'a mut dyn Transaction) -> Result<Rows<'a>> {
+    Ok(match node {
+        Node::Scan { .. } => Box::new(keyed_rows(node, txn)?.map(|item| item.map(|(_, r)| r))),
+        Node::Unit => Box::new(std::iter::once(Ok(Vec::new()))),
+        Node::Filter { source, predicate } => {
+            Box::new(rows(source, txn)?.filter_map(move |item| match item {
+                Ok(row) => match predicate.matches(&row) {
+                    Ok(true) => Some(Ok(row)),
+                    Ok(false) => None,
+                    Err(e) => Some(Err(e)),
+                },
+                Err(e) => Some(Err(e)),
+            }))
+        }
+        Node::Sort { source, keys } => {
+            Box::new(sort(rows(source, txn)?, keys)?.into_iter().map(Ok))
+        }
+        Node::Limit {
+            source,
+            offset,
+            limit,
+        } => {
+            let skipped = rows(source, txn)?.skip(usize::try_from(*offset).unwrap_or(usize::MAX));
+            match limit {
+                Some(n) => Box::new(skipped.take(usize::try_from(*n).unwrap_or(usize::MAX))),
+                None => Box::new(skipped),
+            }
+        }
+        Node::Project { source, exprs } => Box::new(rows(source, txn)?.map(move |item| {
+            let row = item?;
+            exprs.iter().map(|e| e.eval(&row)).collect()
+        })),
+    })
+}
+
+/// Sorts rows by the keys (a stable sort: ties keep their input order).
+fn sort(input: Rows<'_>, keys: &[OrderTerm]) -> Result<Vec<Vec<Value>>> {
+    let mut keyed: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
+    for row in input {
+        let row = row?;
+        let sort_key = keys
+            .iter()
+            .map(|k| k.expr.eval(&row))
+            .collect::<Result<_>>()?;
+        keyed.push((sort_key, row));
+    }
+    keyed.sort_by(|(a, _), (b, _)| {
+        for ((x, y), term) in a.iter().zip(b).zip(keys) {
+            let ordering = match (x.is_null(), y.is_null()) {
+                (true, true) => Ordering::Equal,
+                // NULLs are smallest unless NULLS FIRST/LAST says otherwise.
+                (true, false) | (false, true) => {
+                    let nulls_first = term.nulls_first.unwrap_or(!term.descending);
+                    if x.is_null() == nulls_first {
+                        Ordering::Less
+                    } else {
+                        Ordering::Greater
+                    }
+                }
+                (false, false) => {
+                    let o = x.total_cmp(y);
+                    if term.descending { o.reverse() } else { o }
+                }
+            };
+            if ordering != Ordering::Equal {
+                return ordering;
+            }
+        }
+        Ordering::Equal
+    });
+    Ok(keyed.into_iter().map(|(_, row)| row).collect())
+}
+
+/// The key range of a range access.
+fn range_of(
+    table: &Table,
+    prefix: &[Value],
+    lower: &Bound<Value>,
+    upper: &Bound<Value>,
+) -> KeyRange {
+    let base = keys::row_key(table.id, prefix);
+    let with = |v: &Value| {
+        let mut key = base.clone();
+        encode_value(v, &mut key);
+        key
+    };
+    let end_of = |key: &[u8]| prefix_end(key).expect("row keys are never all 0xFF");
+    KeyRange {
+        start: match lower {
+            Bound::Included(v) => Bound::Included(with(v)),
+            Bound::Excluded(v) => Bound::Included(end_of(&with(v))),
+            // Key columns are NOT NULL, so starting after NULL changes nothing but is
+            // the honest lower end of "every value of the column".
+            Bound::Unbounded => Bound::Included(base.clone()),
+        },
+        end: match upper {
+            Bound::Included(v) => Bound::Excluded(end_of(&with(v))),
+            Bound::Excluded(v) => Bound::Excluded(with(v)),
+            Bound::Unbounded => Bound::Excluded(end_of(&base)),
+        },
+    }
+}
+
+/// Rows of a scan with their keys, for reads and for UPDATE and DELETE.
+fn keyed_rows<'a>(node: &'a Node, txn: &'a mut dyn Transaction) -> Result<KeyedRows<'a>> {
+    let Node::Scan {
+        table,
+        access,
+        filter,
+        reverse,
+    } = node
+    else {
+        return Err(Error::Unsupported(
+            "writing through anything but a table scan".into(),
+        ));
+    };
+    let decode = move |(key, bytes): (Vec<u8>, Vec<u8>)| -> Result<Option<(Vec<u8>, Vec<Value>)>> {
+        let mut values = row::decode_row(&bytes)?;
+        // Rows written before ADD COLUMN lack the newer columns.
+        for column in &table.columns[values.len().min(table.columns.len())..] {
+            values.push(column.default.clone().unwrap_or(Value::Null));
+        }
+        match filter {
+            Some(f) if !f.matches(&values)? => Ok(None),
+            _ => Ok(Some((key, values))),
+        }
+    };
+    Ok(match access {
+        Access::Empty => Box::new(std::iter::empty()),
+        Access::Point(key_values) => {
+            let key = keys::row_key(table.id, key_values);
+            match txn.get(&key)? {
+                Some(bytes) => Box::new(decode((key, bytes)).transpose().into_iter()),
+                None => Box::new(std::iter::empty()),
+            }
+        }
+        Access::Full | Access::Range { .. } => {
+            let range = match access {
+                Access::Range {
+                    prefix,
+                    lower,
+                    upper,
+                } => range_of(table, prefix, lower, upper),
+                _ => KeyRange::prefix(&keys::row_prefix(table.id)),
+            };
+            Box::new(
+                txn.scan(range, *reverse)
+                    .filter_map(move |item| item.and_then(decode).transpose()),
+            )
+        }
+    })
+}

@@ -1,0 +1,580 @@
+//! Parsing with sqlparser and translation of its AST into the engine's [`ast`].
+//!
+//! This is the only module that imports sqlparser, so the churn of its API stays here.
+//! Syntax kvsql does not implement becomes [`Error::Unsupported`] naming the construct.
+
+use sqlparser::ast as sp;
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::{Parser, ParserError};
+
+use super::ast::{
+    BinaryOp, ColumnDef, Expr, OrderTerm, Select, SelectItem, Statement, TableRef, UnaryOp,
+};
+use crate::error::{Error, Position, Result};
+use crate::value::{DataType, Value};
+
+/// How deeply expressions may nest before the parser refuses the statement.
+const RECURSION_LIMIT: usize = 200;
+
+/// Parses SQL text (one or more `;`-separated statements) into the engine's AST.
+pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+    let statements = Parser::new(&GenericDialect {})
+        .with_recursion_limit(RECURSION_LIMIT)
+        .try_with_sql(sql)
+        .and_then(|mut parser| parser.parse_statements())
+        .map_err(syntax_error)?;
+    statements.into_iter().map(statement).collect()
+}
+
+/// Turns a sqlparser error into a syntax error with the position it names.
+fn syntax_error(e: ParserError) -> Error {
+    let text = match e {
+        ParserError::TokenizerError(s) | ParserError::ParserError(s) => s,
+        ParserError::RecursionLimitExceeded => {
+            return Error::Syntax {
+                message: format!("statement nested more than {RECURSION_LIMIT} levels deep"),
+                position: None,
+            };
+        }
+    };
+    // sqlparser appends " at Line: L, Column: C" to its messages.
+    if let Some(at) = text.rfind(" at Line: ") {
+        let tail = &text[at + " at Line: ".len()..];
+        let mut numbers = tail.split(", Column: ");
+        let line = numbers.next().and_then(|n| n.trim().parse().ok());
+        let column = numbers.next().and_then(|n| n.trim().parse().ok());
+        if let (Some(line), Some(column)) = (line, column) {
+            return Error::Syntax {
+                message: text[..at].to_string(),
+                position: Some(Position { line, column }),
+            };
+        }
+    }
+    Error::Syntax {
+        message: text,
+        position: None,
+    }
+}
+
+fn unsupported<T>(what: impl Into<String>) -> Result<T> {
+    Err(Error::Unsupported(what.into()))
+}
+
+/// An identifier as the catalog stores it: unquoted names fold to lower case.
+fn ident(id: &sp::Ident) -> String {
+    match id.quote_style {
+        Some(_) => id.value.clone(),
+        None => id.value.to_lowercase(),
+    }
+}
+
+fn object_name(name: &sp::ObjectName) -> Result<String> {
+    match name.0.as_slice() {
+        [sp::ObjectNamePart::Identifier(id)] => Ok(ident(id)),
+        _ => unsupported(format!("qualified name {name} (kvsql has no schemas)")),
+    }
+}
+
+fn statement(stmt: sp::Statement) -> Result<Statement> {
+    match stmt {
+        sp::Statement::CreateTable(create) => create_table(create),
+        sp::Statement::Drop {
+            object_type: sp::ObjectType::Table,
+            if_exists,
+            names,
+            cascade: false,
+            ..
+        } => Ok(Statement::DropTable {
+            names: names.iter().map(object_name).collect::<Result<_>>()?,
+            if_exists,
+        }),
+        sp::Statement::Drop { object_type, .. } => unsupported(format!("DROP {object_type}")),
+        sp::Statement::Insert(insert) => self::insert(insert),
+        sp::Statement::Query(query) => Ok(Statement::Select(Box::new(select(*query)?))),
+        sp::Statement::Update(update) => self::update(update),
+        sp::Statement::Delete(delete) => self::delete(delete),
+        sp::Statement::Explain {
+            statement,
+            analyze: false,
+            ..
+        } => Ok(Statement::Explain(Box::new(self::statement(*statement)?))),
+        sp::Statement::Explain { .. } => unsupported("EXPLAIN ANALYZE"),
+        sp::Statement::ShowTables { .. } => Ok(Statement::ShowTables),
+        sp::Statement::ExplainTable { table_name, .. } => {
+            Ok(Statement::Describe(object_name(&table_name)?))
+        }
+        other => {
+            let text = other.to_string();
+            let words: Vec<&str> = text.split_whitespace().take(2).collect();
+            unsupported(format!("the statement {}", words.join(" ")))
+        }
+    }
+}
+
+fn create_table(create: sp::CreateTable) -> Result<Statement> {
+    if create.query.is_some() {
+        return unsupported("CREATE TABLE ... AS SELECT");
+    }
+    if create.or_replace || create.temporary || create.external {
+        return unsupported("CREATE OR REPLACE / TEMPORARY / EXTERNAL TABLE");
+    }
+    let mut columns = Vec::new();
+    for column in &create.columns {
+        columns.push(column_def(column)?);
+    }
+    let mut primary_key = Vec::new();
+    for constraint in &create.constraints {
+        match constraint {
+            sp::TableConstraint::PrimaryKey(pk) => {
+                if !primary_key.is_empty() {
+                    return Err(Error::InvalidDefinition(
+                        "a table can have only one PRIMARY KEY".into(),
+                    ));
+                }
+                for column in &pk.columns {
+                    match &column.column.expr {
+                        sp::Expr::Identifier(id) => primary_key.push(ident(id)),
+                        other => {
+                            return unsupported(format!("PRIMARY KEY on expression {other}"));
+                        }
+                    }
+                    if column.column.options.sort == Some(sp::OrderBySort::Desc) {
+                        return unsupported("descending PRIMARY KEY columns");
+                    }
+                }
+            }
+            other => return unsupported(format!("table constraint {other}")),
+        }
+    }
+    Ok(Statement::CreateTable {
+        name: object_name(&create.name)?,
+        columns,
+        primary_key,
+        if_not_exists: create.if_not_exists,
+    })
+}
+
+fn data_type(ty: &sp::DataType) -> Result<DataType> {
+    use sp::DataType as T;
+    Ok(match ty {
+        T::Int(_)
+        | T::Integer(_)
+        | T::BigInt(_)
+        | T::SmallInt(_)
+        | T::TinyInt(_)
+        | T::Int2(_)
+        | T::Int4(_)
+        | T::Int8(_)
+        | T::Int64 => DataType::Integer,
+        T::Real
+        | T::Double(_)
+        | T::DoublePrecision
+        | T::Float(_)
+        | T::Float4
+        | T::Float8
+        | T::Float64 => DataType::Real,
+        T::Text
+        | T::Varchar(_)
+        | T::Char(_)
+        | T::Character(_)
+        | T::CharacterVarying(_)
+        | T::String(_) => DataType::Text,
+        T::Blob(_) | T::Bytea | T::Binary(_) | T::Varbinary(_) => DataType::Blob,
+        T::Boolean | T::Bool => DataType::Boolean,
+        other => return unsupported(format!("the column type {other}")),
+    })
+}
+
+fn column_def(column: &sp::ColumnDef) -> Result<ColumnDef> {
+    let mut def = ColumnDef {
+        name: ident(&column.name),
+        data_type: data_type(&column.data_type)?,
+        nullable: None,
+        primary_key: false,
+        default: None,
+    };
+    for option in &column.options {
+        match &option.option {
+            sp::ColumnOption::Null => def.nullable = Some(true),
+            sp::ColumnOption::NotNull => def.nullable = Some(false),
+            sp::ColumnOption::Default(e) => def.default = Some(expr(e)?),
+            sp::ColumnOption::PrimaryKey(_) => def.primary_key = true,
+            other => return unsupported(format!("the column constraint {other}")),
+        }
+    }
+    Ok(def)
+}
+
+fn insert(insert: sp::Insert) -> Result<Statement> {
+    if insert.or.is_some() || insert.on.is_some() || insert.replace_into {
+        return unsupported("INSERT OR ... / ON CONFLICT / REPLACE");
+    }
+    if insert.returning.is_some() {
+        return unsupported("RETURNING");
+    }
+    let table = match &insert.table {
+        sp::TableObject::TableName(name) => object_name(name)?,
+        _ => return unsupported("INSERT INTO anything but a table name"),
+    };
+    let columns = if insert.columns.is_empty() {
+        None
+    } else {
+        Some(
+            insert
+                .columns
+                .iter()
+                .map(object_name)
+                .collect::<Result<_>>()?,
+        )
+    };
+    let Some(source) = insert.source else {
+        return unsupported("INSERT without VALUES");
+    };
+    let sp::SetExpr::Values(values) = *source.body else {
+        return unsupported("INSERT ... SELECT");
+    };
+    let rows = values
+        .rows
+        .iter()
+        .map(|row| row.content.iter().map(expr).collect::<Result<Vec<_>>>())
+        .collect::<Result<_>>()?;
+    Ok(Statement::Insert {
+        table,
+        columns,
+        rows,
+    })
+}
+
+/// The single plain table of an UPDATE or DELETE.
+fn single_table(tables: &[sp::TableWithJoins], what: &str) -> Result<String> {
+    match tables {
+        [sp::TableWithJoins { relation, joins }] if joins.is_empty() => match relation {
+            sp::TableFactor::Table {
+                name, alias: None, ..
+            } => object_name(name),
+            _ => unsupported(format!("{what} of anything but a plain table name")),
+        },
+        _ => unsupported(format!("{what} of several tables")),
+    }
+}
+
+fn update(update: sp::Update) -> Result<Statement> {
+    if update.from.is_some() || update.returning.is_some() || update.limit.is_some() {
+        return unsupported("UPDATE ... FROM / RETURNING / LIMIT");
+    }
+    let table = single_table(std::slice::from_ref(&update.table), "UPDATE")?;
+    let mut set = Vec::new();
+    for assignment in &update.assignments {
+        let sp::AssignmentTarget::ColumnName(name) = &assignment.target else {
+            return unsupported("assignment to a tuple of columns");
+        };
+        set.push((object_name(name)?, expr(&assignment.value)?));
+    }
+    Ok(Statement::Update {
+        table,
+        set,
+        filter: update.selection.as_ref().map(expr).transpose()?,
+    })
+}
+
+fn delete(delete: sp::Delete) -> Result<Statement> {
+    if delete.using.is_some() || delete.returning.is_some() || delete.limit.is_some() {
+        return unsupported("DELETE ... USING / RETURNING / LIMIT");
+    }
+    let tables = match &delete.from {
+        sp::FromTable::WithFromKeyword(t) | sp::FromTable::WithoutKeyword(t) => t,
+    };
+    Ok(Statement::Delete {
+        table: single_table(tables, "DELETE")?,
+        filter: delete.selection.as_ref().map(expr).transpose()?,
+    })
+}
+
+fn select(query: sp::Query) -> Result<Select> {
+    if query.with.is_some() {
+        return unsupported("WITH (common table expressions)");
+    }
+    if query.fetch.is_some() || !query.locks.is_empty() {
+        return unsupported("FETCH / FOR UPDATE");
+    }
+    let body = match *query.body {
+        sp::SetExpr::Select(select) => select,
+        sp::SetExpr::SetOperation { op, .. } => return unsupported(format!("{op}")),
+        sp::SetExpr::Values(_) => return unsupported("VALUES as a query"),
+        sp::SetExpr::Query(_) => return unsupported("a parenthesized query"),
+        other => return unsupported(format!("the query {other}")),
+    };
+    if body.distinct.is_some() {
+        return unsupported("SELECT DISTINCT");
+    }
+    match &body.group_by {
+        sp::GroupByExpr::Expressions(exprs, _) if exprs.is_empty() => {}
+        _ => return unsupported("GROUP BY"),
+    }
+    if body.having.is_some() {
+        return unsupported("HAVING");
+    }
+    let from = match body.from.as_slice() {
+        [] => None,
+        [sp::TableWithJoins { relation, joins }] if joins.is_empty() => match relation {
+            sp::TableFactor::Table {
+                name,
+                alias,
+                args: None,
+                ..
+            } => Some(TableRef {
+                name: object_name(name)?,
+                alias: alias.as_ref().map(|a| ident(&a.name)),
+            }),
+            sp::TableFactor::Derived { .. } => return unsupported("subqueries in FROM"),
+            other => return unsupported(format!("FROM {other}")),
+        },
+        [_] => return unsupported("JOIN"),
+        _ => return unsupported("joins of several tables in FROM"),
+    };
+    let mut projection = Vec::new();
+    for item in &body.projection {
+        projection.push(match item {
+            sp::SelectItem::Wildcard(_) => SelectItem::Wildcard,
+            sp::SelectItem::UnnamedExpr(e) => SelectItem::Expr {
+                expr: expr(e)?,
+                label: match e {
+                    sp::Expr::Identifier(id) => ident(id),
+                    sp::Expr::CompoundIdentifier(ids) => {
+                        ident(ids.last().expect("compound identifier has parts"))
+                    }
+                    other => other.to_string(),
+                },
+            },
+            sp::SelectItem::ExprWithAlias { expr: e, alias } => SelectItem::Expr {
+                expr: expr(e)?,
+                label: ident(alias),
+            },
+            other => return unsupported(format!("the select item {other}")),
+        });
+    }
+    let mut order_by = Vec::new();
+    if let Some(order) = &query.order_by {
+        let sp::OrderByKind::Expressions(terms) = &order.kind else {
+            return unsupported("ORDER BY ALL");
+        };
+        for term in terms {
+            order_by.push(OrderTerm {
+                expr: expr(&term.expr)?,
+                descending: match term.options.sort {
+                    None | Some(sp::OrderBySort::Asc) => false,
+                    Some(sp::OrderBySort::Desc) => true,
+                    Some(_) => return unsupported("ORDER BY ... USING"),
+                },
+                nulls_first: term.options.nulls_first,
+            });
+        }
+    }
+    let (limit, offset) = match &query.limit_clause {
+        None => (None, None),
+        Some(sp::LimitClause::LimitOffset {
+            limit,
+            offset,
+            limit_by,
+        }) => {
+            if !limit_by.is_empty() {
+                return unsupported("LIMIT BY");
+            }
+            (
+                limit.as_ref().map(expr).transpose()?,
+                offset.as_ref().map(|o| expr(&o.value)).transpose()?,
+            )
+        }
+        Some(sp::LimitClause::OffsetCommaLimit { offset, limit }) => {
+            (Some(expr(limit)?), Some(expr(offset)?))
+        }
+    };
+    Ok(Select {
+        projection,
+        from,
+        filter: body.selection.as_ref().map(expr).transpose()?,
+        order_by,
+        limit,
+        offset,
+    })
+}
+
+fn expr(e: &sp::Expr) -> Result<Expr> {
+    let boxed = |e: &sp::Expr| expr(e).map(Box::new);
+    Ok(match e {
+        sp::Expr::Identifier(id) => Expr::Name {
+            table: None,
+            column: ident(id),
+        },
+        sp::Expr::CompoundIdentifier(ids) => match ids.as_slice() {
+            [table, column] => Expr::Name {
+                table: Some(ident(table)),
+                column: ident(column),
+            },
+            _ => return unsupported(format!("the qualified name {e}")),
+        },
+        sp::Expr::Value(v) => Expr::Literal(literal(&v.value)?),
+        sp::Expr::Nested(inner) => expr(inner)?,
+        sp::Expr::IsNull(inner) => Expr::IsNull {
+            expr: boxed(inner)?,
+            negated: false,
+        },
+        sp::Expr::IsNotNull(inner) => Expr::IsNull {
+            expr: boxed(inner)?,
+            negated: true,
+        },
+        sp::Expr::UnaryOp { op, expr: inner } => {
+            let op = match op {
+                sp::UnaryOperator::Not => UnaryOp::Not,
+                sp::UnaryOperator::Minus => UnaryOp::Minus,
+                sp::UnaryOperator::Plus => UnaryOp::Plus,
+                other => return unsupported(format!("the operator {other}")),
+            };
+            // Fold -<literal> so that i64::MIN is writable.
+            if let (UnaryOp::Minus, sp::Expr::Value(v)) = (op, inner.as_ref())
+                && let sp::Value::Number(n, _) = &v.value
+            {
+                return Ok(Expr::Literal(number(&format!("-{n}"))?));
+            }
+            Expr::Unary(op, boxed(inner)?)
+        }
+        sp::Expr::BinaryOp { left, op, right } => {
+            let op = match op {
+                sp::BinaryOperator::And => BinaryOp::And,
+                sp::BinaryOperator::Or => BinaryOp::Or,
+                sp::BinaryOperator::Eq => BinaryOp::Eq,
+                sp::BinaryOperator::NotEq => BinaryOp::NotEq,
+                sp::BinaryOperator::Lt => BinaryOp::Lt,
+                sp::BinaryOperator::LtEq => BinaryOp::LtEq,
+                sp::BinaryOperator::Gt => BinaryOp::Gt,
+                sp::BinaryOperator::GtEq => BinaryOp::GtEq,
+                sp::BinaryOperator::Plus => BinaryOp::Add,
+                sp::BinaryOperator::Minus => BinaryOp::Sub,
+                sp::BinaryOperator::Multiply => BinaryOp::Mul,
+                sp::BinaryOperator::Divide => BinaryOp::Div,
+                sp::BinaryOperator::Modulo => BinaryOp::Mod,
+                sp::BinaryOperator::StringConcat => BinaryOp::Concat,
+                other => return unsupported(format!("the operator {other}")),
+            };
+            Expr::Binary(op, boxed(left)?, boxed(right)?)
+        }
+        sp::Expr::Function(f) => return unsupported(format!("the function {}", f.name)),
+        sp::Expr::Subquery(_) | sp::Expr::Exists { .. } => {
+            return unsupported("subqueries");
+        }
+        other => {
+            let text = other.to_string();
+            let head: String = text.chars().take(40).collect();
+            return unsupported(format!("the expression {head}"));
+        }
+    })
+}
+
+fn number(text: &str) -> Result<Value> {
+    if let Ok(i) = text.parse::<i64>() {
+        return Ok(Value::Integer(i));
+    }
+    match text.parse::<f64>() {
+        Ok(r) if r.is_finite() => Ok(Value::Real(r)),
+        _ => Err(Error::InvalidValue(format!(
+            "the number {text} is out of range"
+        ))),
+    }
+}
+
+fn literal(v: &sp::Value) -> Result<Value> {
+    Ok(match v {
+        sp::Value::Number(n, _) => number(n)?,
+        sp::Value::SingleQuotedString(s) => Value::Text(s.clone()),
+        sp::Value::Boolean(b) => Value::Boolean(*b),
+        sp::Value::Null => Value::Null,
+        sp::Value::HexStringLiteral(hex) => {
+            if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::InvalidValue(format!(
+                    "X'{hex}' is not a valid blob literal"
+                )));
+            }
+            Value::Blob(
+                (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digits"))
+                    .collect(),
+            )
+        }
+        sp::Value::Placeholder(p) => return unsupported(format!("the parameter {p}")),
+        other => return unsupported(format!("the literal {other}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_errors_carry_positions() {
+        let err = parse("SELECT 1;\nSELEC x FROM t").unwrap_err();
+        assert_eq!(err.code(), "42601");
+        assert_eq!(
+            err.position(),
+            Some(Position { line: 2, column: 1 }),
+            "{err:?}"
+        );
+        let err = parse("SELECT 'open").unwrap_err();
+        assert_eq!(err.code(), "42601");
+        assert!(err.position().is_some(), "{err:?}");
+    }
+
+    #[test]
+    fn unsupported_constructs_are_named() {
+        for (sql, needle) in [
+            ("SELECT a FROM t GROUP BY a", "GROUP BY"),
+            ("SELECT * FROM a JOIN b ON a.x = b.x", "JOIN"),
+            ("CREATE VIEW v AS SELECT 1", "CREATE VIEW"),
+            ("SELECT coalesce(a, 1) FROM t", "coalesce"),
+        ] {
+            let err = parse(sql).unwrap_err();
+            assert_eq!(err.code(), "0A000", "{sql}");
+            assert!(err.to_string().contains(needle), "{sql}: {err}");
+        }
+    }
+
+    #[test]
+    fn identifiers_fold_unless_quoted() {
+        let stmts = parse("SELECT Name, \"Mixed\" FROM People").unwrap();
+        let Statement::Select(select) = &stmts[0] else {
+            panic!("not a select")
+        };
+        assert_eq!(select.from.as_ref().unwrap().name, "people");
+        assert_eq!(
+            select.projection[1],
+            SelectItem::Expr {
+                expr: Expr::Name {
+                    table: None,
+                    column: "Mixed".into()
+                },
+                label: "Mixed".into()
+            }
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let sql = format!("SELECT {}1{}", "(".repeat(10_000), ")".repeat(10_000));
+        assert_eq!(parse(&sql).unwrap_err().code(), "42601");
+    }
+
+    #[test]
+    fn negative_literals_reach_i64_min() {
+        let stmts = parse("SELECT -9223372036854775808").unwrap();
+        let Statement::Select(select) = &stmts[0] else {
+            panic!()
+        };
+        assert!(matches!(
+            &select.projection[0],
+            SelectItem::Expr {
+                expr: Expr::Literal(Value::Integer(i64::MIN)),
+                ..
+            }
+        ));
+    }
+}

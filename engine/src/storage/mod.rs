@@ -1,0 +1,200 @@
+//! The storage seam: the ordered key-value store the SQL layer needs.
+//!
+//! A [`Store`] hands out [`Transaction`]s. A transaction reads from a snapshot taken when
+//! it began, sees its own writes, and at commit fails with [`Error::Conflict`] if another
+//! transaction committed a write to a key it also wrote since that snapshot (snapshot
+//! isolation with first-committer-wins). Commits are atomic: all of a transaction's
+//! writes become visible together or not at all.
+//!
+//! [`rocks::RocksStore`] is the real implementation and the only module that imports
+//! `rocksdb`; [`memory::MemoryStore`] is a small model of the same contract used by tests.
+//! The trait is deliberately shaped after transactional ordered stores in general (TiKV's
+//! transactional API fits it too), so the SQL layer never sees which one it runs on.
+
+pub mod memory;
+pub mod rocks;
+
+use std::ops::Bound;
+
+use crate::error::{Error, Result};
+
+/// A key-value pair read from the store.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// An iterator over key-value pairs in key order (or reverse key order).
+pub type Scan<'a> = Box<dyn Iterator<Item = Result<KeyValue>> + 'a>;
+
+/// A half-open or closed range of keys.
+#[derive(Clone, Debug)]
+pub struct KeyRange {
+    pub start: Bound<Vec<u8>>,
+    pub end: Bound<Vec<u8>>,
+}
+
+impl KeyRange {
+    /// Every key that starts with `prefix`.
+    pub fn prefix(prefix: &[u8]) -> KeyRange {
+        KeyRange {
+            start: Bound::Included(prefix.to_vec()),
+            end: match crate::encoding::keycode::prefix_end(prefix) {
+                Some(end) => Bound::Excluded(end),
+                None => Bound::Unbounded,
+            },
+        }
+    }
+
+    /// Whether no key can be in the range (its start is at or past its end).
+    pub fn is_empty(&self) -> bool {
+        match (&self.start, &self.end) {
+            (Bound::Unbounded, _) | (_, Bound::Unbounded) => false,
+            (Bound::Included(s), Bound::Included(e)) => s > e,
+            (Bound::Included(s), Bound::Excluded(e))
+            | (Bound::Excluded(s), Bound::Included(e))
+            | (Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
+        }
+    }
+}
+
+/// Durability of commits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// The commit is in the write-ahead log (in the OS page cache) before it returns:
+    /// it survives a crash of the process, not a crash of the machine.
+    #[default]
+    Process,
+    /// The write-ahead log is fsynced before the commit returns: it survives power loss.
+    Sync,
+}
+
+/// An ordered, transactional key-value store.
+pub trait Store: Send + Sync + 'static {
+    /// Starts a transaction reading from a snapshot of the store as of now.
+    fn begin(&self) -> Result<Box<dyn Transaction>>;
+
+    /// Flushes in-memory state to durable files (used at clean shutdown).
+    fn flush(&self) -> Result<()>;
+}
+
+/// A transaction over a [`Store`]. Dropping it without commit rolls it back.
+pub trait Transaction: Send {
+    /// Reads a key as of the snapshot, overlaid with this transaction's own writes.
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Writes a key; visible to this transaction at once, to others after commit.
+    fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
+
+    /// Deletes a key, or does nothing if it does not exist.
+    fn delete(&mut self, key: &[u8]) -> Result<()>;
+
+    /// Scans a range as of the snapshot, overlaid with this transaction's own writes,
+    /// forwards or in reverse key order.
+    fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_>;
+
+    /// Makes every write visible atomically, or fails with [`Error::Conflict`] (nothing
+    /// written) when a concurrent transaction committed a write to the same key first.
+    fn commit(self: Box<Self>) -> Result<()>;
+
+    /// Discards every write.
+    fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+/// Shorthand for storage failures.
+pub(crate) fn storage_error(e: impl std::fmt::Display) -> Error {
+    Error::Storage(e.to_string())
+}
+
+#[cfg(test)]
+pub(crate) mod conformance {
+    //! The contract every [`Store`] must meet, run against each implementation.
+    use super::*;
+
+    fn collect(txn: &mut dyn Transaction, range: KeyRange, reverse: bool) -> Vec<KeyValue> {
+        txn.scan(range, reverse)
+            .collect::<Result<Vec<_>>>()
+            .unwrap()
+    }
+
+    fn kv(k: &str, v: &str) -> KeyValue {
+        (k.as_bytes().to_vec(), v.as_bytes().to_vec())
+    }
+
+    pub fn run(store: &dyn Store) {
+        // Writes are visible to their own transaction, then to others after commit.
+        let mut t1 = store.begin().unwrap();
+        t1.set(b"b", b"1").unwrap();
+        t1.set(b"a", b"0").unwrap();
+        t1.set(b"c", b"2").unwrap();
+        assert_eq!(t1.get(b"b").unwrap(), Some(b"1".to_vec()));
+        let mut other = store.begin().unwrap();
+        assert_eq!(other.get(b"b").unwrap(), None, "uncommitted write leaked");
+        t1.commit().unwrap();
+        assert_eq!(other.get(b"b").unwrap(), None, "snapshot moved");
+        other.rollback().unwrap();
+
+        // Scans in both directions, with bounds, overlaid with own writes and deletes.
+        let mut t2 = store.begin().unwrap();
+        t2.delete(b"b").unwrap();
+        t2.set(b"bb", b"x").unwrap();
+        let all = KeyRange::prefix(b"");
+        assert_eq!(
+            collect(t2.as_mut(), all.clone(), false),
+            vec![kv("a", "0"), kv("bb", "x"), kv("c", "2")]
+        );
+        assert_eq!(
+            collect(t2.as_mut(), all.clone(), true),
+            vec![kv("c", "2"), kv("bb", "x"), kv("a", "0")]
+        );
+        let bounded = KeyRange {
+            start: Bound::Excluded(b"a".to_vec()),
+            end: Bound::Included(b"c".to_vec()),
+        };
+        assert_eq!(
+            collect(t2.as_mut(), bounded.clone(), false),
+            vec![kv("bb", "x"), kv("c", "2")]
+        );
+        assert_eq!(
+            collect(t2.as_mut(), bounded, true),
+            vec![kv("c", "2"), kv("bb", "x")]
+        );
+        t2.rollback().unwrap();
+        let mut t3 = store.begin().unwrap();
+        assert_eq!(
+            t3.get(b"b").unwrap(),
+            Some(b"1".to_vec()),
+            "rollback kept a delete"
+        );
+        assert_eq!(t3.get(b"bb").unwrap(), None, "rollback kept a write");
+
+        // Write-write conflict: the second committer fails and writes nothing.
+        let mut t4 = store.begin().unwrap();
+        t3.set(b"a", b"t3").unwrap();
+        t4.set(b"a", b"t4").unwrap();
+        t4.set(b"z", b"t4").unwrap();
+        t3.commit().unwrap();
+        assert_eq!(t4.commit().unwrap_err(), Error::Conflict);
+        let mut t5 = store.begin().unwrap();
+        assert_eq!(t5.get(b"a").unwrap(), Some(b"t3".to_vec()));
+        assert_eq!(
+            t5.get(b"z").unwrap(),
+            None,
+            "a failed commit left a write behind"
+        );
+
+        // Disjoint writers both commit.
+        let mut t6 = store.begin().unwrap();
+        t5.set(b"p", b"5").unwrap();
+        t6.set(b"q", b"6").unwrap();
+        t5.commit().unwrap();
+        t6.commit().unwrap();
+        let mut t7 = store.begin().unwrap();
+        assert_eq!(
+            collect(t7.as_mut(), KeyRange::prefix(b"p"), false),
+            vec![kv("p", "5")]
+        );
+        assert_eq!(t7.get(b"q").unwrap(), Some(b"6".to_vec()));
+        // Dropping a transaction rolls it back.
+        t7.set(b"dropped", b"1").unwrap();
+        drop(t7);
+        assert_eq!(store.begin().unwrap().get(b"dropped").unwrap(), None);
+    }
+}

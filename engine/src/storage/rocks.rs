@@ -1,0 +1,234 @@
+//! The RocksDB [`Store`]: the only module that imports `rocksdb`.
+//!
+//! Transactions are RocksDB optimistic transactions with a snapshot set at begin: reads go
+//! through the snapshot (overlaid with the transaction's own writes), and commit fails
+//! with `Busy` when a key written here was written by someone else after the snapshot,
+//! which becomes [`Error::Conflict`].
+
+#![allow(unsafe_code)]
+
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+use rocksdb::{
+    DBRawIteratorWithThreadMode, ErrorKind, MultiThreaded, OptimisticTransactionDB,
+    OptimisticTransactionOptions, Options, ReadOptions, WriteOptions,
+};
+
+use super::{Durability, KeyRange, KeyValue, Scan, Store, Transaction, storage_error};
+use crate::error::{Error, Result};
+
+type Db = OptimisticTransactionDB<MultiThreaded>;
+type RocksTxn = rocksdb::Transaction<'static, Db>;
+
+/// A store in a RocksDB directory. Opening takes RocksDB's lock on the directory, so a
+/// second process (or a second open in this one) on the same directory is refused.
+pub struct RocksStore {
+    db: Arc<Db>,
+    write_options: WriteOptions,
+}
+
+impl RocksStore {
+    /// Opens (creating if missing) the database in `dir`.
+    pub fn open(dir: &Path, durability: Durability) -> Result<RocksStore> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        options.increase_parallelism(2);
+        let db = Db::open(&options, dir).map_err(|e| {
+            if e.to_string().contains("lock") {
+                Error::Storage(format!(
+                    "the data directory {} is in use by another kvsql process ({e})",
+                    dir.display()
+                ))
+            } else {
+                storage_error(e)
+            }
+        })?;
+        let mut write_options = WriteOptions::default();
+        write_options.set_sync(durability == Durability::Sync);
+        Ok(RocksStore {
+            db: Arc::new(db),
+            write_options,
+        })
+    }
+}
+
+impl Store for RocksStore {
+    fn begin(&self) -> Result<Box<dyn Transaction>> {
+        let mut txn_options = OptimisticTransactionOptions::default();
+        txn_options.set_snapshot(true);
+        let txn = self.db.transaction_opt(&self.write_options, &txn_options);
+        // SAFETY: the transaction borrows the database; `RocksTransaction` holds an `Arc`
+        // of that database and drops the transaction first (field order), so the borrow
+        // never outlives the database.
+        let txn: RocksTxn = unsafe { std::mem::transmute(txn) };
+        Ok(Box::new(RocksTransaction {
+            txn,
+            _db: self.db.clone(),
+        }))
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.db.flush_wal(true).map_err(storage_error)?;
+        self.db.flush().map_err(storage_error)
+    }
+}
+
+struct RocksTransaction {
+    // Declared before `_db`: dropped first.
+    txn: RocksTxn,
+    _db: Arc<Db>,
+}
+
+impl RocksTransaction {
+    /// Read options pinned to the transaction's snapshot.
+    fn read_options(&self) -> ReadOptions {
+        let mut options = ReadOptions::default();
+        options.set_snapshot(&self.txn.snapshot());
+        options
+    }
+}
+
+fn map_commit_error(e: rocksdb::Error) -> Error {
+    match e.kind() {
+        ErrorKind::Busy | ErrorKind::TryAgain => Error::Conflict,
+        _ => storage_error(e),
+    }
+}
+
+impl Transaction for RocksTransaction {
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.txn
+            .get_opt(key, &self.read_options())
+            .map_err(storage_error)
+    }
+
+    fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.txn.put(key, value).map_err(storage_error)
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<()> {
+        self.txn.delete(key).map_err(storage_error)
+    }
+
+    fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_> {
+        if range.is_empty() {
+            return Box::new(std::iter::empty());
+        }
+        let mut options = self.read_options();
+        let skip = match &range.start {
+            Bound::Included(start) => {
+                options.set_iterate_lower_bound(start.clone());
+                None
+            }
+            Bound::Excluded(start) => {
+                options.set_iterate_lower_bound(start.clone());
+                Some(start.clone())
+            }
+            Bound::Unbounded => None,
+        };
+        match &range.end {
+            Bound::Included(end) => {
+                let mut upper = end.clone();
+                upper.push(0);
+                options.set_iterate_upper_bound(upper);
+            }
+            Bound::Excluded(end) => options.set_iterate_upper_bound(end.clone()),
+            Bound::Unbounded => {}
+        }
+        let mut iter = self.txn.raw_iterator_opt(options);
+        if reverse {
+            iter.seek_to_last();
+        } else {
+            iter.seek_to_first();
+        }
+        Box::new(RocksScan {
+            iter,
+            reverse,
+            skip,
+            done: false,
+        })
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        let RocksTransaction { txn, _db } = *self;
+        txn.commit().map_err(map_commit_error)
+    }
+
+    fn rollback(self: Box<Self>) -> Result<()> {
+        self.txn.rollback().map_err(storage_error)
+    }
+}
+
+struct RocksScan<'a> {
+    iter: DBRawIteratorWithThreadMode<'a, RocksTxn>,
+    reverse: bool,
+    /// An excluded start key, skipped if met.
+    skip: Option<Vec<u8>>,
+    done: bool,
+}
+
+impl Iterator for RocksScan<'_> {
+    type Item = Result<KeyValue>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if !self.iter.valid() {
+                self.done = true;
+                return self.iter.status().err().map(|e| Err(storage_error(e)));
+            }
+            let key = self.iter.key().expect("valid iterator has a key");
+            let item = if self.skip.as_deref() == Some(key) {
+                None
+            } else {
+                let value = self.iter.value().expect("valid iterator has a value");
+                Some((key.to_vec(), value.to_vec()))
+            };
+            if self.reverse {
+                self.iter.prev();
+            } else {
+                self.iter.next();
+            }
+            if let Some(item) = item {
+                return Some(Ok(item));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meets_the_store_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(dir.path(), Durability::Process).unwrap();
+        super::super::conformance::run(&store);
+    }
+
+    #[test]
+    fn data_survives_reopen_and_a_second_open_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = RocksStore::open(dir.path(), Durability::Sync).unwrap();
+            let mut txn = store.begin().unwrap();
+            txn.set(b"k", b"v").unwrap();
+            txn.commit().unwrap();
+            let err = RocksStore::open(dir.path(), Durability::Process)
+                .err()
+                .expect("second open must fail");
+            assert!(err.to_string().contains("in use by another"), "{err}");
+        }
+        let store = RocksStore::open(dir.path(), Durability::Process).unwrap();
+        assert_eq!(
+            store.begin().unwrap().get(b"k").unwrap(),
+            Some(b"v".to_vec())
+        );
+    }
+}

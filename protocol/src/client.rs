@@ -1,0 +1,273 @@
+//! The async driver: a [`Client`] owns one connection, shared by all its clones.
+//!
+//! Requests are written by a writer task and answered in order; a reader task routes each
+//! response to the request it answers (checking the id), so many tasks can have
+//! requests in flight on one connection at once (pipelining).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio::sync::mpsc;
+
+use crate::codec::{self, DEFAULT_MAX_FRAME, PREAMBLE};
+use crate::error::Error;
+use crate::pb::{self, response::Kind};
+use crate::row::{Column, ColumnType, Row, Value};
+use crate::{PROTOCOL_MAJOR, PROTOCOL_MINOR};
+
+/// What the server said about itself at the handshake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerInfo {
+    pub major: u32,
+    pub minor: u32,
+    pub server_version: String,
+    pub session_id: u64,
+}
+
+/// The result of one statement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryResult {
+    /// Empty for statements that return no rows.
+    pub columns: Arc<[Column]>,
+    pub rows: Vec<Row>,
+    /// "SELECT", "INSERT", ...
+    pub tag: String,
+    pub rows_affected: u64,
+}
+
+struct Pending {
+    request: pb::Request,
+    replies: mpsc::Sender<pb::Response>,
+}
+
+/// Requests written and not yet fully answered, in order. Once `closed` is set (the
+/// connection ended) nothing more is queued, so no caller can wait forever.
+#[derive(Default)]
+struct Queue {
+    closed: bool,
+    waiting: VecDeque<mpsc::Sender<pb::Response>>,
+}
+
+type Waiting = Arc<Mutex<Queue>>;
+
+/// A connection to a kvsql server. Clones share the connection.
+#[derive(Clone)]
+pub struct Client {
+    requests: mpsc::UnboundedSender<Pending>,
+    next_id: Arc<AtomicU64>,
+    server: Arc<ServerInfo>,
+}
+
+impl Client {
+    /// Connects and performs the version handshake.
+    pub async fn connect(addr: impl ToSocketAddrs) -> Result<Client, Error> {
+        Self::connect_as(addr, concat!("kvsql-protocol ", env!("CARGO_PKG_VERSION"))).await
+    }
+
+    /// Connects, naming the client program in the handshake (it appears in server logs).
+    pub async fn connect_as(addr: impl ToSocketAddrs, client_name: &str) -> Result<Client, Error> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (read, write) = stream.into_split();
+        let mut reader = BufReader::new(read);
+        let mut writer = BufWriter::new(write);
+
+        writer.write_all(&PREAMBLE).await?;
+        let hello = pb::Request {
+            id: 0,
+            kind: Some(pb::request::Kind::Hello(pb::ClientHello {
+                major: PROTOCOL_MAJOR,
+                minor: PROTOCOL_MINOR,
+                client_name: client_name.to_string(),
+            })),
+        };
+        codec::write_frame(&mut writer, &hello).await?;
+        writer.flush().await?;
+        let mut buf = Vec::new();
+        let reply: pb::Response = codec::read_frame(&mut reader, DEFAULT_MAX_FRAME, &mut buf)
+            .await
+            .map_err(frame_error)?
+            .ok_or(Error::Closed)?;
+        let server = match reply.kind {
+            Some(Kind::Hello(h)) => ServerInfo {
+                major: h.major,
+                minor: h.minor,
+                server_version: h.server_version,
+                session_id: h.session_id,
+            },
+            Some(Kind::Error(e)) => return Err(server_error(e)),
+            other => return Err(Error::Protocol(format!("expected hello, got {other:?}"))),
+        };
+
+        let (requests, receiver) = mpsc::unbounded_channel();
+        let waiting: Waiting = Arc::default();
+        tokio::spawn(write_loop(receiver, writer, waiting.clone()));
+        tokio::spawn(read_loop(reader, waiting));
+        Ok(Client {
+            requests,
+            next_id: Arc::new(AtomicU64::new(1)),
+            server: Arc::new(server),
+        })
+    }
+
+    /// What the server reported at the handshake.
+    pub fn server_info(&self) -> &ServerInfo {
+        &self.server
+    }
+
+    /// Runs one or more `;`-separated statements and returns each one's result.
+    pub async fn simple_query(&self, sql: &str) -> Result<Vec<QueryResult>, Error> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (replies, mut responses) = mpsc::channel(16);
+        let request = pb::Request {
+            id,
+            kind: Some(pb::request::Kind::Query(pb::Query {
+                sql: sql.to_string(),
+            })),
+        };
+        self.requests
+            .send(Pending { request, replies })
+            .map_err(|_| Error::Closed)?;
+
+        let mut results = Vec::new();
+        let mut columns: Arc<[Column]> = Arc::from(Vec::new());
+        let mut rows = Vec::new();
+        loop {
+            let response = responses.recv().await.ok_or(Error::Closed)?;
+            if response.id != id {
+                return Err(Error::Protocol(format!(
+                    "response for request {} while waiting for {id}",
+                    response.id
+                )));
+            }
+            match response.kind {
+                Some(Kind::Header(header)) => {
+                    columns = header
+                        .columns
+                        .into_iter()
+                        .map(|c| Column {
+                            column_type: ColumnType::try_from(c.r#type)
+                                .unwrap_or(ColumnType::Unknown),
+                            name: c.name,
+                        })
+                        .collect::<Vec<_>>()
+                        .into();
+                }
+                Some(Kind::Rows(batch)) => {
+                    for row in batch.rows {
+                        let values: Vec<Value> = row.values.into_iter().map(Value::from).collect();
+                        if values.len() != columns.len() {
+                            return Err(Error::Protocol(format!(
+                                "row of {} values for {} columns",
+                                values.len(),
+                                columns.len()
+                            )));
+                        }
+                        rows.push(Row::new(columns.clone(), values));
+                    }
+                }
+                Some(Kind::Complete(complete)) => results.push(QueryResult {
+                    columns: std::mem::replace(&mut columns, Arc::from(Vec::new())),
+                    rows: std::mem::take(&mut rows),
+                    tag: complete.tag,
+                    rows_affected: complete.rows_affected,
+                }),
+                Some(Kind::Done(_)) => return Ok(results),
+                Some(Kind::Error(e)) => return Err(server_error(e)),
+                Some(Kind::Hello(_)) | None => {
+                    return Err(Error::Protocol("unexpected response kind".into()));
+                }
+            }
+        }
+    }
+
+    /// Runs the statements and returns the rows of the last one that returned rows.
+    pub async fn query(&self, sql: &str) -> Result<Vec<Row>, Error> {
+        let results = self.simple_query(sql).await?;
+        Ok(results
+            .into_iter()
+            .rev()
+            .find(|r| !r.columns.is_empty())
+            .map(|r| r.rows)
+            .unwrap_or_default())
+    }
+
+    /// Runs the statements and returns the number of rows they inserted, updated or
+    /// deleted in all.
+    pub async fn execute(&self, sql: &str) -> Result<u64, Error> {
+        let results = self.simple_query(sql).await?;
+        Ok(results.iter().map(|r| r.rows_affected).sum())
+    }
+}
+
+fn server_error(e: pb::Error) -> Error {
+    Error::Server {
+        code: e.code,
+        message: e.message,
+        position: (e.line > 0).then_some((e.line, e.column)),
+        retryable: e.retryable,
+    }
+}
+
+fn frame_error(e: codec::FrameError) -> Error {
+    match e {
+        codec::FrameError::Io(e) => Error::Io(e),
+        other => Error::Protocol(other.to_string()),
+    }
+}
+
+async fn write_loop(
+    mut requests: mpsc::UnboundedReceiver<Pending>,
+    mut writer: BufWriter<tokio::net::tcp::OwnedWriteHalf>,
+    waiting: Waiting,
+) {
+    while let Some(first) = requests.recv().await {
+        let mut next = Some(first);
+        // Write every queued request, then flush once: pipelined requests share syscalls.
+        while let Some(Pending { request, replies }) = next.take() {
+            {
+                let mut queue = waiting.lock().expect("poisoned");
+                if queue.closed {
+                    return; // dropping `replies` tells the caller
+                }
+                queue.waiting.push_back(replies);
+            }
+            if codec::write_frame(&mut writer, &request).await.is_err() {
+                return;
+            }
+            next = requests.try_recv().ok();
+        }
+        if writer.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = writer.shutdown().await;
+}
+
+async fn read_loop(mut reader: BufReader<tokio::net::tcp::OwnedReadHalf>, waiting: Waiting) {
+    let mut buf = Vec::new();
+    while let Ok(Some(response)) =
+        codec::read_frame::<_, pb::Response>(&mut reader, DEFAULT_MAX_FRAME, &mut buf).await
+    {
+        let last = matches!(response.kind, Some(Kind::Done(_) | Kind::Error(_)));
+        let target = {
+            let mut queue = waiting.lock().expect("poisoned");
+            let target = queue.waiting.front().cloned();
+            if last {
+                queue.waiting.pop_front();
+            }
+            target
+        };
+        // A caller that gave up (dropped its receiver) just misses its replies.
+        if let Some(sender) = target {
+            let _ = sender.send(response).await;
+        }
+    }
+    // The connection ended: dropping the queued senders tells every waiter.
+    let mut queue = waiting.lock().expect("poisoned");
+    queue.closed = true;
+    queue.waiting.clear();
+}

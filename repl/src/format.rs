@@ -1,0 +1,86 @@
+//! Result formatting: an aligned table in the style of psql, followed by the row count.
+
+use kvsql_protocol::{ColumnType, QueryResult, Value};
+
+/// A value as the table shows it.
+pub fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => "NULL".into(),
+        Value::Boolean(b) => b.to_string(),
+        Value::Integer(i) => i.to_string(),
+        Value::Real(r) if r.is_finite() && r.fract() == 0.0 && r.abs() < 1e15 => format!("{r:.1}"),
+        Value::Real(r) => r.to_string(),
+        Value::Text(s) => s.clone(),
+        Value::Blob(b) => {
+            let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
+            format!("\\x{hex}")
+        }
+    }
+}
+
+fn width(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Renders one statement's result: a table and "(N rows)" for queries, the command tag
+/// (with the affected-row count for writes) otherwise.
+pub fn render(result: &QueryResult) -> String {
+    if result.columns.is_empty() {
+        return match result.tag.as_str() {
+            "INSERT" | "UPDATE" | "DELETE" => format!("{} {}\n", result.tag, result.rows_affected),
+            tag => format!("{tag}\n"),
+        };
+    }
+    let headers: Vec<&str> = result.columns.iter().map(|c| c.name.as_str()).collect();
+    let cells: Vec<Vec<String>> = result
+        .rows
+        .iter()
+        .map(|row| row.values().iter().map(cell).collect())
+        .collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(width(c));
+        }
+    }
+    let numeric: Vec<bool> = result
+        .columns
+        .iter()
+        .map(|c| matches!(c.column_type, ColumnType::Integer | ColumnType::Real))
+        .collect();
+    let pad = |s: &str, w: usize, right: bool| {
+        let fill = " ".repeat(w - width(s));
+        if right {
+            format!("{fill}{s}")
+        } else {
+            format!("{s}{fill}")
+        }
+    };
+    let mut out = String::new();
+    let header: Vec<String> = headers
+        .iter()
+        .zip(&widths)
+        .map(|(h, &w)| {
+            let left = (w - width(h)) / 2;
+            format!("{}{h}{}", " ".repeat(left), " ".repeat(w - width(h) - left))
+        })
+        .collect();
+    out.push_str(format!(" {} ", header.join(" | ")).trim_end());
+    out.push('\n');
+    let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w + 2)).collect();
+    out.push_str(&rule.join("+"));
+    out.push('\n');
+    for row in &cells {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .zip(&numeric)
+            .map(|((c, &w), &right)| pad(c, w, right))
+            .collect();
+        out.push_str(format!(" {} ", line.join(" | ")).trim_end());
+        out.push('\n');
+    }
+    let n = result.rows.len();
+    out.push_str(&format!("({n} row{})\n", if n == 1 { "" } else { "s" }));
+    out
+}

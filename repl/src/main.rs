@@ -1,0 +1,253 @@
+//! `kvsql`: the interactive SQL shell for kvsql servers.
+
+mod format;
+mod split;
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use kvsql_protocol::{Client, DEFAULT_PORT};
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{Completer, Editor, Helper, Highlighter, Hinter};
+
+/// kvsql, the SQL shell for kvsql servers.
+///
+/// Interactive when standard input is a terminal: type SQL statements ending in `;`
+/// (they may span lines), or meta commands such as \help and \q. With -c, or with
+/// statements piped on standard input, it runs them and exits; the exit status is
+/// non-zero if a statement fails, and nothing after the failing statement runs.
+#[derive(Parser, Debug)]
+#[command(name = "kvsql", version, about, long_about)]
+struct Args {
+    /// Server host.
+    #[arg(long, short = 'H', default_value = "127.0.0.1", env = "KVSQL_HOST")]
+    host: String,
+
+    /// Server port.
+    #[arg(long, short = 'p', default_value_t = DEFAULT_PORT, env = "KVSQL_PORT")]
+    port: u16,
+
+    /// Run these SQL statements and exit (may be given several times).
+    #[arg(long, short = 'c', value_name = "SQL")]
+    command: Vec<String>,
+
+    /// History file for interactive sessions.
+    #[arg(long, env = "KVSQL_HISTORY")]
+    history_file: Option<PathBuf>,
+}
+
+const HELP: &str = "\
+Statements end with ';' (outside strings and comments) and may span lines.
+  CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL DEFAULT 0);
+  INSERT INTO t VALUES (1, 'ann', 2.5), (2, 'bob', 1.0);
+  SELECT name, score * 2 FROM t WHERE id >= 1 ORDER BY score DESC LIMIT 10;
+  UPDATE t SET score = score + 1 WHERE id = 2;   DELETE FROM t WHERE id = 1;
+  SHOW TABLES;   DESCRIBE t;   EXPLAIN SELECT * FROM t WHERE id = 1;
+Meta commands:
+  \\help, \\?   show this help
+  \\q          quit (Ctrl-D works too)
+Ctrl-C clears the current input.";
+
+#[derive(Completer, Helper, Highlighter, Hinter)]
+struct SqlHelper;
+
+impl Validator for SqlHelper {
+    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
+        Ok(if split::is_complete(ctx.input()) {
+            ValidationResult::Valid(None)
+        } else {
+            ValidationResult::Incomplete
+        })
+    }
+}
+
+/// Whether to go on after a failed statement.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnError {
+    Stop,
+    Continue,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("kvsql: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = format!("{}:{}", args.host, args.port);
+    let client = match runtime.block_on(Client::connect_as(
+        address.as_str(),
+        concat!("kvsql ", env!("CARGO_PKG_VERSION")),
+    )) {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("kvsql: cannot connect to {address}: {e}");
+            eprintln!(
+                "Is kvsql-server running there? Start one with: kvsql-server --listen {address}"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let ok = if !args.command.is_empty() {
+        args.command
+            .iter()
+            .all(|sql| run_input(&runtime, &client, sql, OnError::Stop))
+    } else if std::io::stdin().is_terminal() {
+        interactive(&runtime, &client, &address, args.history_file)
+    } else {
+        let mut input = String::new();
+        match std::io::stdin().read_to_string(&mut input) {
+            Ok(_) => run_input(&runtime, &client, &input, OnError::Stop),
+            Err(e) => {
+                eprintln!("kvsql: cannot read standard input: {e}");
+                false
+            }
+        }
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Runs every statement in `input`, printing results; returns false if any failed.
+fn run_input(
+    runtime: &tokio::runtime::Runtime,
+    client: &Client,
+    input: &str,
+    on_error: OnError,
+) -> bool {
+    let statements = match split::split(input) {
+        Ok(statements) => statements,
+        Err(e) => {
+            eprintln!("ERROR 42601: {e}");
+            return false;
+        }
+    };
+    let mut ok = true;
+    let mut out = std::io::stdout().lock();
+    for statement in statements {
+        match runtime.block_on(client.simple_query(&statement.text)) {
+            Ok(results) => {
+                for result in &results {
+                    let _ = out.write_all(format::render(result).as_bytes());
+                }
+            }
+            Err(e) => {
+                let _ = out.flush();
+                print_error(&e, &statement);
+                ok = false;
+                if on_error == OnError::Stop {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = out.flush();
+    ok
+}
+
+fn print_error(e: &kvsql_protocol::Error, statement: &split::Statement) {
+    match e {
+        kvsql_protocol::Error::Server {
+            code,
+            message,
+            position,
+            ..
+        } => {
+            let at = match position {
+                // Positions are relative to the statement; show them in the input.
+                Some((1, column)) => format!(
+                    " (at line {}, column {})",
+                    statement.line,
+                    statement.column + u64::from(*column) - 1
+                ),
+                Some((line, column)) => {
+                    format!(
+                        " (at line {}, column {column})",
+                        statement.line + u64::from(*line) - 1
+                    )
+                }
+                None => String::new(),
+            };
+            eprintln!("ERROR {code}: {message}{at}");
+        }
+        other => eprintln!("ERROR {}: {other}", other.code()),
+    }
+}
+
+fn history_path(explicit: Option<PathBuf>) -> Option<PathBuf> {
+    explicit
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".kvsql_history")))
+}
+
+fn interactive(
+    runtime: &tokio::runtime::Runtime,
+    client: &Client,
+    address: &str,
+    history_file: Option<PathBuf>,
+) -> bool {
+    let mut editor: Editor<SqlHelper, FileHistory> = match Editor::new() {
+        Ok(editor) => editor,
+        Err(e) => {
+            eprintln!("kvsql: cannot start the line editor: {e}");
+            return false;
+        }
+    };
+    editor.set_helper(Some(SqlHelper));
+    let history = history_path(history_file);
+    if let Some(path) = &history {
+        let _ = editor.load_history(path);
+    }
+    let info = client.server_info();
+    println!(
+        "kvsql {} connected to {address} (server {}, protocol {}.{}). Type \\help for help.",
+        env!("CARGO_PKG_VERSION"),
+        info.server_version,
+        info.major,
+        info.minor
+    );
+    loop {
+        match editor.readline("kvsql> ") {
+            Ok(input) => {
+                let trimmed = input.trim();
+                if trimmed.is_empty() {
+                    continue;
+                }
+                let _ = editor.add_history_entry(trimmed);
+                if let Some(path) = &history {
+                    let _ = editor.save_history(path);
+                }
+                if let Some(meta) = trimmed.strip_prefix('\\') {
+                    match meta.split_whitespace().next().unwrap_or("") {
+                        "q" | "quit" => break,
+                        "help" | "?" | "h" => println!("{HELP}"),
+                        other => eprintln!("unknown command \\{other}; try \\help"),
+                    }
+                    continue;
+                }
+                run_input(runtime, client, &input, OnError::Continue);
+            }
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => {
+                eprintln!("kvsql: input error: {e}");
+                return false;
+            }
+        }
+    }
+    true
+}

@@ -1,0 +1,177 @@
+//! `kvsql-server`: serves a kvsql database over TCP.
+
+mod connection;
+mod sink;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use clap::Parser;
+use kvsql_engine::{Database, Durability, Options};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+/// The kvsql database server.
+///
+/// Serves the database in --data-dir to kvsql clients (the `kvsql` shell, or programs
+/// using the kvsql-protocol driver) on --listen. Stop it with Ctrl-C or SIGTERM: it
+/// stops accepting connections, lets running statements finish, and closes the
+/// database cleanly. Set RUST_LOG (e.g. RUST_LOG=debug) for more log detail.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about)]
+pub struct Config {
+    /// Address to listen on (use port 0 to pick a free port; the chosen address is
+    /// printed on standard output as "listening on ADDR").
+    #[arg(long, default_value = "127.0.0.1:7878", env = "KVSQL_LISTEN")]
+    pub listen: SocketAddr,
+
+    /// Directory holding the database; created if missing.
+    #[arg(long, default_value = "./kvsql-data", env = "KVSQL_DATA_DIR")]
+    pub data_dir: PathBuf,
+
+    /// Fsync the write-ahead log before acknowledging each commit, so that
+    /// acknowledged writes survive power loss, not only a crash of the server process.
+    #[arg(long)]
+    pub sync: bool,
+
+    /// Largest request frame accepted, in bytes; a client sending a larger one gets an
+    /// error and is disconnected.
+    #[arg(long, default_value_t = kvsql_protocol::codec::DEFAULT_MAX_FRAME)]
+    pub max_frame_bytes: usize,
+
+    /// How long to wait at shutdown for running statements to finish, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub shutdown_timeout: u64,
+}
+
+fn main() -> std::process::ExitCode {
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error!("cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            error!("{message}");
+            eprintln!("kvsql-server: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    let options = Options {
+        durability: if config.sync {
+            Durability::Sync
+        } else {
+            Durability::Process
+        },
+    };
+    let data_dir = config.data_dir.clone();
+    let db = tokio::task::spawn_blocking(move || Database::open_with(&data_dir, options))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot open {}: {e}", config.data_dir.display()))?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    info!(
+        data_dir = %config.data_dir.display(),
+        sync = config.sync,
+        "kvsql-server {} listening on {local}",
+        env!("CARGO_PKG_VERSION")
+    );
+    // Tests and scripts read the address from here when they asked for port 0.
+    println!("listening on {local}");
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let config = Arc::new(config);
+    let session_ids = AtomicU64::new(1);
+    let mut connections = JoinSet::new();
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let session_id = session_ids.fetch_add(1, Ordering::Relaxed);
+                    connections.spawn(connection::serve(
+                        stream,
+                        peer,
+                        session_id,
+                        db.clone(),
+                        config.clone(),
+                        shutdown_rx.clone(),
+                    ));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            name = &mut signal => {
+                info!("{name} received: shutting down");
+                break;
+            }
+        }
+    }
+    drop(listener);
+    let _ = shutdown_tx.send(true);
+    let open = connections.len();
+    if open > 0 {
+        info!("waiting for {open} connection(s) to finish their statements");
+    }
+    let deadline = Duration::from_secs(config.shutdown_timeout);
+    if tokio::time::timeout(deadline, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        warn!("statements still running after {deadline:?}; abandoning them");
+        connections.abort_all();
+    }
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = db.flush() {
+            warn!("flush at shutdown failed (the write-ahead log still has every commit): {e}");
+        }
+        drop(db);
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    info!("database closed; goodbye");
+    Ok(())
+}
+
+/// Resolves with the signal's name at the first SIGINT or SIGTERM.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}

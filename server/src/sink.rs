@@ -1,0 +1,135 @@
+//! Turns the engine's results into protocol responses, in bounded batches, sent over a
+//! bounded channel: when the client reads slowly, the statement waits (backpressure)
+//! instead of buffering the result.
+
+use kvsql_engine::{ColumnInfo, DataType, Outcome, ResultSink, Value};
+use kvsql_protocol::pb::{self, response::Kind};
+use tokio::sync::mpsc;
+
+/// Rows per batch, at most.
+const BATCH_ROWS: usize = 256;
+/// Bytes of values per batch, roughly at most.
+const BATCH_BYTES: usize = 64 * 1024;
+
+pub struct ChannelSink {
+    id: u64,
+    tx: mpsc::Sender<pb::Response>,
+    batch: Vec<pb::Row>,
+    batch_bytes: usize,
+}
+
+impl ChannelSink {
+    pub fn new(id: u64, tx: mpsc::Sender<pb::Response>) -> Self {
+        ChannelSink {
+            id,
+            tx,
+            batch: Vec::new(),
+            batch_bytes: 0,
+        }
+    }
+
+    fn send(&self, kind: Kind) -> kvsql_engine::Result<()> {
+        self.tx
+            .blocking_send(pb::Response {
+                id: self.id,
+                kind: Some(kind),
+            })
+            // The connection is gone: stop the statement.
+            .map_err(|_| kvsql_engine::Error::Cancelled)
+    }
+
+    fn flush_rows(&mut self) -> kvsql_engine::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
+        self.send(Kind::Rows(pb::RowBatch { rows }))
+    }
+
+    /// Sends the final response of the request.
+    pub fn finish(mut self, result: kvsql_engine::Result<()>) {
+        let last = match result.and_then(|()| self.flush_rows()) {
+            Ok(()) => Kind::Done(pb::Done {}),
+            Err(e) => Kind::Error(error_message(&e)),
+        };
+        let _ = self.send(last);
+    }
+}
+
+pub fn error_message(e: &kvsql_engine::Error) -> pb::Error {
+    let position = e.position();
+    pb::Error {
+        code: e.code().to_string(),
+        message: e.to_string(),
+        line: position.map_or(0, |p| p.line),
+        column: position.map_or(0, |p| p.column),
+        retryable: e.is_retryable(),
+    }
+}
+
+fn column_type(t: Option<DataType>) -> pb::ColumnType {
+    match t {
+        None => pb::ColumnType::Unknown,
+        Some(DataType::Boolean) => pb::ColumnType::Boolean,
+        Some(DataType::Integer) => pb::ColumnType::Integer,
+        Some(DataType::Real) => pb::ColumnType::Real,
+        Some(DataType::Text) => pb::ColumnType::Text,
+        Some(DataType::Blob) => pb::ColumnType::Blob,
+    }
+}
+
+fn value(v: Value) -> (pb::Value, usize) {
+    use pb::value::Kind as V;
+    let (kind, size) = match v {
+        Value::Null => (None, 1),
+        Value::Boolean(b) => (Some(V::Boolean(b)), 2),
+        Value::Integer(i) => (Some(V::Integer(i)), 9),
+        Value::Real(r) => (Some(V::Real(r)), 9),
+        Value::Text(s) => {
+            let n = s.len() + 4;
+            (Some(V::Text(s)), n)
+        }
+        Value::Blob(b) => {
+            let n = b.len() + 4;
+            (Some(V::Blob(b)), n)
+        }
+    };
+    (pb::Value { kind }, size)
+}
+
+impl ResultSink for ChannelSink {
+    fn columns(&mut self, columns: &[ColumnInfo]) -> kvsql_engine::Result<()> {
+        let columns = columns
+            .iter()
+            .map(|c| pb::Column {
+                name: c.name.clone(),
+                r#type: column_type(c.data_type) as i32,
+            })
+            .collect();
+        self.send(Kind::Header(pb::ResultHeader { columns }))
+    }
+
+    fn row(&mut self, row: Vec<Value>) -> kvsql_engine::Result<()> {
+        let mut values = Vec::with_capacity(row.len());
+        for v in row {
+            let (v, size) = value(v);
+            self.batch_bytes += size;
+            values.push(v);
+        }
+        self.batch.push(pb::Row { values });
+        if self.batch.len() >= BATCH_ROWS || self.batch_bytes >= BATCH_BYTES {
+            self.flush_rows()?;
+        }
+        Ok(())
+    }
+
+    fn complete(&mut self, outcome: &Outcome) -> kvsql_engine::Result<()> {
+        self.flush_rows()?;
+        self.send(Kind::Complete(pb::Complete {
+            tag: outcome.tag.to_string(),
+            rows_affected: outcome.rows_affected,
+            rows_returned: outcome.rows_returned,
+        }))
+    }
+}

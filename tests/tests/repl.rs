@@ -1,0 +1,167 @@
+//! End to end through the `kvsql` shell: with -c, with piped input, and interactively
+//! through a pseudo-terminal.
+
+use std::time::Duration;
+
+use expectrl::{ControlCode, Expect, Session};
+use kvsql_tests::{TestServer, run};
+
+#[test]
+fn dash_c_creates_fills_queries_updates_and_deletes() {
+    let server = TestServer::start();
+    let (status, out, err) = run(
+        server.kvsql().args([
+            "-c",
+            "CREATE TABLE fruit (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price REAL)",
+            "-c",
+            "INSERT INTO fruit VALUES (1, 'apple', 0.5), (2, 'banana', 0.25), (10, 'cherry', NULL)",
+            "-c",
+            "UPDATE fruit SET price = 3 WHERE id = 10; DELETE FROM fruit WHERE name = 'banana'",
+            "-c",
+            "SELECT id, name, price FROM fruit ORDER BY id",
+        ]),
+        "",
+    );
+    assert!(status.success(), "{status:?}\n{err}");
+    assert_eq!(
+        out,
+        "\
+CREATE TABLE
+INSERT 3
+UPDATE 1
+DELETE 1
+ id |  name  | price
+----+--------+-------
+  1 | apple  |   0.5
+ 10 | cherry |   3.0
+(2 rows)
+"
+    );
+    assert_eq!(err, "");
+}
+
+#[test]
+fn piped_statements_split_on_semicolons_outside_strings_and_comments() {
+    let server = TestServer::start();
+    let script = "\
+-- a comment; with a semicolon
+CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+INSERT INTO notes VALUES (1, 'one; two'), /* ; */ (2, 'it''s');
+SELECT body FROM notes
+  WHERE id >= 1
+  ORDER BY id;
+";
+    let (status, out, err) = run(&mut server.kvsql(), script);
+    assert!(status.success(), "{err}");
+    assert_eq!(
+        out,
+        "CREATE TABLE\nINSERT 2\n   body\n----------\n one; two\n it's\n(2 rows)\n"
+    );
+}
+
+#[test]
+fn a_syntax_error_is_reported_locally_and_nothing_runs() {
+    let server = TestServer::start();
+    let script =
+        "CREATE TABLE never (id INTEGER PRIMARY KEY);\nSELECT * FROM never;\n  SELEC oops;\n";
+    let (status, out, err) = run(&mut server.kvsql(), script);
+    assert!(!status.success());
+    assert_eq!(out, "");
+    assert!(
+        err.starts_with("ERROR 42601: syntax error at line 3, column 3"),
+        "{err}"
+    );
+    // Nothing was sent: the table from the first line does not exist.
+    let (status, _, err) = run(server.kvsql().args(["-c", "SELECT * FROM never"]), "");
+    assert!(!status.success());
+    assert!(err.contains("ERROR 42P01: no such table: never"), "{err}");
+}
+
+#[test]
+fn the_first_server_error_stops_the_script_with_a_failure_status() {
+    let server = TestServer::start();
+    let script = "CREATE TABLE a (id INTEGER PRIMARY KEY);\nINSERT INTO missing VALUES (1);\nINSERT INTO a VALUES (1);\n";
+    let (status, out, err) = run(&mut server.kvsql(), script);
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(out, "CREATE TABLE\n");
+    assert!(err.contains("ERROR 42P01: no such table: missing"), "{err}");
+    let (_, out, _) = run(server.kvsql().args(["-c", "SELECT id FROM a"]), "");
+    assert!(
+        out.contains("(0 rows)"),
+        "the statement after the error ran: {out}"
+    );
+
+    let (status, _, err) = run(
+        server.kvsql().args(["-c", "SELECT 1 FROM a GROUP BY id"]),
+        "",
+    );
+    assert!(!status.success());
+    assert!(
+        err.contains("ERROR 0A000: not supported: GROUP BY"),
+        "{err}"
+    );
+}
+
+#[test]
+fn connection_refused_is_explained() {
+    let server = TestServer::start();
+    let mut command = server.kvsql();
+    // A port nothing listens on: take the server's and stop the server.
+    drop(server);
+    let (status, _, err) = run(command.args(["-c", "SELECT 1"]), "");
+    assert!(!status.success());
+    assert!(err.contains("cannot connect to 127.0.0.1:"), "{err}");
+}
+
+#[test]
+fn interactive_session_in_a_terminal() {
+    let server = TestServer::start();
+    let temp = tempfile::tempdir().unwrap();
+    let history = temp.path().join("history");
+    let mut command = server.kvsql();
+    command.env("KVSQL_HISTORY", &history).env("TERM", "xterm");
+    let mut shell = Session::spawn(command).expect("spawn kvsql in a pty");
+    shell.set_expect_timeout(Some(Duration::from_secs(20)));
+
+    shell.expect("Type \\help for help.").unwrap();
+    shell.expect("kvsql> ").unwrap();
+    shell
+        .send_line("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT);")
+        .unwrap();
+    shell.expect("CREATE TABLE").unwrap();
+
+    // A statement over two lines: the first line's ';' is inside a string.
+    shell.expect("kvsql> ").unwrap();
+    shell.send_line("INSERT INTO t VALUES (1, 'x;y'),").unwrap();
+    shell.send_line("(2, 'z');").unwrap();
+    shell.expect("INSERT 2").unwrap();
+
+    shell.send_line("SELECT b FROM t ORDER BY a;").unwrap();
+    shell.expect("x;y").unwrap();
+    shell.expect("(2 rows)").unwrap();
+
+    // Errors keep the session going.
+    shell.send_line("SELEC 1;").unwrap();
+    shell.expect("ERROR 42601").unwrap();
+    shell.send_line("SELECT * FROM nope;").unwrap();
+    shell.expect("ERROR 42P01").unwrap();
+
+    // Ctrl-C clears the line being typed.
+    shell.send("SELECT 'abandoned'").unwrap();
+    shell.send(ControlCode::EndOfText).unwrap();
+    shell.send_line("SELECT 40 + 2 AS answer;").unwrap();
+    shell.expect("42").unwrap();
+    shell.expect("(1 row)").unwrap();
+
+    shell.send_line("\\help").unwrap();
+    shell.expect("Meta commands").unwrap();
+    shell.send_line("\\q").unwrap();
+    shell.expect(expectrl::Eof).unwrap();
+
+    let saved = std::fs::read_to_string(&history).expect("history file written");
+    assert!(
+        saved.contains("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT);"),
+        "{saved}"
+    );
+    assert!(!saved.contains("abandoned"), "{saved}");
+}

@@ -1,0 +1,483 @@
+//! End to end through the driver: a real `kvsql-server` process on loopback.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use kvsql_protocol::codec::{PREAMBLE, encode_frame};
+use kvsql_protocol::{Client, ColumnType, Error, pb};
+use kvsql_tests::TestServer;
+use prost::Message;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn server_code(e: &Error) -> &str {
+    match e {
+        Error::Server { code, .. } => code,
+        other => panic!("expected a server error, got {other:?}"),
+    }
+}
+
+#[test]
+fn create_fill_query_update_delete_through_the_driver() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let client = Client::connect(server.addr()).await.unwrap();
+        assert_eq!(client.server_info().major, 1);
+        client
+            .execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL)")
+            .await
+            .unwrap();
+        let inserted = client
+            .execute("INSERT INTO t VALUES (1, 'ann', 2.5), (2, 'bob', NULL), (3, 'cy', -1)")
+            .await
+            .unwrap();
+        assert_eq!(inserted, 3);
+
+        let rows = client
+            .query("SELECT id, name, score FROM t WHERE id >= 2 ORDER BY id")
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        let columns: Vec<(&str, ColumnType)> = rows[0]
+            .columns()
+            .iter()
+            .map(|c| (c.name.as_str(), c.column_type))
+            .collect();
+        assert_eq!(
+            columns,
+            [
+                ("id", ColumnType::Integer),
+                ("name", ColumnType::Text),
+                ("score", ColumnType::Real)
+            ]
+        );
+        assert_eq!(rows[0].get::<i64>("id").unwrap(), 2);
+        assert_eq!(rows[0].get::<Option<f64>>("score").unwrap(), None);
+        assert_eq!(rows[1].get::<&str>(1).unwrap(), "cy");
+        assert_eq!(rows[1].get::<f64>(2).unwrap(), -1.0);
+        assert!(matches!(
+            rows[1].get::<i64>(1),
+            Err(Error::Conversion { .. })
+        ));
+
+        assert_eq!(
+            client
+                .execute("UPDATE t SET score = 0 WHERE id <> 1")
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            client.execute("DELETE FROM t WHERE id = 3").await.unwrap(),
+            1
+        );
+        let rows = client
+            .query("SELECT name, score FROM t ORDER BY name")
+            .await
+            .unwrap();
+        let got: Vec<(String, f64)> = rows
+            .iter()
+            .map(|r| (r.get(0).unwrap(), r.get(1).unwrap()))
+            .collect();
+        assert_eq!(got, [("ann".to_string(), 2.5), ("bob".to_string(), 0.0)]);
+
+        // Several statements in one request: one result each.
+        let results = client
+            .simple_query("INSERT INTO t VALUES (9, 'z', 1); SELECT count_me FROM t")
+            .await;
+        assert_eq!(server_code(&results.unwrap_err()), "42703");
+        let rows = client
+            .query("SELECT name FROM t WHERE id = 9")
+            .await
+            .unwrap();
+        assert_eq!(
+            rows.len(),
+            1,
+            "statements before the failing one stay committed"
+        );
+    });
+}
+
+#[test]
+fn errors_carry_codes_positions_and_leave_nothing_behind() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let client = Client::connect(server.addr()).await.unwrap();
+        let err = client.query("SELECT * FROM missing").await.unwrap_err();
+        assert_eq!(server_code(&err), "42P01");
+        assert!(err.to_string().contains("no such table: missing"), "{err}");
+
+        let err = client.query("SELECT 1;\nSELEC 2").await.unwrap_err();
+        assert_eq!(server_code(&err), "42601");
+        let Error::Server { position, .. } = &err else {
+            unreachable!()
+        };
+        assert_eq!(*position, Some((2, 1)), "{err}");
+
+        client
+            .execute("CREATE TABLE k (id INTEGER PRIMARY KEY)")
+            .await
+            .unwrap();
+        client.execute("INSERT INTO k VALUES (3)").await.unwrap();
+        let err = client
+            .execute("INSERT INTO k VALUES (1), (2), (3), (4)")
+            .await
+            .unwrap_err();
+        assert_eq!(server_code(&err), "23505");
+        let rows = client.query("SELECT id FROM k").await.unwrap();
+        assert_eq!(rows.len(), 1, "a failed multi-row insert left rows behind");
+
+        let err = client
+            .query("SELECT a FROM k GROUP BY a")
+            .await
+            .unwrap_err();
+        assert_eq!(server_code(&err), "0A000");
+        // The session is still usable after errors.
+        assert_eq!(
+            client.query("SELECT 1 + 1").await.unwrap()[0]
+                .get::<i64>(0)
+                .unwrap(),
+            2
+        );
+    });
+}
+
+#[test]
+fn data_survives_a_restart_and_shutdown_is_clean() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    let mut server = TestServer::start_in(&dir, &[]);
+    runtime().block_on(async {
+        let client = Client::connect(server.addr()).await.unwrap();
+        client
+            .execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+            .await
+            .unwrap();
+        client
+            .execute("INSERT INTO notes VALUES (1, 'kept'), (2, 'also kept')")
+            .await
+            .unwrap();
+        client.execute("CREATE TABLE plain (x TEXT)").await.unwrap();
+        client
+            .execute("INSERT INTO plain VALUES ('r1'), ('r2')")
+            .await
+            .unwrap();
+    });
+    let status = server.stop();
+    assert!(status.success(), "SIGTERM exit status {status:?}");
+    assert!(server.log().contains("database closed"), "{}", server.log());
+
+    let server = TestServer::start_in(&dir, &[]);
+    runtime().block_on(async {
+        let client = Client::connect(server.addr()).await.unwrap();
+        let rows = client
+            .query("SELECT body FROM notes ORDER BY id")
+            .await
+            .unwrap();
+        let bodies: Vec<String> = rows.iter().map(|r| r.get(0).unwrap()).collect();
+        assert_eq!(bodies, ["kept", "also kept"]);
+        // Hidden row ids continue after the stored ones instead of overwriting them.
+        client
+            .execute("INSERT INTO plain VALUES ('r3')")
+            .await
+            .unwrap();
+        let rows = client.query("SELECT x FROM plain").await.unwrap();
+        let xs: Vec<String> = rows.iter().map(|r| r.get(0).unwrap()).collect();
+        assert_eq!(xs, ["r1", "r2", "r3"]);
+    });
+}
+
+#[test]
+fn killed_server_keeps_acknowledged_writes() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    let mut server = TestServer::start_in(&dir, &[]);
+    runtime().block_on(async {
+        let client = Client::connect(server.addr()).await.unwrap();
+        client
+            .execute("CREATE TABLE w (id INTEGER PRIMARY KEY)")
+            .await
+            .unwrap();
+        for i in 0..50 {
+            client
+                .execute(&format!("INSERT INTO w VALUES ({i})"))
+                .await
+                .unwrap();
+        }
+    });
+    server.kill();
+    let server = TestServer::start_in(&dir, &[]);
+    runtime().block_on(async {
+        let client = Client::connect(server.addr()).await.unwrap();
+        assert_eq!(client.query("SELECT id FROM w").await.unwrap().len(), 50);
+    });
+}
+
+#[test]
+fn a_second_server_on_the_same_directory_is_refused() {
+    let server = TestServer::start();
+    let log = server.data_dir().with_extension("second.log");
+    let err = TestServer::try_start(server.data_dir(), &[], &log)
+        .err()
+        .expect("second server must not start");
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("in use by another kvsql process"),
+        "{err}\n{log}"
+    );
+}
+
+#[test]
+fn two_clients_work_at_once() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let a = Client::connect(server.addr()).await.unwrap();
+        let b = Client::connect(server.addr()).await.unwrap();
+        a.execute("CREATE TABLE shared (id INTEGER PRIMARY KEY, who TEXT)")
+            .await
+            .unwrap();
+        let write = |client: Client, who: &'static str, base: i64| async move {
+            for i in 0..100 {
+                client
+                    .execute(&format!(
+                        "INSERT INTO shared VALUES ({}, '{who}')",
+                        base + i
+                    ))
+                    .await
+                    .unwrap();
+            }
+        };
+        tokio::join!(write(a.clone(), "a", 0), write(b.clone(), "b", 1000));
+        let seen_by_a = a
+            .query("SELECT id FROM shared WHERE who = 'b'")
+            .await
+            .unwrap();
+        let seen_by_b = b
+            .query("SELECT id FROM shared WHERE who = 'a'")
+            .await
+            .unwrap();
+        assert_eq!((seen_by_a.len(), seen_by_b.len()), (100, 100));
+
+        // Many requests in flight on one connection at once, answered in order.
+        let queries = (0..20).map(|i| {
+            let a = a.clone();
+            async move { a.query(&format!("SELECT {i} * 2")).await }
+        });
+        let answers = futures_join_all(queries.collect()).await;
+        for (i, answer) in answers.into_iter().enumerate() {
+            assert_eq!(answer.unwrap()[0].get::<i64>(0).unwrap(), i as i64 * 2);
+        }
+    });
+}
+
+/// Awaits every future concurrently (spawned on the runtime) and returns results in order.
+async fn futures_join_all<F>(futures: Vec<F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+#[test]
+fn a_client_vanishing_mid_result_harms_nobody() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let client = Client::connect(server.addr()).await.unwrap();
+        client
+            .execute("CREATE TABLE big (id INTEGER PRIMARY KEY, pad TEXT)")
+            .await
+            .unwrap();
+        let pad = "p".repeat(200);
+        for chunk in 0..20 {
+            let values: Vec<String> = (0..500)
+                .map(|i| format!("({}, '{pad}')", chunk * 500 + i))
+                .collect();
+            client
+                .execute(&format!("INSERT INTO big VALUES {}", values.join(",")))
+                .await
+                .unwrap();
+        }
+    });
+    // A raw client asks for every row and hangs up after the first bytes of the answer.
+    let mut raw = handshake(&server);
+    send_request(&mut raw, 1, "SELECT * FROM big");
+    let mut some = [0u8; 1024];
+    raw.read_exact(&mut some).unwrap();
+    drop(raw);
+    runtime().block_on(async {
+        let client = Client::connect(server.addr()).await.unwrap();
+        let rows = client
+            .query("SELECT id FROM big WHERE id >= 9990")
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 10);
+        assert_eq!(
+            client
+                .execute("DELETE FROM big WHERE id < 5000")
+                .await
+                .unwrap(),
+            5000
+        );
+    });
+}
+
+fn hello_frame(major: u32) -> Vec<u8> {
+    let mut frame = Vec::new();
+    encode_frame(
+        &pb::Request {
+            id: 0,
+            kind: Some(pb::request::Kind::Hello(pb::ClientHello {
+                major,
+                minor: 0,
+                client_name: "raw test".into(),
+            })),
+        },
+        &mut frame,
+    );
+    frame
+}
+
+fn connect_raw(server: &TestServer) -> TcpStream {
+    let stream = TcpStream::connect(server.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+fn handshake(server: &TestServer) -> TcpStream {
+    let mut stream = connect_raw(server);
+    stream.write_all(&PREAMBLE).unwrap();
+    stream.write_all(&hello_frame(1)).unwrap();
+    let hello = read_response(&mut stream).expect("server hello");
+    assert!(matches!(hello.kind, Some(pb::response::Kind::Hello(_))));
+    stream
+}
+
+fn send_request(stream: &mut TcpStream, id: u64, sql: &str) {
+    let mut frame = Vec::new();
+    encode_frame(
+        &pb::Request {
+            id,
+            kind: Some(pb::request::Kind::Query(pb::Query { sql: sql.into() })),
+        },
+        &mut frame,
+    );
+    stream.write_all(&frame).unwrap();
+}
+
+/// Reads one response frame, or None if the connection closed.
+fn read_response(stream: &mut TcpStream) -> Option<pb::Response> {
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).ok()?;
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+    stream.read_exact(&mut body).ok()?;
+    Some(pb::Response::decode(body.as_slice()).expect("server sent a decodable response"))
+}
+
+/// Reads until the server closes, returning the error responses seen on the way.
+fn errors_until_closed(stream: &mut TcpStream) -> Vec<pb::Error> {
+    let mut errors = Vec::new();
+    while let Some(response) = read_response(stream) {
+        if let Some(pb::response::Kind::Error(e)) = response.kind {
+            errors.push(e);
+        }
+    }
+    errors
+}
+
+#[test]
+fn protocol_violations_get_an_error_and_a_closed_connection() {
+    let server = TestServer::start();
+
+    // Not our preamble (an HTTP client, say).
+    let mut stream = connect_raw(&server);
+    stream.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    let errors = errors_until_closed(&mut stream);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].code, "08P01");
+    assert!(
+        errors[0].message.contains("not a kvsql client"),
+        "{:?}",
+        errors[0]
+    );
+
+    // A protocol version from the future.
+    let mut stream = connect_raw(&server);
+    stream.write_all(&PREAMBLE).unwrap();
+    stream.write_all(&hello_frame(2)).unwrap();
+    let errors = errors_until_closed(&mut stream);
+    assert!(
+        errors[0]
+            .message
+            .contains("unsupported protocol version 2.0"),
+        "{errors:?}"
+    );
+
+    // A length prefix of 4 GiB after the handshake.
+    let mut stream = handshake(&server);
+    stream.write_all(&[0xFF, 0xFF, 0xFF, 0xFF]).unwrap();
+    let errors = errors_until_closed(&mut stream);
+    assert!(
+        errors[0].message.contains("exceeds the limit"),
+        "{errors:?}"
+    );
+
+    // A frame of garbage that is not a protobuf message.
+    let mut stream = handshake(&server);
+    stream
+        .write_all(&[0, 0, 0, 4, 0xFF, 0xFF, 0xFF, 0xFF])
+        .unwrap();
+    let errors = errors_until_closed(&mut stream);
+    assert_eq!(errors[0].code, "08P01", "{errors:?}");
+
+    // A query before the handshake.
+    let mut stream = connect_raw(&server);
+    stream.write_all(&PREAMBLE).unwrap();
+    send_request(&mut stream, 5, "SELECT 1");
+    let errors = errors_until_closed(&mut stream);
+    assert!(
+        errors[0].message.contains("first request must be a hello"),
+        "{errors:?}"
+    );
+
+    // Random bytes, of many lengths.
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    for n in 0..40 {
+        let mut stream = handshake(&server);
+        let bytes: Vec<u8> = (0..(n * 7 + 1))
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        let _ = stream.write_all(&bytes);
+        drop(stream);
+    }
+
+    // After all that, the server still answers.
+    runtime().block_on(async {
+        let client = Client::connect(server.addr()).await.unwrap();
+        assert_eq!(
+            client.query("SELECT 40 + 2").await.unwrap()[0]
+                .get::<i64>(0)
+                .unwrap(),
+            42
+        );
+    });
+}
