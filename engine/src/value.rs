@@ -179,10 +179,12 @@ fn cmp_int_real(i: i64, r: f64) -> Ordering {
     if r.is_nan() {
         return Ordering::Greater;
     }
-    if r >= 9.223_372_036_854_775_808e18 {
+    // 2^63, exactly representable: every i64 is below it and at or above its negation.
+    let limit = -(i64::MIN as f64);
+    if r >= limit {
         return Ordering::Less;
     }
-    if r < -9.223_372_036_854_775_808e18 {
+    if r < -limit {
         return Ordering::Greater;
     }
     let truncated = r.trunc() as i64;
@@ -258,10 +260,7 @@ mod tests {
         assert_eq!(cmp_int_real(-2, -1.5), Ordering::Less);
         assert_eq!(cmp_int_real(3, 3.0), Ordering::Equal);
         assert_eq!(cmp_int_real(i64::MAX, 9.3e18), Ordering::Less);
-        assert_eq!(
-            cmp_int_real(i64::MAX, 9.223372036854775807e18),
-            Ordering::Less
-        );
+        assert_eq!(cmp_int_real(i64::MAX, i64::MAX as f64), Ordering::Less);
     }
 
     #[test]

@@ -129,12 +129,22 @@ impl TestServer {
 
     /// Sends SIGTERM and waits for the process to exit, returning its status.
     pub fn stop(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("server still running");
         let sent = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args(["-TERM", &self.pid().to_string()])
             .status()
             .expect("run kill");
         assert!(sent.success(), "kill -TERM failed");
+        self.wait()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server still running").id()
+    }
+
+    /// Waits for the server to exit by itself (after a signal sent elsewhere).
+    pub fn wait(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("server still running");
         wait_with_timeout(&mut child, PROCESS_TIMEOUT).unwrap_or_else(|| {
             let _ = child.kill();
             panic!("server did not stop within {PROCESS_TIMEOUT:?}")

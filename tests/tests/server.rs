@@ -481,3 +481,62 @@ fn protocol_violations_get_an_error_and_a_closed_connection() {
         );
     });
 }
+
+#[test]
+fn shutdown_lets_a_running_statement_finish() {
+    let mut server = TestServer::start();
+    runtime().block_on(async {
+        let client = Client::connect(server.addr()).await.unwrap();
+        client
+            .execute("CREATE TABLE wide (id INTEGER PRIMARY KEY, pad TEXT)")
+            .await
+            .unwrap();
+        let pad = "w".repeat(500);
+        for chunk in 0..40 {
+            let values: Vec<String> = (0..500)
+                .map(|i| format!("({}, '{pad}')", chunk * 500 + i))
+                .collect();
+            client
+                .execute(&format!("INSERT INTO wide VALUES {}", values.join(",")))
+                .await
+                .unwrap();
+        }
+    });
+    // About 10 MB of result: far more than the socket buffers hold, so the statement is
+    // still running (waiting for us to read) when the server is told to stop.
+    let mut raw = handshake(&server);
+    send_request(&mut raw, 1, "SELECT id, pad FROM wide");
+    let first = read_response(&mut raw).expect("result header");
+    assert!(matches!(first.kind, Some(pb::response::Kind::Header(_))));
+    std::thread::sleep(Duration::from_millis(200));
+    let stopper = {
+        let pid = server.pid();
+        std::thread::spawn(move || {
+            std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .unwrap()
+        })
+    };
+    assert!(stopper.join().unwrap().success());
+    let mut rows = 0;
+    let last = loop {
+        let response = read_response(&mut raw).expect("the statement ran to its end");
+        match response.kind {
+            Some(pb::response::Kind::Rows(batch)) => rows += batch.rows.len(),
+            Some(pb::response::Kind::Complete(_)) => {}
+            other => break other,
+        }
+    };
+    assert!(
+        matches!(last, Some(pb::response::Kind::Done(_))),
+        "{last:?}"
+    );
+    assert_eq!(rows, 20_000);
+    assert!(
+        read_response(&mut raw).is_none(),
+        "the session closes after its statement"
+    );
+    let status = server.wait();
+    assert!(status.success(), "{status:?}");
+}

@@ -229,7 +229,7 @@ mod tests {
     proptest! {
         #[test]
         fn encoding_preserves_order(a in value(), b in value()) {
-            let (ea, eb) = (encode_key(&[a.clone()]), encode_key(&[b.clone()]));
+            let (ea, eb) = (encode_key(std::slice::from_ref(&a)), encode_key(std::slice::from_ref(&b)));
             prop_assert_eq!(ea.cmp(&eb), key_order(&a, &b), "{:?} vs {:?}", a, b);
         }
 
