@@ -21,6 +21,9 @@ pub enum Error {
         message: String,
         position: Option<Position>,
     },
+    /// A statement beyond a structural limit (expression depth). Simplify it.
+    #[error("statement too complex: {0}")]
+    TooComplex(String),
     /// Valid SQL that kvsql does not implement; the message names the construct.
     #[error("not supported: {0}")]
     Unsupported(String),
@@ -72,6 +75,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Syntax { .. } => "42601",
+            Error::TooComplex(_) => "54001",
             Error::Unsupported(_) => "0A000",
             Error::NoSuchTable(_) => "42P01",
             Error::TableExists(_) => "42P07",

@@ -6,12 +6,20 @@ use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Token, Tokenizer};
 
+/// Statements with more tokens than this are not parsed locally: a long enough operator
+/// chain makes a syntax tree deep enough to exhaust the stack. The server checks them
+/// (refusing over-deep ones with 54001) and its error positions are mapped back into the
+/// input just the same.
+const LOCAL_CHECK_MAX_TOKENS: usize = 1000;
+
 /// A statement cut out of the input, with where it starts (1-based line and column).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Statement {
     pub text: String,
     pub line: u64,
     pub column: u64,
+    /// Tokens in the statement, blanks and comments excluded.
+    tokens: usize,
 }
 
 /// A syntax error at an absolute position of the input.
@@ -86,7 +94,10 @@ pub fn split(input: &str) -> Result<Vec<Statement>, SyntaxError> {
     let mut statements = Vec::new();
     let mut start: Option<(u64, u64)> = None;
     let mut end = None;
-    let mut finish = |start: &mut Option<(u64, u64)>, end: &mut Option<(u64, u64)>| {
+    let mut count = 0;
+    let mut finish = |start: &mut Option<(u64, u64)>,
+                      end: &mut Option<(u64, u64)>,
+                      count: &mut usize| {
         if let (Some((line, column)), Some((end_line, end_column))) = (start.take(), end.take()) {
             let from = offset(input, line, column);
             let to = offset(input, end_line, end_column);
@@ -94,23 +105,25 @@ pub fn split(input: &str) -> Result<Vec<Statement>, SyntaxError> {
                 text: input[from..to].to_string(),
                 line,
                 column,
+                tokens: std::mem::take(count),
             });
         }
     };
     for token in &tokens {
         match &token.token {
-            Token::SemiColon | Token::EOF => finish(&mut start, &mut end),
+            Token::SemiColon | Token::EOF => finish(&mut start, &mut end, &mut count),
             Token::Whitespace(_) => {}
             _ => {
                 if start.is_none() {
                     start = Some((token.span.start.line, token.span.start.column));
                 }
                 end = Some((token.span.end.line, token.span.end.column));
+                count += 1;
             }
         }
     }
     // The last statement needs no ';'.
-    finish(&mut start, &mut end);
+    finish(&mut start, &mut end, &mut count);
     for statement in &statements {
         check(statement)?;
     }
@@ -119,7 +132,15 @@ pub fn split(input: &str) -> Result<Vec<Statement>, SyntaxError> {
 
 /// Parses one statement, reporting an error at its absolute position in the input.
 fn check(statement: &Statement) -> Result<(), SyntaxError> {
-    let Err(e) = Parser::parse_sql(&GenericDialect {}, &statement.text) else {
+    if statement.tokens > LOCAL_CHECK_MAX_TOKENS {
+        return Ok(());
+    }
+    // The same nesting limit as the server's parser.
+    let parsed = Parser::new(&GenericDialect {})
+        .with_recursion_limit(200)
+        .try_with_sql(&statement.text)
+        .and_then(|mut parser| parser.parse_statements());
+    let Err(e) = parsed else {
         return Ok(());
     };
     let text = match e {
@@ -183,6 +204,12 @@ mod tests {
         assert_eq!(statements.len(), 2);
         assert_eq!(statements[0].text, "SELECT ';' AS a");
         assert_eq!(statements[1].text, "INSERT INTO t VALUES (1)");
+        let chain = format!("SELECT 1{};", " + 1".repeat(100_000));
+        assert_eq!(
+            split(&chain).unwrap().len(),
+            1,
+            "left for the server to refuse"
+        );
         let unterminated = split("SELECT 1; SELECT 2 -- no semicolon").unwrap();
         assert_eq!(unterminated.len(), 2);
         assert_eq!(unterminated[1].text, "SELECT 2");

@@ -6,6 +6,7 @@
 use sqlparser::ast as sp;
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use super::ast::{
     BinaryOp, ColumnDef, Expr, OrderTerm, Select, SelectItem, Statement, TableRef, UnaryOp,
@@ -13,17 +14,65 @@ use super::ast::{
 use crate::error::{Error, Position, Result};
 use crate::value::{DataType, Value};
 
-/// How deeply expressions may nest before the parser refuses the statement.
+/// How deeply parentheses and subexpressions may nest before the parser refuses the
+/// statement.
 const RECURSION_LIMIT: usize = 200;
+
+/// The most tokens an expression may chain without a comma or parenthesis, summed over
+/// the open parentheses: a bound on how deep the syntax tree can get.
+pub const MAX_EXPRESSION_DEPTH: usize = 1000;
 
 /// Parses SQL text (one or more `;`-separated statements) into the engine's AST.
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
-    let statements = Parser::new(&GenericDialect {})
+    let dialect = GenericDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| syntax_error(e.into()))?;
+    check_depth(&tokens)?;
+    let statements = Parser::new(&dialect)
         .with_recursion_limit(RECURSION_LIMIT)
-        .try_with_sql(sql)
-        .and_then(|mut parser| parser.parse_statements())
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
         .map_err(syntax_error)?;
     statements.into_iter().map(statement).collect()
+}
+
+/// Refuses statements whose syntax tree would be deeper than [`MAX_EXPRESSION_DEPTH`].
+///
+/// sqlparser bounds nesting through parentheses, but parses a chain like
+/// `1 + 1 + ... + 1` in a loop into a tree as deep as the chain is long; every later
+/// walk of that tree (translation, planning, evaluation, even dropping it) recurses, and
+/// a long enough chain would overflow the stack. A chain's depth is at most its number
+/// of tokens, so count tokens between commas, per open parenthesis.
+fn check_depth(tokens: &[TokenWithSpan]) -> Result<()> {
+    let mut outer = 0usize; // tokens in the runs of the enclosing parentheses
+    let mut stack: Vec<usize> = Vec::new();
+    let mut run = 0usize;
+    for token in tokens {
+        match token.token {
+            Token::Whitespace(_) | Token::EOF => continue,
+            Token::Comma | Token::SemiColon => run = 0,
+            Token::LParen => {
+                stack.push(run);
+                outer += run + 1;
+                run = 0;
+            }
+            Token::RParen => {
+                let before = stack.pop().unwrap_or(0);
+                outer = outer.saturating_sub(before + 1);
+                run = before + 1;
+            }
+            _ => run += 1,
+        }
+        if outer + run > MAX_EXPRESSION_DEPTH {
+            return Err(Error::TooComplex(format!(
+                "expression at line {}, column {} is nested or chained more than {MAX_EXPRESSION_DEPTH} \
+                 levels deep; split it up",
+                token.span.start.line, token.span.start.column
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Turns a sqlparser error into a syntax error with the position it names.
@@ -560,7 +609,14 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused_not_a_stack_overflow() {
         let sql = format!("SELECT {}1{}", "(".repeat(10_000), ")".repeat(10_000));
-        assert_eq!(parse(&sql).unwrap_err().code(), "42601");
+        assert_eq!(parse(&sql).unwrap_err().code(), "54001");
+        let sql = format!("SELECT {}1{}", "(".repeat(300), ")".repeat(300));
+        let err = parse(&sql).unwrap_err();
+        assert_eq!(err.code(), "42601");
+        assert!(
+            err.to_string().contains("nested more than 200 levels"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -576,5 +632,54 @@ mod tests {
                 ..
             }
         ));
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::MAX_EXPRESSION_DEPTH;
+
+    /// Parses on a thread with the 2 MiB stack of the server's blocking threads.
+    fn parse_on_small_stack(sql: String) -> Result<usize, &'static str> {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || super::parse(&sql).map(|s| s.len()).map_err(|e| e.code()))
+            .unwrap()
+            .join()
+            .expect("no stack overflow")
+    }
+
+    #[test]
+    fn long_operator_chains_are_refused_not_a_crash() {
+        let chain = format!("SELECT 1{}", " + 1".repeat(10_000));
+        assert_eq!(parse_on_small_stack(chain), Err("54001"));
+        let nested = format!(
+            "SELECT {}",
+            format!("({}", " 1 +".repeat(900)).repeat(30) + "1" + &")".repeat(30)
+        );
+        assert_eq!(parse_on_small_stack(nested), Err("54001"));
+    }
+
+    #[test]
+    fn chains_within_the_limit_and_long_lists_are_fine() {
+        // The whole path (parse, plan, evaluate, drop) at the deepest allowed chain, on a
+        // 2 MiB stack, in whatever profile the tests are built.
+        let chain = format!("SELECT 1{}", " + 1".repeat(MAX_EXPRESSION_DEPTH / 2 - 2));
+        let sum = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let results = crate::Database::memory().session().query(&chain).unwrap();
+                results[0].rows[0][0].clone()
+            })
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(
+            sum,
+            crate::Value::Integer(MAX_EXPRESSION_DEPTH as i64 / 2 - 1)
+        );
+        let values: Vec<String> = (0..20_000).map(|i| format!("({i}, -{i})")).collect();
+        let insert = format!("INSERT INTO t VALUES {}", values.join(", "));
+        assert_eq!(parse_on_small_stack(insert), Ok(1));
     }
 }
