@@ -291,26 +291,34 @@ where
     out
 }
 
-#[test]
-fn a_client_vanishing_mid_result_harms_nobody() {
-    let server = TestServer::start();
+/// Creates `table (id INTEGER PRIMARY KEY, pad TEXT)` holding ids 0..rows, each with a
+/// `pad_len`-byte text, inserted 500 rows per statement.
+fn fill_padded(server: &TestServer, table: &str, rows: i64, pad_len: usize) {
     runtime().block_on(async {
         let client = Client::connect(server.addr()).await.unwrap();
         client
-            .execute("CREATE TABLE big (id INTEGER PRIMARY KEY, pad TEXT)")
+            .execute(&format!(
+                "CREATE TABLE {table} (id INTEGER PRIMARY KEY, pad TEXT)"
+            ))
             .await
             .unwrap();
-        let pad = "p".repeat(200);
-        for chunk in 0..20 {
-            let values: Vec<String> = (0..500)
-                .map(|i| format!("({}, '{pad}')", chunk * 500 + i))
+        let pad = "p".repeat(pad_len);
+        for start in (0..rows).step_by(500) {
+            let values: Vec<String> = (start..(start + 500).min(rows))
+                .map(|i| format!("({i}, '{pad}')"))
                 .collect();
             client
-                .execute(&format!("INSERT INTO big VALUES {}", values.join(",")))
+                .execute(&format!("INSERT INTO {table} VALUES {}", values.join(",")))
                 .await
                 .unwrap();
         }
     });
+}
+
+#[test]
+fn a_client_vanishing_mid_result_harms_nobody() {
+    let server = TestServer::start();
+    fill_padded(&server, "big", 10_000, 200);
     // A raw client asks for every row and hangs up after the first bytes of the answer.
     let mut raw = handshake(&server);
     send_request(&mut raw, 1, "SELECT * FROM big");
@@ -485,23 +493,7 @@ fn protocol_violations_get_an_error_and_a_closed_connection() {
 #[test]
 fn shutdown_lets_a_running_statement_finish() {
     let mut server = TestServer::start();
-    runtime().block_on(async {
-        let client = Client::connect(server.addr()).await.unwrap();
-        client
-            .execute("CREATE TABLE wide (id INTEGER PRIMARY KEY, pad TEXT)")
-            .await
-            .unwrap();
-        let pad = "w".repeat(500);
-        for chunk in 0..40 {
-            let values: Vec<String> = (0..500)
-                .map(|i| format!("({}, '{pad}')", chunk * 500 + i))
-                .collect();
-            client
-                .execute(&format!("INSERT INTO wide VALUES {}", values.join(",")))
-                .await
-                .unwrap();
-        }
-    });
+    fill_padded(&server, "wide", 20_000, 500);
     // About 10 MB of result: far more than the socket buffers hold, so the statement is
     // still running (waiting for us to read) when the server is told to stop.
     let mut raw = handshake(&server);
@@ -509,16 +501,11 @@ fn shutdown_lets_a_running_statement_finish() {
     let first = read_response(&mut raw).expect("result header");
     assert!(matches!(first.kind, Some(pb::response::Kind::Header(_))));
     std::thread::sleep(Duration::from_millis(200));
-    let stopper = {
-        let pid = server.pid();
-        std::thread::spawn(move || {
-            std::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .unwrap()
-        })
-    };
-    assert!(stopper.join().unwrap().success());
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
     let mut rows = 0;
     let last = loop {
         let response = read_response(&mut raw).expect("the statement ran to its end");
