@@ -59,6 +59,14 @@ pub enum Error {
         "serialization conflict: a concurrent transaction wrote the same rows; retry the transaction"
     )]
     Conflict,
+    /// BEGIN inside a transaction.
+    #[error("a transaction is already in progress")]
+    TransactionInProgress,
+    /// A statement in a transaction that an earlier error aborted.
+    #[error(
+        "the current transaction is aborted by an earlier error; statements are ignored until ROLLBACK"
+    )]
+    TransactionAborted,
     /// The statement was abandoned because its receiver went away or asked it to stop.
     #[error("statement cancelled")]
     Cancelled,
@@ -87,6 +95,8 @@ impl Error {
             Error::Overflow => "22003",
             Error::InvalidValue(_) => "22023",
             Error::Conflict => "40001",
+            Error::TransactionInProgress => "25001",
+            Error::TransactionAborted => "25P02",
             Error::Cancelled => "57014",
             Error::Storage(_) => "58030",
             Error::Corrupt(_) => "XX001",

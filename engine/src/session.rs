@@ -6,12 +6,13 @@ use std::sync::{Arc, Mutex};
 
 use crate::catalog::Table;
 use crate::error::{Error, Result};
+use crate::sql::ast::Statement;
 use crate::sql::execute::{self, Outcome, ResultSink, RowIdAllocator};
 use crate::sql::plan::{self, ColumnInfo};
 use crate::sql::translate;
 use crate::storage::memory::MemoryStore;
 use crate::storage::rocks::RocksStore;
-use crate::storage::{Durability, Store};
+use crate::storage::{Durability, Store, Transaction};
 use crate::value::Value;
 
 /// How to open a database.
@@ -89,6 +90,7 @@ impl Database {
     pub fn session(&self) -> Session {
         Session {
             shared: self.shared.clone(),
+            txn: TxnState::Autocommit,
         }
     }
 
@@ -107,24 +109,96 @@ pub struct ResultSet {
     pub outcome: Outcome,
 }
 
-/// A connection's view of the database. Each statement runs in its own transaction and
-/// is atomic: it takes effect whole or not at all.
+/// Where a session stands with respect to explicit transactions.
+enum TxnState {
+    /// No BEGIN: each statement runs in its own transaction.
+    Autocommit,
+    /// Between BEGIN and COMMIT/ROLLBACK.
+    Open(Box<dyn Transaction>),
+    /// A statement failed inside the transaction, which was rolled back; everything but
+    /// COMMIT and ROLLBACK is refused until one of them ends the block.
+    Aborted,
+}
+
+/// A connection's view of the database.
+///
+/// Outside a transaction each statement runs in its own transaction and is atomic: it
+/// takes effect whole or not at all. After BEGIN, statements share one transaction that
+/// reads from the snapshot taken at BEGIN and sees its own writes; COMMIT makes them
+/// visible together, or fails with 40001 if a concurrent transaction committed a write
+/// to the same rows first (nothing is then written). As in PostgreSQL, an error inside a
+/// transaction aborts it. Dropping a session rolls back its open transaction.
 pub struct Session {
     shared: Arc<Shared>,
+    txn: TxnState,
 }
 
 impl Session {
     /// Runs every statement in `sql`, streaming results to `sink`. Stops at the first
-    /// error; statements before it stay committed.
+    /// error; statements before it stay committed (or, inside BEGIN, stay pending).
     pub fn execute(&mut self, sql: &str, sink: &mut dyn ResultSink) -> Result<()> {
         for statement in translate::parse(sql)? {
-            let mut txn = self.shared.store.begin()?;
-            let plan = plan::plan(statement, txn.as_mut())?;
-            let outcome = execute::execute(plan, txn.as_mut(), self.shared.as_ref(), sink)?;
-            txn.commit()?;
+            let outcome = self.execute_statement(statement, sink)?;
             sink.complete(&outcome)?;
         }
         Ok(())
+    }
+
+    /// Whether a BEGIN is open (or aborted and waiting for ROLLBACK).
+    pub fn in_transaction(&self) -> bool {
+        !matches!(self.txn, TxnState::Autocommit)
+    }
+
+    fn execute_statement(
+        &mut self,
+        statement: Statement,
+        sink: &mut dyn ResultSink,
+    ) -> Result<Outcome> {
+        let control = |tag| Outcome {
+            tag,
+            rows_affected: 0,
+            rows_returned: 0,
+        };
+        match (statement, &mut self.txn) {
+            (Statement::Begin, TxnState::Autocommit) => {
+                self.txn = TxnState::Open(self.shared.store.begin()?);
+                Ok(control("BEGIN"))
+            }
+            (Statement::Begin, _) => Err(Error::TransactionInProgress),
+            (Statement::Commit, _) => {
+                match std::mem::replace(&mut self.txn, TxnState::Autocommit) {
+                    TxnState::Open(txn) => txn.commit().map(|()| control("COMMIT")),
+                    // Like PostgreSQL: COMMIT of an aborted transaction rolls it back.
+                    TxnState::Aborted => Ok(control("ROLLBACK")),
+                    TxnState::Autocommit => Ok(control("COMMIT")),
+                }
+            }
+            (Statement::Rollback, _) => {
+                if let TxnState::Open(txn) = std::mem::replace(&mut self.txn, TxnState::Autocommit)
+                {
+                    txn.rollback()?;
+                }
+                Ok(control("ROLLBACK"))
+            }
+            (_, TxnState::Aborted) => Err(Error::TransactionAborted),
+            (statement, TxnState::Open(txn)) => {
+                let result = plan::plan(statement, txn.as_mut()).and_then(|plan| {
+                    execute::execute(plan, txn.as_mut(), self.shared.as_ref(), sink)
+                });
+                if result.is_err() {
+                    // Dropping the transaction rolls it back.
+                    self.txn = TxnState::Aborted;
+                }
+                result
+            }
+            (statement, TxnState::Autocommit) => {
+                let mut txn = self.shared.store.begin()?;
+                let plan = plan::plan(statement, txn.as_mut())?;
+                let outcome = execute::execute(plan, txn.as_mut(), self.shared.as_ref(), sink)?;
+                txn.commit()?;
+                Ok(outcome)
+            }
+        }
     }
 
     /// Runs every statement in `sql` and collects their results.

@@ -1,18 +1,21 @@
 //! Golden scripts: each file in `tests/scripts/` is a sequence of statements, each line
 //! starting with `> ` (continued on lines starting with `>> `), followed by the output
-//! expected from it. Every script runs against the in-memory store and against RocksDB.
+//! expected from it. Statements run in one session per script; `> @name SQL` runs SQL in
+//! another session called `name` (created on first use), for concurrency cases. Every script runs against the in-memory store and against RocksDB.
 //! Adding a case is adding text. Run with `UPDATE_GOLDEN=1` to rewrite the expected
 //! output from what the engine does now (then read the diff!).
 
 use std::fmt::Write;
 use std::path::Path;
 
-use kvsql_engine::{Database, Value};
+use std::collections::HashMap;
+
+use kvsql_engine::{Database, Session, Value};
 
 /// Renders what a statement produced, the way the scripts spell it.
-fn render(db: &Database, sql: &str) -> String {
+fn render(session: &mut Session, sql: &str) -> String {
     let mut out = String::new();
-    match db.session().query(sql) {
+    match session.query(sql) {
         Ok(results) => {
             for result in results {
                 if result.columns.is_empty() {
@@ -81,8 +84,18 @@ fn run_script(path: &Path, db: &Database, backend: &str) -> Option<String> {
     let script = std::fs::read_to_string(path).expect("read script");
     let mut failures = Vec::new();
     let mut regenerated = String::new();
+    let mut main = db.session();
+    let mut others: HashMap<String, Session> = HashMap::new();
     for case in parse(&script) {
-        let actual = render(db, &case.sql);
+        let actual = match case.sql.strip_prefix('@').and_then(|s| s.split_once(' ')) {
+            Some((name, sql)) => {
+                let session = others
+                    .entry(name.to_string())
+                    .or_insert_with(|| db.session());
+                render(session, sql)
+            }
+            None => render(&mut main, &case.sql),
+        };
         for comment in &case.comments {
             let _ = writeln!(regenerated, "{comment}");
         }

@@ -47,6 +47,7 @@ Statements end with ';' (outside strings and comments) and may span lines.
   SELECT name, score * 2 FROM t WHERE id >= 1 ORDER BY score DESC LIMIT 10;
   UPDATE t SET score = score + 1 WHERE id = 2;   DELETE FROM t WHERE id = 1;
   SHOW TABLES;   DESCRIBE t;   EXPLAIN SELECT * FROM t WHERE id = 1;
+  BEGIN;  ...;  COMMIT;   (or ROLLBACK;)
 Meta commands:
   \\help, \\?   show this help
   \\q          quit (Ctrl-D works too)

@@ -527,3 +527,66 @@ fn shutdown_lets_a_running_statement_finish() {
     let status = server.wait();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn transactions_across_sessions_lose_nothing_and_leak_nothing() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let setup = Client::connect(server.addr()).await.unwrap();
+        setup
+            .execute("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0)")
+            .await
+            .unwrap();
+
+        // Uncommitted writes are invisible, and vanish with a client that disconnects.
+        let writer = Client::connect(server.addr()).await.unwrap();
+        writer
+            .execute("BEGIN; INSERT INTO counter VALUES (2, 99)")
+            .await
+            .unwrap();
+        assert!(setup.query("SELECT n FROM counter WHERE id = 2").await.unwrap().is_empty());
+        drop(writer);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(setup.query("SELECT n FROM counter WHERE id = 2").await.unwrap().is_empty());
+        setup.execute("INSERT INTO counter VALUES (2, 0)").await.unwrap();
+
+        // No lost updates: concurrent read-modify-write transactions, retried on 40001.
+        const CLIENTS: usize = 8;
+        const INCREMENTS: usize = 15;
+        let mut tasks = Vec::new();
+        for _ in 0..CLIENTS {
+            let client = Client::connect(server.addr()).await.unwrap();
+            tasks.push(tokio::spawn(async move {
+                let mut retries = 0;
+                for _ in 0..INCREMENTS {
+                    loop {
+                        let attempt = client
+                            .execute("BEGIN; UPDATE counter SET n = n + 1 WHERE id = 1; COMMIT")
+                            .await;
+                        match attempt {
+                            Ok(_) => break,
+                            Err(e) if e.is_retryable() => {
+                                assert_eq!(e.code(), "40001");
+                                retries += 1;
+                                client.execute("ROLLBACK").await.unwrap();
+                            }
+                            Err(e) => panic!("increment failed: {e}"),
+                        }
+                    }
+                }
+                retries
+            }));
+        }
+        let mut retries = 0;
+        for task in tasks {
+            retries += task.await.unwrap();
+        }
+        eprintln!("{CLIENTS} clients x {INCREMENTS} increments needed {retries} retries");
+        let rows = setup.query("SELECT n FROM counter WHERE id = 1").await.unwrap();
+        assert_eq!(
+            rows[0].get::<i64>(0).unwrap(),
+            (CLIENTS * INCREMENTS) as i64,
+            "after {retries} retries"
+        );
+    });
+}

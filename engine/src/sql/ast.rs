@@ -33,6 +33,9 @@ pub enum Statement {
         filter: Option<Expr>,
     },
     Explain(Box<Statement>),
+    Begin,
+    Commit,
+    Rollback,
     ShowTables,
     Describe(String),
 }

@@ -163,6 +163,11 @@ pub fn plan(statement: Statement, txn: &mut dyn Transaction) -> Result<Plan> {
             Statement::Explain(_) => return Err(Error::Unsupported("EXPLAIN EXPLAIN".into())),
             inner => Plan::Explain(Box::new(plan(inner, txn)?)),
         },
+        Statement::Begin | Statement::Commit | Statement::Rollback => {
+            return Err(Error::Unsupported(
+                "transaction control inside EXPLAIN".into(),
+            ));
+        }
         Statement::ShowTables => Plan::ShowTables,
         Statement::Describe(name) => Plan::Describe(catalog::must_get_table(txn, &name)?),
     })

@@ -148,6 +148,27 @@ fn statement(stmt: sp::Statement) -> Result<Statement> {
             ..
         } => Ok(Statement::Explain(Box::new(self::statement(*statement)?))),
         sp::Statement::Explain { .. } => unsupported("EXPLAIN ANALYZE"),
+        sp::Statement::StartTransaction {
+            modes, statements, ..
+        } => {
+            if !modes.is_empty() {
+                return unsupported(
+                    "transaction modes (every transaction runs with snapshot isolation)",
+                );
+            }
+            if !statements.is_empty() {
+                return unsupported("BEGIN ... END blocks");
+            }
+            Ok(Statement::Begin)
+        }
+        sp::Statement::Commit { chain: false, .. } => Ok(Statement::Commit),
+        sp::Statement::Rollback {
+            chain: false,
+            savepoint: None,
+        } => Ok(Statement::Rollback),
+        sp::Statement::Commit { .. } | sp::Statement::Rollback { .. } => {
+            unsupported("COMMIT AND CHAIN / ROLLBACK TO SAVEPOINT")
+        }
         sp::Statement::ShowTables { .. } => Ok(Statement::ShowTables),
         sp::Statement::ExplainTable { table_name, .. } => {
             Ok(Statement::Describe(object_name(&table_name)?))
