@@ -169,6 +169,17 @@ pub fn create_table(txn: &mut dyn Transaction, mut table: Table) -> Result<Table
     Ok(table)
 }
 
+/// Replaces the definition of the table stored as `old_name` (which may be renamed).
+pub fn replace_table(txn: &mut dyn Transaction, old_name: &str, table: &Table) -> Result<()> {
+    if table.name != old_name {
+        if get_table(txn, &table.name)?.is_some() {
+            return Err(Error::TableExists(table.name.clone()));
+        }
+        txn.delete(&keys::table_key(old_name))?;
+    }
+    txn.set(&keys::table_key(&table.name), &table.encode())
+}
+
 /// Removes a table definition and every row of the table.
 pub fn drop_table(txn: &mut dyn Transaction, table: &Table) -> Result<()> {
     let prefix = keys::row_prefix(table.id);

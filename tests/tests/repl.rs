@@ -113,6 +113,13 @@ fn connection_refused_is_explained() {
     assert!(err.contains("cannot connect to 127.0.0.1:"), "{err}");
 }
 
+/// Waits for the prompt, then types a line: as a person would, since a line editor may
+/// discard input typed while it switches the terminal's mode.
+fn at_prompt(shell: &mut expectrl::session::OsSession, line: &str) {
+    shell.expect("kvsql> ").unwrap();
+    shell.send_line(line).unwrap();
+}
+
 #[test]
 fn interactive_session_in_a_terminal() {
     let server = TestServer::start();
@@ -124,38 +131,39 @@ fn interactive_session_in_a_terminal() {
     shell.set_expect_timeout(Some(Duration::from_secs(20)));
 
     shell.expect("Type \\help for help.").unwrap();
-    shell.expect("kvsql> ").unwrap();
-    shell
-        .send_line("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT);")
-        .unwrap();
+    at_prompt(
+        &mut shell,
+        "CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT);",
+    );
     shell.expect("CREATE TABLE").unwrap();
 
-    // A statement over two lines: the first line's ';' is inside a string.
-    shell.expect("kvsql> ").unwrap();
-    shell.send_line("INSERT INTO t VALUES (1, 'x;y'),").unwrap();
+    // A statement over two lines: the first line's ';' is inside a string, so the
+    // editor asks for more instead of running it.
+    at_prompt(&mut shell, "INSERT INTO t VALUES (1, 'x;y'),");
     shell.send_line("(2, 'z');").unwrap();
     shell.expect("INSERT 2").unwrap();
 
-    shell.send_line("SELECT b FROM t ORDER BY a;").unwrap();
+    at_prompt(&mut shell, "SELECT b FROM t ORDER BY a;");
     shell.expect("x;y").unwrap();
     shell.expect("(2 rows)").unwrap();
 
     // Errors keep the session going.
-    shell.send_line("SELEC 1;").unwrap();
+    at_prompt(&mut shell, "SELEC 1;");
     shell.expect("ERROR 42601").unwrap();
-    shell.send_line("SELECT * FROM nope;").unwrap();
+    at_prompt(&mut shell, "SELECT * FROM nope;");
     shell.expect("ERROR 42P01").unwrap();
 
     // Ctrl-C clears the line being typed.
+    shell.expect("kvsql> ").unwrap();
     shell.send("SELECT 'abandoned'").unwrap();
     shell.send(ControlCode::EndOfText).unwrap();
-    shell.send_line("SELECT 40 + 2 AS answer;").unwrap();
+    at_prompt(&mut shell, "SELECT 40 + 2 AS answer;");
     shell.expect("42").unwrap();
     shell.expect("(1 row)").unwrap();
 
-    shell.send_line("\\help").unwrap();
+    at_prompt(&mut shell, "\\help");
     shell.expect("Meta commands").unwrap();
-    shell.send_line("\\q").unwrap();
+    at_prompt(&mut shell, "\\q");
     shell.expect(expectrl::Eof).unwrap();
 
     let saved = std::fs::read_to_string(&history).expect("history file written");

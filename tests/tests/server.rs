@@ -169,6 +169,14 @@ fn data_survives_a_restart_and_shutdown_is_clean() {
             .execute("INSERT INTO plain VALUES ('r1'), ('r2')")
             .await
             .unwrap();
+        client
+            .execute("CREATE TABLE draft (id INTEGER PRIMARY KEY); INSERT INTO draft VALUES (7)")
+            .await
+            .unwrap();
+        client
+            .execute("ALTER TABLE draft ADD COLUMN tag TEXT DEFAULT 'new'; ALTER TABLE draft RENAME TO final")
+            .await
+            .unwrap();
     });
     let status = server.stop();
     assert!(status.success(), "SIGTERM exit status {status:?}");
@@ -183,6 +191,9 @@ fn data_survives_a_restart_and_shutdown_is_clean() {
             .unwrap();
         let bodies: Vec<String> = rows.iter().map(|r| r.get(0).unwrap()).collect();
         assert_eq!(bodies, ["kept", "also kept"]);
+        let rows = client.query("SELECT id, tag FROM final").await.unwrap();
+        assert_eq!(rows[0].get::<i64>(0).unwrap(), 7);
+        assert_eq!(rows[0].get::<&str>(1).unwrap(), "new");
         // Hidden row ids continue after the stored ones instead of overwriting them.
         client
             .execute("INSERT INTO plain VALUES ('r3')")

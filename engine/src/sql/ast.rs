@@ -32,12 +32,30 @@ pub enum Statement {
         table: String,
         filter: Option<Expr>,
     },
+    AlterTable {
+        name: String,
+        actions: Vec<AlterAction>,
+    },
     Explain(Box<Statement>),
     Begin,
     Commit,
     Rollback,
     ShowTables,
     Describe(String),
+}
+
+/// One change of an ALTER TABLE.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AlterAction {
+    AddColumn {
+        column: ColumnDef,
+        if_not_exists: bool,
+    },
+    RenameTable(String),
+    RenameColumn {
+        old: String,
+        new: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -164,6 +164,10 @@ pub fn execute(
             }
             outcome("DROP TABLE", 0, 0)
         }
+        Plan::AlterTable { old_name, table } => {
+            catalog::replace_table(txn, &old_name, &table)?;
+            outcome("ALTER TABLE", 0, 0)
+        }
         Plan::Explain(inner) => {
             let lines = inner.explain();
             send_text_rows(

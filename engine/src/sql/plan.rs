@@ -13,7 +13,7 @@
 
 use std::ops::Bound;
 
-use super::ast::{self, BinaryOp, Expr, OrderTerm, SelectItem, Statement};
+use super::ast::{self, AlterAction, BinaryOp, Expr, OrderTerm, SelectItem, Statement};
 use crate::catalog::{self, Column, Table};
 use crate::error::{Error, Result};
 use crate::storage::Transaction;
@@ -105,6 +105,11 @@ pub enum Plan {
         names: Vec<String>,
         if_exists: bool,
     },
+    /// Store `table` as the new definition of the table now named `old_name`.
+    AlterTable {
+        old_name: String,
+        table: Table,
+    },
     Explain(Box<Plan>),
     ShowTables,
     Describe(Table),
@@ -159,6 +164,13 @@ pub fn plan(statement: Statement, txn: &mut dyn Transaction) -> Result<Plan> {
             if_not_exists,
         },
         Statement::DropTable { names, if_exists } => Plan::DropTable { names, if_exists },
+        Statement::AlterTable { name, actions } => {
+            let table = alter_table(catalog::must_get_table(txn, &name)?, actions)?;
+            Plan::AlterTable {
+                old_name: name,
+                table,
+            }
+        }
         Statement::Explain(inner) => match *inner {
             Statement::Explain(_) => return Err(Error::Unsupported("EXPLAIN EXPLAIN".into())),
             inner => Plan::Explain(Box::new(plan(inner, txn)?)),
@@ -607,6 +619,75 @@ fn plan_insert(table: Table, columns: Option<Vec<String>>, rows: Vec<Vec<Expr>>)
     })
 }
 
+/// The definition `table` becomes after `actions`. Existing rows need no rewrite: a row
+/// shorter than the table is completed with the column defaults when read.
+fn alter_table(mut table: Table, actions: Vec<AlterAction>) -> Result<Table> {
+    for action in actions {
+        match action {
+            AlterAction::AddColumn {
+                column,
+                if_not_exists,
+            } => {
+                if table.column_index(&column.name).is_some() {
+                    if if_not_exists {
+                        continue;
+                    }
+                    return Err(Error::InvalidDefinition(format!(
+                        "column \"{}\" already exists in table {}",
+                        column.name, table.name
+                    )));
+                }
+                if column.primary_key {
+                    return Err(Error::Unsupported(
+                        "adding a PRIMARY KEY column to an existing table".into(),
+                    ));
+                }
+                let default = column_default(&column)?;
+                let nullable = column.nullable.unwrap_or(true);
+                if !nullable && default.as_ref().is_none_or(Value::is_null) {
+                    return Err(Error::InvalidDefinition(format!(
+                        "column \"{}\" is NOT NULL, so it needs a DEFAULT for the rows already in {}",
+                        column.name, table.name
+                    )));
+                }
+                table.columns.push(Column {
+                    name: column.name,
+                    data_type: column.data_type,
+                    nullable,
+                    default,
+                });
+                table.version += 1;
+            }
+            AlterAction::RenameTable(name) => table.name = name,
+            AlterAction::RenameColumn { old, new } => {
+                let index = table.must_column_index(&old)?;
+                if table.column_index(&new).is_some() {
+                    return Err(Error::InvalidDefinition(format!(
+                        "column \"{new}\" already exists in table {}",
+                        table.name
+                    )));
+                }
+                table.columns[index].name = new;
+            }
+        }
+    }
+    Ok(table)
+}
+
+/// A column's DEFAULT, evaluated and converted to its type.
+fn column_default(def: &ast::ColumnDef) -> Result<Option<Value>> {
+    let Some(expr) = &def.default else {
+        return Ok(None);
+    };
+    if !expr.is_constant() {
+        return Err(Error::InvalidDefinition(format!(
+            "the DEFAULT of column \"{}\" must be a constant",
+            def.name
+        )));
+    }
+    Ok(Some(constant(expr)?.coerce_to(def.data_type, &def.name)?))
+}
+
 fn table_definition(
     name: String,
     defs: Vec<ast::ColumnDef>,
@@ -626,18 +707,7 @@ fn table_definition(
                 def.name
             )));
         }
-        let default = match &def.default {
-            None => None,
-            Some(expr) => {
-                if !expr.is_constant() {
-                    return Err(Error::InvalidDefinition(format!(
-                        "the DEFAULT of column \"{}\" must be a constant",
-                        def.name
-                    )));
-                }
-                Some(constant(expr)?.coerce_to(def.data_type, &def.name)?)
-            }
-        };
+        let default = column_default(def)?;
         if def.primary_key {
             primary_key.push(i);
         }
@@ -722,6 +792,7 @@ impl Plan {
             }
             Plan::CreateTable { table, .. } => lines.push(format!("Create table {}", table.name)),
             Plan::DropTable { names, .. } => lines.push(format!("Drop table {}", names.join(", "))),
+            Plan::AlterTable { old_name, .. } => lines.push(format!("Alter table {old_name}")),
             Plan::Explain(inner) => return inner.explain(),
             Plan::ShowTables => lines.push("Show tables".into()),
             Plan::Describe(table) => lines.push(format!("Describe {}", table.name)),

@@ -9,7 +9,8 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use super::ast::{
-    BinaryOp, ColumnDef, Expr, OrderTerm, Select, SelectItem, Statement, TableRef, UnaryOp,
+    AlterAction, BinaryOp, ColumnDef, Expr, OrderTerm, Select, SelectItem, Statement, TableRef,
+    UnaryOp,
 };
 use crate::error::{Error, Position, Result};
 use crate::value::{DataType, Value};
@@ -138,6 +139,7 @@ fn statement(stmt: sp::Statement) -> Result<Statement> {
             if_exists,
         }),
         sp::Statement::Drop { object_type, .. } => unsupported(format!("DROP {object_type}")),
+        sp::Statement::AlterTable(alter) => alter_table(alter),
         sp::Statement::Insert(insert) => self::insert(insert),
         sp::Statement::Query(query) => Ok(Statement::Select(Box::new(select(*query)?))),
         sp::Statement::Update(update) => self::update(update),
@@ -221,6 +223,47 @@ fn create_table(create: sp::CreateTable) -> Result<Statement> {
         columns,
         primary_key,
         if_not_exists: create.if_not_exists,
+    })
+}
+
+fn alter_table(alter: sp::AlterTable) -> Result<Statement> {
+    if alter.if_exists || alter.only {
+        return unsupported("ALTER TABLE IF EXISTS / ONLY");
+    }
+    let mut actions = Vec::new();
+    for operation in &alter.operations {
+        actions.push(match operation {
+            sp::AlterTableOperation::AddColumn {
+                if_not_exists,
+                column_def: def,
+                column_position: None,
+                ..
+            } => AlterAction::AddColumn {
+                column: column_def(def)?,
+                if_not_exists: *if_not_exists,
+            },
+            sp::AlterTableOperation::RenameTable { table_name } => {
+                let (sp::RenameTableNameKind::To(name) | sp::RenameTableNameKind::As(name)) =
+                    table_name;
+                AlterAction::RenameTable(object_name(name)?)
+            }
+            sp::AlterTableOperation::RenameColumn {
+                old_column_name,
+                new_column_name,
+            } => AlterAction::RenameColumn {
+                old: ident(old_column_name),
+                new: ident(new_column_name),
+            },
+            other => {
+                let text = other.to_string();
+                let words: Vec<&str> = text.split_whitespace().take(2).collect();
+                return unsupported(format!("ALTER TABLE ... {}", words.join(" ")));
+            }
+        });
+    }
+    Ok(Statement::AlterTable {
+        name: object_name(&alter.name)?,
+        actions,
     })
 }
 
