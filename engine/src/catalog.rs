@@ -46,6 +46,15 @@ impl Table {
         })
     }
 
+    /// The column of a single-column INTEGER PRIMARY KEY, which takes the next id when
+    /// an INSERT leaves it out or NULL.
+    pub fn integer_key(&self) -> Option<usize> {
+        match self.primary_key.as_slice() {
+            [pk] if self.columns[*pk].data_type == DataType::Integer => Some(*pk),
+            _ => None,
+        }
+    }
+
     /// Whether rows are keyed by a hidden row id.
     pub fn has_rowid(&self) -> bool {
         self.primary_key.is_empty()

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use crate::catalog::Table;
 use crate::error::{Error, Result};
 use crate::sql::ast::Statement;
-use crate::sql::execute::{self, Outcome, ResultSink, RowIdAllocator};
+use crate::sql::execute::{self, IdAllocator, Outcome, ResultSink};
 use crate::sql::plan::{self, ColumnInfo};
 use crate::sql::translate;
 use crate::storage::memory::MemoryStore;
@@ -23,25 +23,56 @@ pub struct Options {
 
 struct Shared {
     store: Box<dyn Store>,
-    /// Next hidden row id per table id. Row ids come from here rather than from a stored
-    /// counter so concurrent inserts never conflict on a counter key; the counter is
-    /// seeded from the largest stored id the first time a table is used.
-    rowids: Mutex<HashMap<u64, i64>>,
+    /// Next integer id per table id (hidden row ids, INTEGER PRIMARY KEY values). Ids come
+    /// from here rather than from a stored counter so concurrent inserts never conflict
+    /// on a counter key; a counter is seeded from the largest stored id the first time
+    /// its table is used. Ids of rolled-back inserts are not reused.
+    ids: Mutex<HashMap<u64, i64>>,
 }
 
-impl RowIdAllocator for Shared {
-    fn next_rowid(
+impl Shared {
+    /// Runs `f` on the table's counter (the next id to hand out), seeding it from the
+    /// store the first time.
+    fn with_counter<T>(
         &self,
         table: &Table,
         max_existing: &mut dyn FnMut() -> Result<i64>,
-    ) -> Result<i64> {
-        let mut rowids = self.rowids.lock().expect("poisoned");
-        let next = match rowids.get(&table.id) {
-            Some(next) => *next,
-            None => max_existing()?.checked_add(1).ok_or(Error::Overflow)?,
+        f: impl FnOnce(&mut i64) -> Result<T>,
+    ) -> Result<T> {
+        let mut counters = self.ids.lock().expect("poisoned");
+        let counter = match counters.entry(table.id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(max_existing()?.checked_add(1).ok_or(Error::Overflow)?)
+            }
         };
-        rowids.insert(table.id, next.checked_add(1).ok_or(Error::Overflow)?);
-        Ok(next)
+        f(counter)
+    }
+}
+
+impl IdAllocator for Shared {
+    fn next_id(&self, table: &Table, max_existing: &mut dyn FnMut() -> Result<i64>) -> Result<i64> {
+        self.with_counter(table, max_existing, |next| {
+            let id = *next;
+            *next = id.checked_add(1).ok_or(Error::Overflow)?;
+            Ok(id)
+        })
+    }
+
+    fn observe_id(
+        &self,
+        table: &Table,
+        id: i64,
+        max_existing: &mut dyn FnMut() -> Result<i64>,
+    ) -> Result<()> {
+        self.with_counter(table, max_existing, |next| {
+            if id >= *next {
+                // At i64::MAX the counter stays put; the next allocation then collides
+                // with the existing key and the INSERT fails with a unique violation.
+                *next = id.saturating_add(1);
+            }
+            Ok(())
+        })
     }
 }
 
@@ -81,7 +112,7 @@ impl Database {
         Database {
             shared: Arc::new(Shared {
                 store,
-                rowids: Mutex::new(HashMap::new()),
+                ids: Mutex::new(HashMap::new()),
             }),
         }
     }

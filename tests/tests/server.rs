@@ -601,3 +601,51 @@ fn transactions_across_sessions_lose_nothing_and_leak_nothing() {
         );
     });
 }
+
+#[test]
+fn integer_keys_left_out_are_unique_under_concurrency_and_across_restarts() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    let mut server = TestServer::start_in(&dir, &[]);
+    const CLIENTS: usize = 8;
+    const ROWS: usize = 50;
+    runtime().block_on(async {
+        let setup = Client::connect(server.addr()).await.unwrap();
+        setup
+            .execute("CREATE TABLE log (id INTEGER PRIMARY KEY, who INTEGER)")
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for who in 0..CLIENTS {
+            let client = Client::connect(server.addr()).await.unwrap();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..ROWS {
+                    client
+                        .execute(&format!("INSERT INTO log (who) VALUES ({who})"))
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let rows = setup.query("SELECT id FROM log").await.unwrap();
+        let ids: Vec<i64> = rows.iter().map(|r| r.get(0).unwrap()).collect();
+        assert_eq!(ids, (1..=(CLIENTS * ROWS) as i64).collect::<Vec<_>>());
+    });
+    assert!(server.stop().success());
+    let server = TestServer::start_in(&dir, &[]);
+    runtime().block_on(async {
+        let client = Client::connect(server.addr()).await.unwrap();
+        client
+            .execute("INSERT INTO log (who) VALUES (99)")
+            .await
+            .unwrap();
+        let rows = client
+            .query("SELECT id FROM log WHERE who = 99")
+            .await
+            .unwrap();
+        assert_eq!(rows[0].get::<i64>(0).unwrap(), (CLIENTS * ROWS) as i64 + 1);
+    });
+}

@@ -36,15 +36,20 @@ pub trait ResultSink {
     fn complete(&mut self, outcome: &Outcome) -> Result<()>;
 }
 
-/// Allocates hidden row ids for tables without a primary key.
-pub trait RowIdAllocator {
-    /// The next row id for `table`; `max_existing` finds the largest one stored, and is
-    /// called only the first time a table is seen.
-    fn next_rowid(
+/// Allocates integer keys: hidden row ids of tables without a primary key, and values of
+/// an `INTEGER PRIMARY KEY` that an INSERT leaves out.
+pub trait IdAllocator {
+    /// The next id for `table`. `max_existing` finds the largest one stored; it is called
+    /// only the first time a table is seen.
+    fn next_id(&self, table: &Table, max_existing: &mut dyn FnMut() -> Result<i64>) -> Result<i64>;
+
+    /// Notes an id a statement chose itself, so later allocations go past it.
+    fn observe_id(
         &self,
         table: &Table,
+        id: i64,
         max_existing: &mut dyn FnMut() -> Result<i64>,
-    ) -> Result<i64>;
+    ) -> Result<()>;
 }
 
 type KeyedRows<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<Value>)>> + 'a>;
@@ -54,7 +59,7 @@ type Rows<'a> = Box<dyn Iterator<Item = Result<Vec<Value>>> + 'a>;
 pub fn execute(
     plan: Plan,
     txn: &mut dyn Transaction,
-    rowids: &dyn RowIdAllocator,
+    ids: &dyn IdAllocator,
     sink: &mut dyn ResultSink,
 ) -> Result<Outcome> {
     let outcome = |tag, rows_affected, rows_returned| Outcome {
@@ -87,10 +92,19 @@ pub fn execute(
                 for (expr, &target) in values.iter().zip(&targets) {
                     full[target] = expr.eval(&[])?;
                 }
+                let prefix = keys::row_prefix(table.id);
+                let integer_key = table.integer_key();
+                if let Some(pk) = integer_key
+                    && full[pk].is_null()
+                {
+                    full[pk] = Value::Integer(ids.next_id(&table, &mut || max_id(txn, &prefix))?);
+                }
                 let full = check_row(&table, full)?;
+                if let Some(Value::Integer(id)) = integer_key.map(|pk| &full[pk]) {
+                    ids.observe_id(&table, *id, &mut || max_id(txn, &prefix))?;
+                }
                 let key = if table.has_rowid() {
-                    let prefix = keys::row_prefix(table.id);
-                    let rowid = rowids.next_rowid(&table, &mut || max_rowid(txn, &prefix))?;
+                    let rowid = ids.next_id(&table, &mut || max_id(txn, &prefix))?;
                     keys::row_key(table.id, &[Value::Integer(rowid)])
                 } else {
                     let key = keys::row_key(table.id, &table.key_values(&full));
@@ -128,9 +142,13 @@ pub fn execute(
                     moved.push((new_key, new));
                 }
             }
+            let prefix = keys::row_prefix(table.id);
             for (key, new) in moved {
                 if txn.get(&key)?.is_some() {
                     return Err(duplicate_key(&table, &new));
+                }
+                if let Some(Value::Integer(id)) = table.integer_key().map(|pk| &new[pk]) {
+                    ids.observe_id(&table, *id, &mut || max_id(txn, &prefix))?;
                 }
                 txn.set(&key, &row::encode_row(table.version, &new))?;
             }
@@ -276,8 +294,9 @@ fn check_row(table: &Table, row: Vec<Value>) -> Result<Vec<Value>> {
         .collect()
 }
 
-/// The largest hidden row id stored for the table with this row prefix (0 if empty).
-fn max_rowid(txn: &mut dyn Transaction, prefix: &[u8]) -> Result<i64> {
+/// The largest integer key (hidden row id or INTEGER PRIMARY KEY) stored for the table
+/// with this row prefix, or 0 when it is empty.
+fn max_id(txn: &mut dyn Transaction, prefix: &[u8]) -> Result<i64> {
     match txn.scan(KeyRange::prefix(prefix), true).next() {
         None => Ok(0),
         Some(item) => {

@@ -41,9 +41,6 @@ error 42P16: row 1 of INSERT has 2 values for 4 columns
 > INSERT INTO t (id, nope) VALUES (1, 2)
 error 42703: column "nope" does not exist in table t
 
-> INSERT INTO t VALUES (NULL, 'z', 0, NULL)
-error 23502: column "id" of table t cannot be NULL
-
 > INSERT INTO t VALUES (9223372036854775807 + 1, 'z', 0, NULL)
 error 22003: integer overflow
 
