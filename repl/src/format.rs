@@ -82,5 +82,9 @@ pub fn render(result: &QueryResult) -> String {
     }
     let n = result.rows.len();
     out.push_str(&format!("({n} row{})\n", if n == 1 { "" } else { "s" }));
+    if matches!(result.tag.as_str(), "INSERT" | "UPDATE" | "DELETE") {
+        // A write with RETURNING: its rows, then what it did.
+        out.push_str(&format!("{} {}\n", result.tag, result.rows_affected));
+    }
     out
 }

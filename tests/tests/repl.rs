@@ -173,3 +173,15 @@ fn interactive_session_in_a_terminal() {
     );
     assert!(!saved.contains("abandoned"), "{saved}");
 }
+
+#[test]
+fn writes_with_returning_print_their_rows_then_the_count() {
+    let server = TestServer::start();
+    let script = "CREATE TABLE k (id INTEGER PRIMARY KEY, v TEXT);\nINSERT INTO k (v) VALUES ('x'), ('y') RETURNING id, v;\n";
+    let (status, out, err) = run(&mut server.kvsql(), script);
+    assert!(status.success(), "{err}");
+    assert_eq!(
+        out,
+        "CREATE TABLE\n id | v\n----+---\n  1 | x\n  2 | y\n(2 rows)\nINSERT 2\n"
+    );
+}

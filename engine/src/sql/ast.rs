@@ -21,16 +21,20 @@ pub enum Statement {
         /// The listed columns, or None for "every column in table order".
         columns: Option<Vec<String>>,
         rows: Vec<Vec<Expr>>,
+        /// RETURNING items; empty when there is no RETURNING clause.
+        returning: Vec<SelectItem>,
     },
     Select(Box<Select>),
     Update {
         table: String,
         set: Vec<(String, Expr)>,
         filter: Option<Expr>,
+        returning: Vec<SelectItem>,
     },
     Delete {
         table: String,
         filter: Option<Expr>,
+        returning: Vec<SelectItem>,
     },
     AlterTable {
         name: String,

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::ops::Bound;
 
 use super::ast::OrderTerm;
-use super::plan::{Access, ColumnInfo, Node, Plan};
+use super::plan::{Access, ColumnInfo, Node, Plan, Projection};
 use crate::catalog::{self, Table};
 use crate::encoding::keycode::{encode_value, prefix_end};
 use crate::encoding::{keys, row};
@@ -81,7 +81,10 @@ pub fn execute(
             table,
             targets,
             rows,
+            returning,
         } => {
+            start_returning(&returning, sink)?;
+            let mut returned = 0;
             let mut inserted = 0;
             for values in rows {
                 let mut full: Vec<Value> = table
@@ -115,10 +118,18 @@ pub fn execute(
                 };
                 txn.set(&key, &row::encode_row(table.version, &full))?;
                 inserted += 1;
+                returned += return_row(&returning, &full, sink)?;
             }
-            outcome("INSERT", inserted, 0)
+            outcome("INSERT", inserted, returned)
         }
-        Plan::Update { table, source, set } => {
+        Plan::Update {
+            table,
+            source,
+            set,
+            returning,
+        } => {
+            start_returning(&returning, sink)?;
+            let mut returned = 0;
             let matched: Vec<(Vec<u8>, Vec<Value>)> =
                 keyed_rows(&source, txn)?.collect::<Result<_>>()?;
             // Rows whose key changes are removed first and written back after, so
@@ -137,6 +148,7 @@ pub fn execute(
                 };
                 if &new_key == key {
                     txn.set(key, &row::encode_row(table.version, &new))?;
+                    returned += return_row(&returning, &new, sink)?;
                 } else {
                     txn.delete(key)?;
                     moved.push((new_key, new));
@@ -151,17 +163,22 @@ pub fn execute(
                     ids.observe_id(&table, *id, &mut || max_id(txn, &prefix))?;
                 }
                 txn.set(&key, &row::encode_row(table.version, &new))?;
+                returned += return_row(&returning, &new, sink)?;
             }
-            outcome("UPDATE", matched.len() as u64, 0)
+            outcome("UPDATE", matched.len() as u64, returned)
         }
-        Plan::Delete { source, .. } => {
-            let doomed: Vec<Vec<u8>> = keyed_rows(&source, txn)?
-                .map(|item| item.map(|(key, _)| key))
-                .collect::<Result<_>>()?;
-            for key in &doomed {
+        Plan::Delete {
+            source, returning, ..
+        } => {
+            start_returning(&returning, sink)?;
+            let mut returned = 0;
+            let doomed: Vec<(Vec<u8>, Vec<Value>)> =
+                keyed_rows(&source, txn)?.collect::<Result<_>>()?;
+            for (key, old) in &doomed {
                 txn.delete(key)?;
+                returned += return_row(&returning, old, sink)?;
             }
-            outcome("DELETE", doomed.len() as u64, 0)
+            outcome("DELETE", doomed.len() as u64, returned)
         }
         Plan::CreateTable {
             table,
@@ -237,6 +254,33 @@ pub fn execute(
             outcome("DESCRIBE", 0, table.columns.len() as u64)
         }
     })
+}
+
+/// Announces the columns of a write's RETURNING rows, if it has any.
+fn start_returning(returning: &Option<Projection>, sink: &mut dyn ResultSink) -> Result<()> {
+    match returning {
+        Some(projection) => sink.columns(&projection.columns),
+        None => Ok(()),
+    }
+}
+
+/// Sends the RETURNING row for a written row; returns how many rows it sent (0 or 1).
+fn return_row(
+    returning: &Option<Projection>,
+    row: &[Value],
+    sink: &mut dyn ResultSink,
+) -> Result<u64> {
+    let Some(projection) = returning else {
+        return Ok(0);
+    };
+    sink.row(
+        projection
+            .exprs
+            .iter()
+            .map(|e| e.eval(row))
+            .collect::<Result<_>>()?,
+    )?;
+    Ok(1)
 }
 
 fn send_text_rows(

@@ -87,15 +87,21 @@ pub enum Plan {
         /// For each value in a row, the index of the column it goes to.
         targets: Vec<usize>,
         rows: Vec<Vec<Expr>>,
+        /// Rows to return, computed from each inserted row.
+        returning: Option<Projection>,
     },
     Update {
         table: Table,
         source: Node,
         set: Vec<(usize, Expr)>,
+        /// Rows to return, computed from each updated row (its new values).
+        returning: Option<Projection>,
     },
     Delete {
         table: Table,
         source: Node,
+        /// Rows to return, computed from each deleted row.
+        returning: Option<Projection>,
     },
     CreateTable {
         table: Table,
@@ -123,8 +129,18 @@ pub fn plan(statement: Statement, txn: &mut dyn Transaction) -> Result<Plan> {
             table,
             columns,
             rows,
-        } => plan_insert(catalog::must_get_table(txn, &table)?, columns, rows)?,
-        Statement::Update { table, set, filter } => {
+            returning: items,
+        } => {
+            let table = catalog::must_get_table(txn, &table)?;
+            let returning = returning(items, &table)?;
+            plan_insert(table, columns, rows, returning)?
+        }
+        Statement::Update {
+            table,
+            set,
+            filter,
+            returning: items,
+        } => {
             let table = catalog::must_get_table(txn, &table)?;
             let scope = Scope::table(&table, None);
             let mut assignments = Vec::new();
@@ -139,17 +155,23 @@ pub fn plan(statement: Statement, txn: &mut dyn Transaction) -> Result<Plan> {
             }
             let source = scan(&table, filter.map(|f| scope.bind(f)).transpose()?)?;
             Plan::Update {
+                returning: returning(items, &table)?,
                 table,
                 source,
                 set: assignments,
             }
         }
-        Statement::Delete { table, filter } => {
+        Statement::Delete {
+            table,
+            filter,
+            returning: items,
+        } => {
             let table = catalog::must_get_table(txn, &table)?;
             let filter = filter
                 .map(|f| Scope::table(&table, None).bind(f))
                 .transpose()?;
             Plan::Delete {
+                returning: returning(items, &table)?,
                 source: scan(&table, filter)?,
                 table,
             }
@@ -233,6 +255,54 @@ impl<'a> Scope<'a> {
     }
 }
 
+/// Output expressions bound to the input row, and the result columns they make.
+#[derive(Clone, Debug)]
+pub struct Projection {
+    pub exprs: Vec<Expr>,
+    pub columns: Vec<ColumnInfo>,
+}
+
+/// Binds a SELECT (or RETURNING) list, expanding `*` into the table's columns.
+fn projection(items: Vec<SelectItem>, scope: &Scope) -> Result<Projection> {
+    let mut exprs = Vec::new();
+    let mut columns = Vec::new();
+    for item in items {
+        match item {
+            SelectItem::Wildcard => {
+                let Some((t, _)) = scope.table else {
+                    return Err(Error::InvalidDefinition(
+                        "SELECT * needs a FROM clause".into(),
+                    ));
+                };
+                for (i, column) in t.columns.iter().enumerate() {
+                    exprs.push(Expr::Column(i));
+                    columns.push(ColumnInfo {
+                        name: column.name.clone(),
+                        data_type: Some(column.data_type),
+                    });
+                }
+            }
+            SelectItem::Expr { expr, label } => {
+                let bound = scope.bind(expr)?;
+                columns.push(ColumnInfo {
+                    name: label,
+                    data_type: infer_type(&bound, scope),
+                });
+                exprs.push(bound);
+            }
+        }
+    }
+    Ok(Projection { exprs, columns })
+}
+
+/// The RETURNING projection of a write, or None without a RETURNING clause.
+fn returning(items: Vec<SelectItem>, table: &Table) -> Result<Option<Projection>> {
+    if items.is_empty() {
+        return Ok(None);
+    }
+    projection(items, &Scope::table(table, None)).map(Some)
+}
+
 /// The static type of an expression's result, where it is known.
 fn infer_type(expr: &Expr, scope: &Scope) -> Option<DataType> {
     match expr {
@@ -280,35 +350,7 @@ fn plan_select(select: ast::Select, txn: &mut dyn Transaction) -> Result<Plan> {
         _ => Scope { table: None },
     };
 
-    // The projection, with * expanded.
-    let mut exprs = Vec::new();
-    let mut columns = Vec::new();
-    for item in select.projection {
-        match item {
-            SelectItem::Wildcard => {
-                let Some(t) = &table else {
-                    return Err(Error::InvalidDefinition(
-                        "SELECT * needs a FROM clause".into(),
-                    ));
-                };
-                for (i, column) in t.columns.iter().enumerate() {
-                    exprs.push(Expr::Column(i));
-                    columns.push(ColumnInfo {
-                        name: column.name.clone(),
-                        data_type: Some(column.data_type),
-                    });
-                }
-            }
-            SelectItem::Expr { expr, label } => {
-                let bound = scope.bind(expr)?;
-                columns.push(ColumnInfo {
-                    name: label,
-                    data_type: infer_type(&bound, &scope),
-                });
-                exprs.push(bound);
-            }
-        }
-    }
+    let Projection { exprs, columns } = projection(select.projection, &scope)?;
 
     // ORDER BY terms may name an output column by alias or by ordinal.
     let mut keys = Vec::new();
@@ -578,7 +620,12 @@ fn tighter(a: Bound<Value>, b: Bound<Value>, lower: bool) -> Bound<Value> {
     }
 }
 
-fn plan_insert(table: Table, columns: Option<Vec<String>>, rows: Vec<Vec<Expr>>) -> Result<Plan> {
+fn plan_insert(
+    table: Table,
+    columns: Option<Vec<String>>,
+    rows: Vec<Vec<Expr>>,
+    returning: Option<Projection>,
+) -> Result<Plan> {
     let targets: Vec<usize> = match columns {
         Some(names) => {
             let mut targets = Vec::new();
@@ -616,6 +663,7 @@ fn plan_insert(table: Table, columns: Option<Vec<String>>, rows: Vec<Vec<Expr>>)
         table,
         targets,
         rows: bound_rows,
+        returning,
     })
 }
 
@@ -773,7 +821,9 @@ impl Plan {
             Plan::Insert { table, rows, .. } => {
                 lines.push(format!("Insert into {} ({} rows)", table.name, rows.len()));
             }
-            Plan::Update { table, source, set } => {
+            Plan::Update {
+                table, source, set, ..
+            } => {
                 let names = column_namer(table);
                 let assignments: Vec<String> = set
                     .iter()
@@ -786,7 +836,7 @@ impl Plan {
                 ));
                 explain_node(source, 1, &mut lines);
             }
-            Plan::Delete { table, source } => {
+            Plan::Delete { table, source, .. } => {
                 lines.push(format!("Delete from {}", table.name));
                 explain_node(source, 1, &mut lines);
             }

@@ -322,9 +322,6 @@ fn insert(insert: sp::Insert) -> Result<Statement> {
     if insert.or.is_some() || insert.on.is_some() || insert.replace_into {
         return unsupported("INSERT OR ... / ON CONFLICT / REPLACE");
     }
-    if insert.returning.is_some() {
-        return unsupported("RETURNING");
-    }
     let table = match &insert.table {
         sp::TableObject::TableName(name) => object_name(name)?,
         _ => return unsupported("INSERT INTO anything but a table name"),
@@ -355,6 +352,7 @@ fn insert(insert: sp::Insert) -> Result<Statement> {
         table,
         columns,
         rows,
+        returning: returning(&insert.returning)?,
     })
 }
 
@@ -372,8 +370,8 @@ fn single_table(tables: &[sp::TableWithJoins], what: &str) -> Result<String> {
 }
 
 fn update(update: sp::Update) -> Result<Statement> {
-    if update.from.is_some() || update.returning.is_some() || update.limit.is_some() {
-        return unsupported("UPDATE ... FROM / RETURNING / LIMIT");
+    if update.from.is_some() || update.limit.is_some() {
+        return unsupported("UPDATE ... FROM / LIMIT");
     }
     let table = single_table(std::slice::from_ref(&update.table), "UPDATE")?;
     let mut set = Vec::new();
@@ -387,12 +385,13 @@ fn update(update: sp::Update) -> Result<Statement> {
         table,
         set,
         filter: update.selection.as_ref().map(expr).transpose()?,
+        returning: returning(&update.returning)?,
     })
 }
 
 fn delete(delete: sp::Delete) -> Result<Statement> {
-    if delete.using.is_some() || delete.returning.is_some() || delete.limit.is_some() {
-        return unsupported("DELETE ... USING / RETURNING / LIMIT");
+    if delete.using.is_some() || delete.limit.is_some() {
+        return unsupported("DELETE ... USING / LIMIT");
     }
     let tables = match &delete.from {
         sp::FromTable::WithFromKeyword(t) | sp::FromTable::WithoutKeyword(t) => t,
@@ -400,6 +399,7 @@ fn delete(delete: sp::Delete) -> Result<Statement> {
     Ok(Statement::Delete {
         table: single_table(tables, "DELETE")?,
         filter: delete.selection.as_ref().map(expr).transpose()?,
+        returning: returning(&delete.returning)?,
     })
 }
 
@@ -445,27 +445,7 @@ fn select(query: sp::Query) -> Result<Select> {
         [_] => return unsupported("JOIN"),
         _ => return unsupported("joins of several tables in FROM"),
     };
-    let mut projection = Vec::new();
-    for item in &body.projection {
-        projection.push(match item {
-            sp::SelectItem::Wildcard(_) => SelectItem::Wildcard,
-            sp::SelectItem::UnnamedExpr(e) => SelectItem::Expr {
-                expr: expr(e)?,
-                label: match e {
-                    sp::Expr::Identifier(id) => ident(id),
-                    sp::Expr::CompoundIdentifier(ids) => {
-                        ident(ids.last().expect("compound identifier has parts"))
-                    }
-                    other => other.to_string(),
-                },
-            },
-            sp::SelectItem::ExprWithAlias { expr: e, alias } => SelectItem::Expr {
-                expr: expr(e)?,
-                label: ident(alias),
-            },
-            other => return unsupported(format!("the select item {other}")),
-        });
-    }
+    let projection = select_items(&body.projection)?;
     let mut order_by = Vec::new();
     if let Some(order) = &query.order_by {
         let sp::OrderByKind::Expressions(terms) = &order.kind else {
@@ -510,6 +490,37 @@ fn select(query: sp::Query) -> Result<Select> {
         limit,
         offset,
     })
+}
+
+/// A SELECT list (or RETURNING list).
+fn select_items(items: &[sp::SelectItem]) -> Result<Vec<SelectItem>> {
+    items
+        .iter()
+        .map(|item| {
+            Ok(match item {
+                sp::SelectItem::Wildcard(_) => SelectItem::Wildcard,
+                sp::SelectItem::UnnamedExpr(e) => SelectItem::Expr {
+                    expr: expr(e)?,
+                    label: match e {
+                        sp::Expr::Identifier(id) => ident(id),
+                        sp::Expr::CompoundIdentifier(ids) => {
+                            ident(ids.last().expect("compound identifier has parts"))
+                        }
+                        other => other.to_string(),
+                    },
+                },
+                sp::SelectItem::ExprWithAlias { expr: e, alias } => SelectItem::Expr {
+                    expr: expr(e)?,
+                    label: ident(alias),
+                },
+                other => return unsupported(format!("the select item {other}")),
+            })
+        })
+        .collect()
+}
+
+fn returning(items: &Option<Vec<sp::SelectItem>>) -> Result<Vec<SelectItem>> {
+    items.as_deref().map_or(Ok(Vec::new()), select_items)
 }
 
 fn expr(e: &sp::Expr) -> Result<Expr> {
