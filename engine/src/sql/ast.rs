@@ -21,6 +21,7 @@ pub enum Statement {
         /// The listed columns, or None for "every column in table order".
         columns: Option<Vec<String>>,
         rows: Vec<Vec<Expr>>,
+        on_conflict: Option<OnConflict>,
         /// RETURNING items; empty when there is no RETURNING clause.
         returning: Vec<SelectItem>,
     },
@@ -46,6 +47,25 @@ pub enum Statement {
     Rollback,
     ShowTables,
     Describe(String),
+}
+
+/// `ON CONFLICT [(columns)] DO ...` of an INSERT.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OnConflict {
+    /// The conflict target's columns; empty when none was given.
+    pub target: Vec<String>,
+    pub action: ConflictAction,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConflictAction {
+    /// Skip the row.
+    Nothing,
+    /// Update the existing row; `excluded.col` names the value that was to be inserted.
+    Update {
+        set: Vec<(String, Expr)>,
+        filter: Option<Expr>,
+    },
 }
 
 /// One change of an ALTER TABLE.

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::ops::Bound;
 
 use super::ast::OrderTerm;
-use super::plan::{Access, ColumnInfo, Node, Plan, Projection};
+use super::plan::{Access, ColumnInfo, ConflictPlan, Node, Plan, Projection};
 use crate::catalog::{self, Table};
 use crate::encoding::keycode::{encode_value, prefix_end};
 use crate::encoding::{keys, row};
@@ -81,6 +81,7 @@ pub fn execute(
             table,
             targets,
             rows,
+            on_conflict,
             returning,
         } => {
             start_returning(&returning, sink)?;
@@ -106,19 +107,36 @@ pub fn execute(
                 if let Some(Value::Integer(id)) = integer_key.map(|pk| &full[pk]) {
                     ids.observe_id(&table, *id, &mut || max_id(txn, &prefix))?;
                 }
-                let key = if table.has_rowid() {
+                let (key, stored) = if table.has_rowid() {
                     let rowid = ids.next_id(&table, &mut || max_id(txn, &prefix))?;
-                    keys::row_key(table.id, &[Value::Integer(rowid)])
+                    (keys::row_key(table.id, &[Value::Integer(rowid)]), full)
                 } else {
                     let key = keys::row_key(table.id, &table.key_values(&full));
-                    if txn.get(&key)?.is_some() {
-                        return Err(duplicate_key(&table, &full));
+                    match (txn.get(&key)?, &on_conflict) {
+                        (None, _) => (key, full),
+                        (Some(_), None) => return Err(duplicate_key(&table, &full)),
+                        (Some(_), Some(ConflictPlan::Nothing)) => continue,
+                        (Some(bytes), Some(ConflictPlan::Update { set, filter })) => {
+                            let existing = decode_full_row(&table, &bytes)?;
+                            // Expressions see the existing row, then `excluded.*`.
+                            let mut both = existing.clone();
+                            both.extend(full);
+                            if let Some(filter) = filter
+                                && !filter.matches(&both)?
+                            {
+                                continue;
+                            }
+                            let mut updated = existing;
+                            for (index, expr) in set {
+                                updated[*index] = expr.eval(&both)?;
+                            }
+                            (key, check_row(&table, updated)?)
+                        }
                     }
-                    key
                 };
-                txn.set(&key, &row::encode_row(table.version, &full))?;
+                txn.set(&key, &row::encode_row(table.version, &stored))?;
                 inserted += 1;
-                returned += return_row(&returning, &full, sink)?;
+                returned += return_row(&returning, &stored, sink)?;
             }
             outcome("INSERT", inserted, returned)
         }
@@ -458,6 +476,16 @@ fn range_of(
     }
 }
 
+/// Decodes a stored row of `table`, completing it with the defaults of columns added
+/// after it was written.
+fn decode_full_row(table: &Table, bytes: &[u8]) -> Result<Vec<Value>> {
+    let mut values = row::decode_row(bytes)?;
+    for column in &table.columns[values.len().min(table.columns.len())..] {
+        values.push(column.default.clone().unwrap_or(Value::Null));
+    }
+    Ok(values)
+}
+
 /// Rows of a scan with their keys, for reads and for UPDATE and DELETE.
 fn keyed_rows<'a>(node: &'a Node, txn: &'a mut dyn Transaction) -> Result<KeyedRows<'a>> {
     let Node::Scan {
@@ -472,11 +500,7 @@ fn keyed_rows<'a>(node: &'a Node, txn: &'a mut dyn Transaction) -> Result<KeyedR
         ));
     };
     let decode = move |(key, bytes): (Vec<u8>, Vec<u8>)| -> Result<Option<(Vec<u8>, Vec<Value>)>> {
-        let mut values = row::decode_row(&bytes)?;
-        // Rows written before ADD COLUMN lack the newer columns.
-        for column in &table.columns[values.len().min(table.columns.len())..] {
-            values.push(column.default.clone().unwrap_or(Value::Null));
-        }
+        let values = decode_full_row(table, &bytes)?;
         match filter {
             Some(f) if !f.matches(&values)? => Ok(None),
             _ => Ok(Some((key, values))),

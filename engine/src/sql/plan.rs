@@ -13,7 +13,9 @@
 
 use std::ops::Bound;
 
-use super::ast::{self, AlterAction, BinaryOp, Expr, OrderTerm, SelectItem, Statement};
+use super::ast::{
+    self, AlterAction, BinaryOp, ConflictAction, Expr, OnConflict, OrderTerm, SelectItem, Statement,
+};
 use crate::catalog::{self, Column, Table};
 use crate::error::{Error, Result};
 use crate::storage::Transaction;
@@ -75,6 +77,19 @@ pub enum Node {
     },
 }
 
+/// The action of `INSERT ... ON CONFLICT` when a row's primary key is taken.
+#[derive(Clone, Debug)]
+pub enum ConflictPlan {
+    /// Skip the row.
+    Nothing,
+    /// Update the existing row. Expressions see the existing row's columns, followed by
+    /// the columns of the row that was to be inserted (`excluded.*`).
+    Update {
+        set: Vec<(usize, Expr)>,
+        filter: Option<Expr>,
+    },
+}
+
 /// A planned statement.
 #[derive(Clone, Debug)]
 pub enum Plan {
@@ -87,6 +102,8 @@ pub enum Plan {
         /// For each value in a row, the index of the column it goes to.
         targets: Vec<usize>,
         rows: Vec<Vec<Expr>>,
+        /// What to do when a row's primary key is taken; None: fail with 23505.
+        on_conflict: Option<ConflictPlan>,
         /// Rows to return, computed from each inserted row.
         returning: Option<Projection>,
     },
@@ -129,11 +146,13 @@ pub fn plan(statement: Statement, txn: &mut dyn Transaction) -> Result<Plan> {
             table,
             columns,
             rows,
+            on_conflict,
             returning: items,
         } => {
             let table = catalog::must_get_table(txn, &table)?;
             let returning = returning(items, &table)?;
-            plan_insert(table, columns, rows, returning)?
+            let on_conflict = on_conflict.map(|c| plan_conflict(&table, c)).transpose()?;
+            plan_insert(table, columns, rows, on_conflict, returning)?
         }
         Statement::Update {
             table,
@@ -143,16 +162,7 @@ pub fn plan(statement: Statement, txn: &mut dyn Transaction) -> Result<Plan> {
         } => {
             let table = catalog::must_get_table(txn, &table)?;
             let scope = Scope::table(&table, None);
-            let mut assignments = Vec::new();
-            for (name, expr) in set {
-                let index = table.must_column_index(&name)?;
-                if assignments.iter().any(|(i, _)| *i == index) {
-                    return Err(Error::InvalidDefinition(format!(
-                        "column \"{name}\" is assigned more than once"
-                    )));
-                }
-                assignments.push((index, scope.bind(expr)?));
-            }
+            let assignments = bind_assignments(&table, set, &scope)?;
             let source = scan(&table, filter.map(|f| scope.bind(f)).transpose()?)?;
             Plan::Update {
                 returning: returning(items, &table)?,
@@ -207,22 +217,112 @@ pub fn plan(statement: Statement, txn: &mut dyn Transaction) -> Result<Plan> {
     })
 }
 
+/// Binds `SET col = expr` assignments against `scope`.
+fn bind_assignments(
+    table: &Table,
+    set: Vec<(String, Expr)>,
+    scope: &Scope,
+) -> Result<Vec<(usize, Expr)>> {
+    let mut assignments: Vec<(usize, Expr)> = Vec::new();
+    for (name, expr) in set {
+        let index = table.must_column_index(&name)?;
+        if assignments.iter().any(|(i, _)| *i == index) {
+            return Err(Error::InvalidDefinition(format!(
+                "column \"{name}\" is assigned more than once"
+            )));
+        }
+        assignments.push((index, scope.bind(expr)?));
+    }
+    Ok(assignments)
+}
+
+/// Checks an ON CONFLICT clause against the table and binds its expressions.
+fn plan_conflict(table: &Table, conflict: OnConflict) -> Result<ConflictPlan> {
+    if table.has_rowid() {
+        return Err(Error::InvalidDefinition(format!(
+            "table {} has no primary key, so ON CONFLICT has nothing to conflict on",
+            table.name
+        )));
+    }
+    if !conflict.target.is_empty() {
+        let mut target: Vec<usize> = conflict
+            .target
+            .iter()
+            .map(|name| table.must_column_index(name))
+            .collect::<Result<_>>()?;
+        let mut key = table.primary_key.clone();
+        target.sort_unstable();
+        key.sort_unstable();
+        if target != key {
+            return Err(Error::InvalidDefinition(format!(
+                "ON CONFLICT ({}) does not name the primary key of {}; only primary key \
+                 conflicts are detected",
+                conflict.target.join(", "),
+                table.name
+            )));
+        }
+    }
+    Ok(match conflict.action {
+        ConflictAction::Nothing => ConflictPlan::Nothing,
+        ConflictAction::Update { set, filter } => {
+            if conflict.target.is_empty() {
+                return Err(Error::InvalidDefinition(
+                    "ON CONFLICT DO UPDATE needs a conflict target, e.g. ON CONFLICT (id)".into(),
+                ));
+            }
+            let scope = Scope {
+                excluded: Some(table),
+                ..Scope::table(table, None)
+            };
+            let set = bind_assignments(table, set, &scope)?;
+            if set.iter().any(|(i, _)| table.primary_key.contains(i)) {
+                return Err(Error::Unsupported(
+                    "changing the primary key in ON CONFLICT DO UPDATE".into(),
+                ));
+            }
+            ConflictPlan::Update {
+                set,
+                filter: filter.map(|f| scope.bind(f)).transpose()?,
+            }
+        }
+    })
+}
+
 /// The names a bound expression can refer to.
 struct Scope<'a> {
     /// The table and the name it goes by in the query (its alias, or its name).
     table: Option<(&'a Table, &'a str)>,
+    /// In ON CONFLICT DO UPDATE: the row that was to be inserted, as `excluded.col`,
+    /// bound to the columns after the table's own.
+    excluded: Option<&'a Table>,
 }
 
 impl<'a> Scope<'a> {
     fn table(table: &'a Table, alias: Option<&'a str>) -> Self {
         Scope {
             table: Some((table, alias.unwrap_or(&table.name))),
+            excluded: None,
+        }
+    }
+
+    /// A scope with no columns (VALUES rows, LIMIT, constants).
+    fn empty() -> Self {
+        Scope {
+            table: None,
+            excluded: None,
         }
     }
 
     /// Resolves column names into column indexes.
     fn bind(&self, expr: Expr) -> Result<Expr> {
         Ok(match expr {
+            Expr::Name {
+                table: Some(qualifier),
+                column,
+            } if self.excluded.is_some() && qualifier == "excluded" => {
+                let t = self.excluded.expect("checked");
+                Expr::Column(t.columns.len() + t.must_column_index(&column)?)
+            }
             Expr::Name { table, column } => {
                 let Some((t, visible_name)) = self.table else {
                     return Err(Error::NoSuchColumn(format!(
@@ -326,7 +426,7 @@ fn infer_type(expr: &Expr, scope: &Scope) -> Option<DataType> {
 
 /// Evaluates a constant expression at plan time.
 fn constant(expr: &Expr) -> Result<Value> {
-    Scope { table: None }.bind(expr.clone())?.eval(&[])
+    Scope::empty().bind(expr.clone())?.eval(&[])
 }
 
 /// A non-negative integer from a LIMIT or OFFSET expression.
@@ -347,7 +447,7 @@ fn plan_select(select: ast::Select, txn: &mut dyn Transaction) -> Result<Plan> {
     };
     let scope = match (&table, &select.from) {
         (Some(t), Some(from)) => Scope::table(t, from.alias.as_deref()),
-        _ => Scope { table: None },
+        _ => Scope::empty(),
     };
 
     let Projection { exprs, columns } = projection(select.projection, &scope)?;
@@ -624,6 +724,7 @@ fn plan_insert(
     table: Table,
     columns: Option<Vec<String>>,
     rows: Vec<Vec<Expr>>,
+    on_conflict: Option<ConflictPlan>,
     returning: Option<Projection>,
 ) -> Result<Plan> {
     let targets: Vec<usize> = match columns {
@@ -642,7 +743,7 @@ fn plan_insert(
         }
         None => (0..table.columns.len()).collect(),
     };
-    let empty = Scope { table: None };
+    let empty = Scope::empty();
     let mut bound_rows = Vec::with_capacity(rows.len());
     for (n, row) in rows.into_iter().enumerate() {
         if row.len() != targets.len() {
@@ -663,6 +764,7 @@ fn plan_insert(
         table,
         targets,
         rows: bound_rows,
+        on_conflict,
         returning,
     })
 }

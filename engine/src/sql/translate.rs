@@ -9,8 +9,8 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use super::ast::{
-    AlterAction, BinaryOp, ColumnDef, Expr, OrderTerm, Select, SelectItem, Statement, TableRef,
-    UnaryOp,
+    AlterAction, BinaryOp, ColumnDef, ConflictAction, Expr, OnConflict, OrderTerm, Select,
+    SelectItem, Statement, TableRef, UnaryOp,
 };
 use crate::error::{Error, Position, Result};
 use crate::value::{DataType, Value};
@@ -319,9 +319,14 @@ fn column_def(column: &sp::ColumnDef) -> Result<ColumnDef> {
 }
 
 fn insert(insert: sp::Insert) -> Result<Statement> {
-    if insert.or.is_some() || insert.on.is_some() || insert.replace_into {
-        return unsupported("INSERT OR ... / ON CONFLICT / REPLACE");
+    if insert.or.is_some() || insert.replace_into {
+        return unsupported("INSERT OR ... / REPLACE");
     }
+    let on_conflict = match &insert.on {
+        None => None,
+        Some(sp::OnInsert::OnConflict(conflict)) => Some(on_conflict(conflict)?),
+        Some(_) => return unsupported("ON DUPLICATE KEY UPDATE (use ON CONFLICT ... DO UPDATE)"),
+    };
     let table = match &insert.table {
         sp::TableObject::TableName(name) => object_name(name)?,
         _ => return unsupported("INSERT INTO anything but a table name"),
@@ -352,8 +357,39 @@ fn insert(insert: sp::Insert) -> Result<Statement> {
         table,
         columns,
         rows,
+        on_conflict,
         returning: returning(&insert.returning)?,
     })
+}
+
+fn assignments(assignments: &[sp::Assignment]) -> Result<Vec<(String, Expr)>> {
+    let mut set = Vec::new();
+    for assignment in assignments {
+        let sp::AssignmentTarget::ColumnName(name) = &assignment.target else {
+            return unsupported("assignment to a tuple of columns");
+        };
+        set.push((object_name(name)?, expr(&assignment.value)?));
+    }
+    Ok(set)
+}
+
+fn on_conflict(conflict: &sp::OnConflict) -> Result<OnConflict> {
+    let target = match &conflict.conflict_target {
+        None => Vec::new(),
+        Some(sp::ConflictTarget::Columns {
+            columns,
+            predicate: None,
+        }) => columns.iter().map(ident).collect(),
+        Some(_) => return unsupported("ON CONFLICT ON CONSTRAINT / WHERE"),
+    };
+    let action = match &conflict.action {
+        sp::OnConflictAction::DoNothing => ConflictAction::Nothing,
+        sp::OnConflictAction::DoUpdate(update) => ConflictAction::Update {
+            set: assignments(&update.assignments)?,
+            filter: update.selection.as_ref().map(expr).transpose()?,
+        },
+    };
+    Ok(OnConflict { target, action })
 }
 
 /// The single plain table of an UPDATE or DELETE.
@@ -374,13 +410,7 @@ fn update(update: sp::Update) -> Result<Statement> {
         return unsupported("UPDATE ... FROM / LIMIT");
     }
     let table = single_table(std::slice::from_ref(&update.table), "UPDATE")?;
-    let mut set = Vec::new();
-    for assignment in &update.assignments {
-        let sp::AssignmentTarget::ColumnName(name) = &assignment.target else {
-            return unsupported("assignment to a tuple of columns");
-        };
-        set.push((object_name(name)?, expr(&assignment.value)?));
-    }
+    let set = assignments(&update.assignments)?;
     Ok(Statement::Update {
         table,
         set,
