@@ -31,6 +31,9 @@ pub enum Error {
         expected: &'static str,
         found: String,
     },
+    /// `query_one` / `query_opt` got another number of rows than it promises.
+    #[error("expected {expected} row, got {got}")]
+    RowCount { expected: &'static str, got: usize },
     /// No column with that name or index.
     #[error("no column {0} in the row")]
     NoSuchColumn(String),
@@ -50,13 +53,15 @@ impl fmt::Display for DisplayServer<'_> {
 
 impl Error {
     /// The SQLSTATE-style code: the server's for server errors, "08006" for a failed or
-    /// closed connection, "08P01" for a protocol violation, "22000" for conversions.
+    /// closed connection, "08P01" for a protocol violation, "22000" for conversions,
+    /// "21000" for a wrong number of rows.
     pub fn code(&self) -> &str {
         match self {
             Error::Server { code, .. } => code,
             Error::Io(_) | Error::Closed => "08006",
             Error::Protocol(_) => "08P01",
             Error::Conversion { .. } | Error::NoSuchColumn(_) => "22000",
+            Error::RowCount { .. } => "21000",
         }
     }
 

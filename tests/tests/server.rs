@@ -88,6 +88,25 @@ fn create_fill_query_update_delete_through_the_driver() {
             .collect();
         assert_eq!(got, [("ann".to_string(), 2.5), ("bob".to_string(), 0.0)]);
 
+        // Exactly one / at most one row.
+        let row = client
+            .query_one("SELECT name FROM t WHERE id = 1")
+            .await
+            .unwrap();
+        assert_eq!(row.get::<&str>(0).unwrap(), "ann");
+        let none = client
+            .query_opt("SELECT name FROM t WHERE id = 42")
+            .await
+            .unwrap();
+        assert!(none.is_none());
+        let err = client.query_one("SELECT name FROM t").await.unwrap_err();
+        assert!(matches!(err, Error::RowCount { got: 2, .. }), "{err}");
+        assert!(client.query_opt("SELECT name FROM t").await.is_err());
+        client
+            .batch_execute("CREATE TABLE s (x INTEGER); INSERT INTO s VALUES (1); DROP TABLE s")
+            .await
+            .unwrap();
+
         // Several statements in one request: one result each.
         let results = client
             .simple_query("INSERT INTO t VALUES (9, 'z', 1); SELECT count_me FROM t")
