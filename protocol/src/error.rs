@@ -31,6 +31,9 @@ pub enum Error {
         expected: &'static str,
         found: String,
     },
+    /// A connection URL or setting that cannot be used.
+    #[error("invalid connection settings: {0}")]
+    InvalidConfig(String),
     /// `query_one` / `query_opt` got another number of rows than it promises.
     #[error("expected {expected} row, got {got}")]
     RowCount { expected: &'static str, got: usize },
@@ -59,6 +62,7 @@ impl Error {
         match self {
             Error::Server { code, .. } => code,
             Error::Io(_) | Error::Closed => "08006",
+            Error::InvalidConfig(_) => "08001",
             Error::Protocol(_) => "08P01",
             Error::Conversion { .. } | Error::NoSuchColumn(_) => "22000",
             Error::RowCount { .. } => "21000",

@@ -20,6 +20,7 @@
 
 mod client;
 pub mod codec;
+mod config;
 mod error;
 mod row;
 
@@ -29,6 +30,7 @@ pub mod pb {
 }
 
 pub use client::{Client, QueryResult, ServerInfo};
+pub use config::Config;
 pub use error::Error;
 pub use row::{Column, ColumnType, FromValue, Row, RowIndex, Value};
 

@@ -668,3 +668,38 @@ fn integer_keys_left_out_are_unique_under_concurrency_and_across_restarts() {
         assert_eq!(rows[0].get::<i64>(0).unwrap(), (CLIENTS * ROWS) as i64 + 1);
     });
 }
+
+#[test]
+fn config_urls_connect_and_silent_peers_time_out() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let url = format!("kvsql://someone@127.0.0.1:{}", server.addr().port());
+        let config: kvsql_protocol::Config = url.parse().unwrap();
+        let client = config.connect().await.unwrap();
+        assert_eq!(
+            client
+                .query_one("SELECT 7")
+                .await
+                .unwrap()
+                .get::<i64>(0)
+                .unwrap(),
+            7
+        );
+
+        // A listener that accepts and never speaks: the handshake must not hang.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = kvsql_protocol::Config {
+            port: silent.local_addr().unwrap().port(),
+            connect_timeout: Duration::from_millis(300),
+            ..Default::default()
+        };
+        let err = config
+            .connect()
+            .await
+            .err()
+            .expect("no handshake, no client");
+        assert_eq!(err.code(), "08006");
+        assert!(err.to_string().contains("within"), "{err}");
+        drop(silent);
+    });
+}
