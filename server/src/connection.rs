@@ -11,7 +11,7 @@ use kvsql_protocol::{PROTOCOL_MAJOR, PROTOCOL_MINOR};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::Config;
@@ -50,6 +50,7 @@ pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     session_id: u64,
+    slot: Option<OwnedSemaphorePermit>,
     db: Database,
     config: Arc<Config>,
     mut shutdown: watch::Receiver<bool>,
@@ -62,7 +63,14 @@ pub async fn serve(
 
     let client = match tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
-        handshake(&mut reader, &mut writer, &mut buf, &config, session_id),
+        handshake(
+            &mut reader,
+            &mut writer,
+            &mut buf,
+            &config,
+            session_id,
+            slot.is_some(),
+        ),
     )
     .await
     {
@@ -139,6 +147,7 @@ async fn handshake(
     buf: &mut Vec<u8>,
     config: &Config,
     session_id: u64,
+    admitted: bool,
 ) -> Result<String, String> {
     let mut preamble = [0u8; 4];
     reader
@@ -160,6 +169,19 @@ async fn handshake(
     let Some(request::Kind::Hello(hello)) = request.kind else {
         return refuse(writer, "the first request must be a hello".into()).await;
     };
+    if !admitted {
+        // Answer the hello (rather than closing at once) so the client reads a reason.
+        let message = format!(
+            "too many connections: this server serves at most {} at once (--max-connections)",
+            config.max_connections
+        );
+        let error = pb::Error {
+            code: "53300".into(),
+            ..protocol_error(message.clone())
+        };
+        let _ = send(writer, request.id, Kind::Error(error)).await;
+        return Err(message);
+    }
     if hello.major != PROTOCOL_MAJOR {
         return refuse(
             writer,

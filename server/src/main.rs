@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::Parser;
 use kvsql_engine::{Database, Durability, Options};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
@@ -43,6 +43,11 @@ pub struct Config {
     /// error and is disconnected.
     #[arg(long, default_value_t = kvsql_protocol::codec::DEFAULT_MAX_FRAME)]
     pub max_frame_bytes: usize,
+
+    /// Most client connections served at once; a client beyond that gets an error
+    /// (SQLSTATE 53300) at its handshake and is disconnected.
+    #[arg(long, default_value_t = 1000)]
+    pub max_connections: usize,
 
     /// How long to wait at shutdown for running statements to finish, in seconds.
     #[arg(long, default_value_t = 30)]
@@ -108,6 +113,7 @@ async fn run(config: Config) -> Result<(), String> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let config = Arc::new(config);
     let session_ids = AtomicU64::new(1);
+    let slots = Arc::new(Semaphore::new(config.max_connections));
     let mut connections = JoinSet::new();
     let signal = shutdown_signal();
     tokio::pin!(signal);
@@ -116,10 +122,13 @@ async fn run(config: Config) -> Result<(), String> {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let session_id = session_ids.fetch_add(1, Ordering::Relaxed);
+                    // Held by the connection until it ends; None when all are taken.
+                    let slot = slots.clone().try_acquire_owned().ok();
                     connections.spawn(connection::serve(
                         stream,
                         peer,
                         session_id,
+                        slot,
                         db.clone(),
                         config.clone(),
                         shutdown_rx.clone(),

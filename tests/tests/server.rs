@@ -703,3 +703,56 @@ fn config_urls_connect_and_silent_peers_time_out() {
         drop(silent);
     });
 }
+
+#[test]
+fn clients_beyond_max_connections_are_refused_with_a_reason() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(&temp.path().join("data"), &["--max-connections", "3"]);
+    runtime().block_on(async {
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            clients.push(Client::connect(server.addr()).await.unwrap());
+        }
+        let err = Client::connect(server.addr())
+            .await
+            .err()
+            .expect("a 4th is refused");
+        assert_eq!(err.code(), "53300", "{err}");
+        assert!(err.to_string().contains("at most 3"), "{err}");
+        // The three admitted sessions are unaffected, and a freed slot is reused.
+        for client in &clients {
+            assert_eq!(
+                client
+                    .query_one("SELECT 1")
+                    .await
+                    .unwrap()
+                    .get::<i64>(0)
+                    .unwrap(),
+                1
+            );
+        }
+        drop(clients.pop());
+        let mut admitted = None;
+        for _ in 0..50 {
+            // The server notices the departure asynchronously.
+            match Client::connect(server.addr()).await {
+                Ok(client) => {
+                    admitted = Some(client);
+                    break;
+                }
+                Err(e) => assert_eq!(e.code(), "53300", "{e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let client = admitted.expect("a freed slot admits a new client");
+        assert_eq!(
+            client
+                .query_one("SELECT 2")
+                .await
+                .unwrap()
+                .get::<i64>(0)
+                .unwrap(),
+            2
+        );
+    });
+}
