@@ -62,13 +62,37 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects and performs the version handshake.
+    /// Connects and performs the version handshake, giving up after 10 seconds (use
+    /// [`crate::Config`] for other settings).
     pub async fn connect(addr: impl ToSocketAddrs) -> Result<Client, Error> {
-        Self::connect_as(addr, concat!("kvsql-protocol ", env!("CARGO_PKG_VERSION"))).await
+        let defaults = crate::Config::default();
+        Self::connect_timeout(addr, &defaults.client_name, defaults.connect_timeout).await
     }
 
-    /// Connects, naming the client program in the handshake (it appears in server logs).
+    /// Connects, naming the client program in the handshake (it appears in server logs),
+    /// giving up after 10 seconds.
     pub async fn connect_as(addr: impl ToSocketAddrs, client_name: &str) -> Result<Client, Error> {
+        let timeout = crate::Config::default().connect_timeout;
+        Self::connect_timeout(addr, client_name, timeout).await
+    }
+
+    /// Connects and performs the handshake, failing if both take longer than `timeout`.
+    pub async fn connect_timeout(
+        addr: impl ToSocketAddrs,
+        client_name: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Client, Error> {
+        tokio::time::timeout(timeout, Self::connect_now(addr, client_name))
+            .await
+            .map_err(|_| {
+                Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer from the server within {timeout:?}"),
+                ))
+            })?
+    }
+
+    async fn connect_now(addr: impl ToSocketAddrs, client_name: &str) -> Result<Client, Error> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let (read, write) = stream.into_split();

@@ -43,17 +43,7 @@ impl Config {
         } else {
             format!("{}:{}", self.host, self.port)
         };
-        tokio::time::timeout(
-            self.connect_timeout,
-            Client::connect_as(address.as_str(), &self.client_name),
-        )
-        .await
-        .map_err(|_| {
-            Error::Io(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no answer from {address} within {:?}", self.connect_timeout),
-            ))
-        })?
+        Client::connect_timeout(address.as_str(), &self.client_name, self.connect_timeout).await
     }
 }
 
