@@ -4,16 +4,21 @@
 # Debian/Ubuntu; runs apt-get directly as root, through sudo otherwise.
 set -euo pipefail
 
-missing=()
-command -v c++ >/dev/null 2>&1 || missing+=(g++)
-command -v clang >/dev/null 2>&1 || missing+=(clang)
-if ! ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1; then
-  missing+=(libclang-dev)
-fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found; install Rust first: https://rustup.rs" >&2
   exit 1
 fi
+if ! command -v dpkg >/dev/null 2>&1; then
+  echo "setup: not a Debian-like system; make sure clang, libclang and a C++ compiler are installed" >&2
+  exit 0
+fi
+
+# Ask dpkg, not the file system: fresh machines carry libclang-cpp.so, which bindgen
+# cannot use, and no libclang.so.
+missing=()
+for package in g++ clang libclang-dev; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+done
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
