@@ -49,8 +49,11 @@ Statements end with ';' (outside strings and comments) and may span lines.
   SHOW TABLES;   DESCRIBE t;   EXPLAIN SELECT * FROM t WHERE id = 1;
   BEGIN;  ...;  COMMIT;   (or ROLLBACK;)
 Meta commands:
-  \\help, \\?   show this help
-  \\q          quit (Ctrl-D works too)
+  \\help, \\?         show this help
+  \\dt               list tables
+  \\d NAME           describe a table (columns, types, keys)
+  \\timing [on|off]  show how long each statement takes
+  \\q                quit (Ctrl-D works too)
 Ctrl-C clears the current input.";
 
 #[derive(Completer, Helper, Highlighter, Hinter)]
@@ -104,13 +107,13 @@ fn main() -> ExitCode {
     let ok = if !args.command.is_empty() {
         args.command
             .iter()
-            .all(|sql| run_input(&runtime, &client, sql, OnError::Stop))
+            .all(|sql| run_input(&runtime, &client, sql, OnError::Stop, false))
     } else if std::io::stdin().is_terminal() {
         interactive(&runtime, &client, &address, args.history_file)
     } else {
         let mut input = String::new();
         match std::io::stdin().read_to_string(&mut input) {
-            Ok(_) => run_input(&runtime, &client, &input, OnError::Stop),
+            Ok(_) => run_input(&runtime, &client, &input, OnError::Stop, false),
             Err(e) => {
                 eprintln!("kvsql: cannot read standard input: {e}");
                 false
@@ -130,6 +133,7 @@ fn run_input(
     client: &Client,
     input: &str,
     on_error: OnError,
+    timing: bool,
 ) -> bool {
     let statements = match split::split(input) {
         Ok(statements) => statements,
@@ -141,10 +145,16 @@ fn run_input(
     let mut ok = true;
     let mut out = std::io::stdout().lock();
     for statement in statements {
-        match runtime.block_on(client.simple_query(&statement.text)) {
+        let started = std::time::Instant::now();
+        let answer = runtime.block_on(client.simple_query(&statement.text));
+        let elapsed = started.elapsed();
+        match answer {
             Ok(results) => {
                 for result in &results {
                     let _ = out.write_all(format::render(result).as_bytes());
+                }
+                if timing {
+                    let _ = writeln!(out, "Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0);
                 }
             }
             Err(e) => {
@@ -221,6 +231,7 @@ fn interactive(
         info.major,
         info.minor
     );
+    let mut timing = false;
     loop {
         match editor.readline("kvsql> ") {
             Ok(input) => {
@@ -233,14 +244,34 @@ fn interactive(
                     let _ = editor.save_history(path);
                 }
                 if let Some(meta) = trimmed.strip_prefix('\\') {
-                    match meta.split_whitespace().next().unwrap_or("") {
-                        "q" | "quit" => break,
-                        "help" | "?" | "h" => println!("{HELP}"),
-                        other => eprintln!("unknown command \\{other}; try \\help"),
+                    let mut words = meta.split_whitespace();
+                    match (words.next().unwrap_or(""), words.next()) {
+                        ("q" | "quit", _) => break,
+                        ("help" | "?" | "h", _) => println!("{HELP}"),
+                        ("dt", _) | ("d", None) => {
+                            run_input(runtime, client, "SHOW TABLES", OnError::Continue, timing);
+                        }
+                        ("d", Some(name)) => {
+                            let sql = format!("DESCRIBE {name}");
+                            run_input(runtime, client, &sql, OnError::Continue, timing);
+                        }
+                        ("timing", setting) => {
+                            timing = match setting {
+                                None => !timing,
+                                Some("on") => true,
+                                Some("off") => false,
+                                Some(other) => {
+                                    eprintln!("\\timing takes on or off, not {other}");
+                                    timing
+                                }
+                            };
+                            println!("Timing is {}.", if timing { "on" } else { "off" });
+                        }
+                        (other, _) => eprintln!("unknown command \\{other}; try \\help"),
                     }
                     continue;
                 }
-                run_input(runtime, client, &input, OnError::Continue);
+                run_input(runtime, client, &input, OnError::Continue, timing);
             }
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,

@@ -163,6 +163,16 @@ fn interactive_session_in_a_terminal() {
 
     at_prompt(&mut shell, "\\help");
     shell.expect("Meta commands").unwrap();
+    at_prompt(&mut shell, "\\dt");
+    shell.expect(" t\r\n(1 row)").unwrap();
+    at_prompt(&mut shell, "\\d t");
+    shell.expect("primary_key").unwrap();
+    shell.expect(" a      | INTEGER").unwrap();
+    at_prompt(&mut shell, "\\timing on");
+    shell.expect("Timing is on.").unwrap();
+    at_prompt(&mut shell, "SELECT 1;");
+    shell.expect("Time: ").unwrap();
+    shell.expect(" ms").unwrap();
     at_prompt(&mut shell, "\\q");
     shell.expect(expectrl::Eof).unwrap();
 
