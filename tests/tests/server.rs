@@ -17,6 +17,11 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// The single integer a query returns.
+async fn scalar(client: &Client, sql: &str) -> i64 {
+    client.query_one(sql).await.unwrap().get(0).unwrap()
+}
+
 fn server_code(e: &Error) -> &str {
     match e {
         Error::Server { code, .. } => code,
@@ -159,12 +164,7 @@ fn errors_carry_codes_positions_and_leave_nothing_behind() {
             .unwrap_err();
         assert_eq!(server_code(&err), "0A000");
         // The session is still usable after errors.
-        assert_eq!(
-            client.query("SELECT 1 + 1").await.unwrap()[0]
-                .get::<i64>(0)
-                .unwrap(),
-            2
-        );
+        assert_eq!(scalar(&client, "SELECT 1 + 1").await, 2);
     });
 }
 
@@ -511,12 +511,7 @@ fn protocol_violations_get_an_error_and_a_closed_connection() {
     // After all that, the server still answers.
     runtime().block_on(async {
         let client = Client::connect(server.addr()).await.unwrap();
-        assert_eq!(
-            client.query("SELECT 40 + 2").await.unwrap()[0]
-                .get::<i64>(0)
-                .unwrap(),
-            42
-        );
+        assert_eq!(scalar(&client, "SELECT 40 + 2").await, 42);
     });
 }
 
@@ -676,15 +671,7 @@ fn config_urls_connect_and_silent_peers_time_out() {
         let url = format!("kvsql://someone@127.0.0.1:{}", server.addr().port());
         let config: kvsql_protocol::Config = url.parse().unwrap();
         let client = config.connect().await.unwrap();
-        assert_eq!(
-            client
-                .query_one("SELECT 7")
-                .await
-                .unwrap()
-                .get::<i64>(0)
-                .unwrap(),
-            7
-        );
+        assert_eq!(scalar(&client, "SELECT 7").await, 7);
 
         // A listener that accepts and never speaks: the handshake must not hang.
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -721,15 +708,7 @@ fn clients_beyond_max_connections_are_refused_with_a_reason() {
         assert!(err.to_string().contains("at most 3"), "{err}");
         // The three admitted sessions are unaffected, and a freed slot is reused.
         for client in &clients {
-            assert_eq!(
-                client
-                    .query_one("SELECT 1")
-                    .await
-                    .unwrap()
-                    .get::<i64>(0)
-                    .unwrap(),
-                1
-            );
+            assert_eq!(scalar(client, "SELECT 1").await, 1);
         }
         drop(clients.pop());
         let mut admitted = None;
@@ -745,14 +724,6 @@ fn clients_beyond_max_connections_are_refused_with_a_reason() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let client = admitted.expect("a freed slot admits a new client");
-        assert_eq!(
-            client
-                .query_one("SELECT 2")
-                .await
-                .unwrap()
-                .get::<i64>(0)
-                .unwrap(),
-            2
-        );
+        assert_eq!(scalar(&client, "SELECT 2").await, 2);
     });
 }
