@@ -35,7 +35,7 @@ struct Args {
     #[arg(long, short = 'c', value_name = "SQL")]
     command: Vec<String>,
 
-    /// History file for interactive sessions.
+    /// History file for interactive sessions (default: ~/.kvsql_history).
     #[arg(long, env = "KVSQL_HISTORY")]
     history_file: Option<PathBuf>,
 }
