@@ -175,11 +175,6 @@ impl Session {
         Ok(())
     }
 
-    /// Whether a BEGIN is open (or aborted and waiting for ROLLBACK).
-    pub fn in_transaction(&self) -> bool {
-        !matches!(self.txn, TxnState::Autocommit)
-    }
-
     fn execute_statement(
         &mut self,
         statement: Statement,
