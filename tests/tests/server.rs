@@ -727,3 +727,43 @@ fn clients_beyond_max_connections_are_refused_with_a_reason() {
         assert_eq!(scalar(&client, "SELECT 2").await, 2);
     });
 }
+
+#[test]
+fn a_thousand_simultaneous_connections_are_each_served_or_refused_cleanly() {
+    const CONNECTIONS: usize = 1000;
+    const LIMIT: usize = 600;
+    let temp = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(&temp.path().join("data"), &["--max-connections", "600"]);
+    runtime().block_on(async {
+        let attempts: Vec<_> = (0..CONNECTIONS)
+            .map(|i| {
+                let addr = server.addr();
+                tokio::spawn(async move {
+                    match Client::connect(addr).await {
+                        Ok(client) => {
+                            let answer = scalar(&client, &format!("SELECT {i} + 1")).await;
+                            assert_eq!(answer, i as i64 + 1);
+                            // Stay connected so that the slots stay taken.
+                            Ok(client)
+                        }
+                        Err(e) => Err(e.code().to_string()),
+                    }
+                })
+            })
+            .collect();
+        let mut served = Vec::new();
+        let mut refused = 0;
+        for attempt in attempts {
+            match attempt.await.unwrap() {
+                Ok(client) => served.push(client),
+                Err(code) => {
+                    assert_eq!(code, "53300", "a connection failed otherwise than refused");
+                    refused += 1;
+                }
+            }
+        }
+        assert_eq!((served.len(), refused), (LIMIT, CONNECTIONS - LIMIT));
+    });
+    let log = server.log();
+    assert!(!log.contains("panicked"), "{log}");
+}
