@@ -94,12 +94,34 @@ pub async fn serve(
 
     let mut session = Some(db.session());
     loop {
+        let idle = async {
+            match config.idle_timeout {
+                0 => std::future::pending().await,
+                seconds => tokio::time::sleep(Duration::from_secs(seconds)).await,
+            }
+        };
         let frame = tokio::select! {
-            frame = codec::read_frame::<_, pb::Request>(&mut reader, config.max_frame_bytes, &mut buf) => frame,
+            frame = codec::read_frame::<_, pb::Request>(&mut reader, config.max_frame_bytes, &mut buf) => Some(frame),
             _ = shutdown.wait_for(|stop| *stop) => {
                 debug!(session_id, "closing idle session for shutdown");
                 break;
             }
+            () = idle => None,
+        };
+        let Some(frame) = frame else {
+            info!(
+                session_id,
+                "closing session idle for {} s", config.idle_timeout
+            );
+            let error = pb::Error {
+                code: "57P05".into(),
+                ..protocol_error(format!(
+                    "session closed after {} s without a request (--idle-timeout)",
+                    config.idle_timeout
+                ))
+            };
+            let _ = send(&mut writer, 0, Kind::Error(error)).await;
+            break;
         };
         let request = match frame {
             Ok(Some(request)) => request,
@@ -115,6 +137,25 @@ pub async fn serve(
             }
         };
         match request.kind {
+            Some(request::Kind::Query(query))
+                if query.sql.len()
+                    > config.max_statement_bytes.unwrap_or(config.max_frame_bytes) =>
+            {
+                let error = pb::Error {
+                    code: "54000".into(),
+                    ..protocol_error(format!(
+                        "statement of {} bytes exceeds the limit of {} bytes (--max-statement-bytes)",
+                        query.sql.len(),
+                        config.max_statement_bytes.unwrap_or(config.max_frame_bytes)
+                    ))
+                };
+                if send(&mut writer, request.id, Kind::Error(error))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
             Some(request::Kind::Query(query)) => {
                 let running = session
                     .take()

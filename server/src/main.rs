@@ -49,6 +49,16 @@ pub struct Config {
     #[arg(long, default_value_t = 1000)]
     pub max_connections: usize,
 
+    /// Longest SQL text accepted in one request, in bytes; longer ones get an error
+    /// (SQLSTATE 54000) and the session goes on. Defaults to the frame limit.
+    #[arg(long)]
+    pub max_statement_bytes: Option<usize>,
+
+    /// Close a session that sends nothing for this many seconds (SQLSTATE 57P05 is
+    /// sent first); 0 never closes idle sessions.
+    #[arg(long, default_value_t = 0)]
+    pub idle_timeout: u64,
+
     /// How long to wait at shutdown for running statements to finish, in seconds.
     #[arg(long, default_value_t = 30)]
     pub shutdown_timeout: u64,

@@ -767,3 +767,31 @@ fn a_thousand_simultaneous_connections_are_each_served_or_refused_cleanly() {
     let log = server.log();
     assert!(!log.contains("panicked"), "{log}");
 }
+
+#[test]
+fn statement_length_and_idle_limits_answer_with_their_codes() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(
+        &temp.path().join("data"),
+        &["--max-statement-bytes", "100", "--idle-timeout", "1"],
+    );
+    runtime().block_on(async {
+        let client = Client::connect(server.addr()).await.unwrap();
+        let long = format!("SELECT '{}'", "x".repeat(200));
+        let err = client.query(&long).await.unwrap_err();
+        assert_eq!(server_code(&err), "54000");
+        assert!(
+            err.to_string().contains("exceeds the limit of 100 bytes"),
+            "{err}"
+        );
+        assert_eq!(scalar(&client, "SELECT 5").await, 5, "the session goes on");
+    });
+    // A session that sends nothing for longer than the idle timeout is told, then closed.
+    let mut raw = handshake(&server);
+    let response = read_response(&mut raw).expect("an idle-timeout error");
+    let Some(pb::response::Kind::Error(error)) = response.kind else {
+        panic!("expected an error, got {response:?}");
+    };
+    assert_eq!(error.code, "57P05");
+    assert!(read_response(&mut raw).is_none(), "closed after the error");
+}
