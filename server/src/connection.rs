@@ -22,14 +22,20 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Writer = BufWriter<OwnedWriteHalf>;
 
-fn protocol_error(message: impl Into<String>) -> pb::Error {
+/// An error the connection layer itself reports (no statement position, not retryable).
+fn error(code: &str, message: impl Into<String>) -> pb::Error {
     pb::Error {
-        code: "08P01".into(),
+        code: code.into(),
         message: message.into(),
         line: 0,
         column: 0,
         retryable: false,
     }
+}
+
+/// A protocol violation (08P01); the connection is closed after it.
+fn protocol_error(message: impl Into<String>) -> pb::Error {
+    error("08P01", message)
 }
 
 async fn send(writer: &mut Writer, id: u64, kind: Kind) -> std::io::Result<()> {
@@ -92,6 +98,7 @@ pub async fn serve(
     };
     info!(%peer, session_id, client = %client, "session started");
 
+    let statement_limit = config.max_statement_bytes.unwrap_or(config.max_frame_bytes);
     let mut session = Some(db.session());
     loop {
         let idle = async {
@@ -113,14 +120,11 @@ pub async fn serve(
                 session_id,
                 "closing session idle for {} s", config.idle_timeout
             );
-            let error = pb::Error {
-                code: "57P05".into(),
-                ..protocol_error(format!(
-                    "session closed after {} s without a request (--idle-timeout)",
-                    config.idle_timeout
-                ))
-            };
-            let _ = send(&mut writer, 0, Kind::Error(error)).await;
+            let message = format!(
+                "session closed after {} s without a request (--idle-timeout)",
+                config.idle_timeout
+            );
+            let _ = send(&mut writer, 0, Kind::Error(error("57P05", message))).await;
             break;
         };
         let request = match frame {
@@ -137,22 +141,14 @@ pub async fn serve(
             }
         };
         match request.kind {
-            Some(request::Kind::Query(query))
-                if query.sql.len()
-                    > config.max_statement_bytes.unwrap_or(config.max_frame_bytes) =>
-            {
-                let error = pb::Error {
-                    code: "54000".into(),
-                    ..protocol_error(format!(
-                        "statement of {} bytes exceeds the limit of {} bytes (--max-statement-bytes)",
-                        query.sql.len(),
-                        config.max_statement_bytes.unwrap_or(config.max_frame_bytes)
-                    ))
-                };
-                if send(&mut writer, request.id, Kind::Error(error))
-                    .await
-                    .is_err()
-                {
+            Some(request::Kind::Query(query)) if query.sql.len() > statement_limit => {
+                let message = format!(
+                    "statement of {} bytes exceeds the limit of {statement_limit} bytes \
+                     (--max-statement-bytes)",
+                    query.sql.len()
+                );
+                let refusal = Kind::Error(error("54000", message));
+                if send(&mut writer, request.id, refusal).await.is_err() {
                     break;
                 }
             }
@@ -216,11 +212,12 @@ async fn handshake(
             "too many connections: this server serves at most {} at once (--max-connections)",
             config.max_connections
         );
-        let error = pb::Error {
-            code: "53300".into(),
-            ..protocol_error(message.clone())
-        };
-        let _ = send(writer, request.id, Kind::Error(error)).await;
+        let _ = send(
+            writer,
+            request.id,
+            Kind::Error(error("53300", message.clone())),
+        )
+        .await;
         return Err(message);
     }
     if hello.major != PROTOCOL_MAJOR {
