@@ -26,7 +26,8 @@ struct Shared {
     /// Next integer id per table id (hidden row ids, INTEGER PRIMARY KEY values). Ids come
     /// from here rather than from a stored counter so concurrent inserts never conflict
     /// on a counter key; a counter is seeded from the largest stored id the first time
-    /// its table is used. Ids of rolled-back inserts are not reused.
+    /// its table is used. Ids of rolled-back inserts are skipped while the database stays
+    /// open; after a reopen, counting resumes after the largest stored id.
     ids: Mutex<HashMap<u64, i64>>,
 }
 
