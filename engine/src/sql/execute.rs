@@ -87,17 +87,18 @@ pub fn execute(
             start_returning(&returning, sink)?;
             let mut returned = 0;
             let mut inserted = 0;
+            let prefix = keys::row_prefix(table.id);
+            let integer_key = table.integer_key();
+            let defaults: Vec<Value> = table
+                .columns
+                .iter()
+                .map(|c| c.default.clone().unwrap_or(Value::Null))
+                .collect();
             for values in rows {
-                let mut full: Vec<Value> = table
-                    .columns
-                    .iter()
-                    .map(|c| c.default.clone().unwrap_or(Value::Null))
-                    .collect();
+                let mut full = defaults.clone();
                 for (expr, &target) in values.iter().zip(&targets) {
                     full[target] = expr.eval(&[])?;
                 }
-                let prefix = keys::row_prefix(table.id);
-                let integer_key = table.integer_key();
                 if let Some(pk) = integer_key
                     && full[pk].is_null()
                 {
@@ -173,11 +174,12 @@ pub fn execute(
                 }
             }
             let prefix = keys::row_prefix(table.id);
+            let integer_key = table.integer_key();
             for (key, new) in moved {
                 if txn.get(&key)?.is_some() {
                     return Err(duplicate_key(&table, &new));
                 }
-                if let Some(Value::Integer(id)) = table.integer_key().map(|pk| &new[pk]) {
+                if let Some(Value::Integer(id)) = integer_key.map(|pk| &new[pk]) {
                     ids.observe_id(&table, *id, &mut || max_id(txn, &prefix))?;
                 }
                 txn.set(&key, &row::encode_row(table.version, &new))?;
