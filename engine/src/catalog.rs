@@ -17,6 +17,20 @@ pub struct Column {
     pub default: Option<Value>,
 }
 
+/// A secondary index: entries keyed by the indexed values followed by the row's primary
+/// key (see [`keys::index_entry_key`]), so entries are unique even when values repeat.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Index {
+    /// Unique among tables and indexes; names the index's key space.
+    pub id: u64,
+    pub name: String,
+    /// Indexes into the table's columns, in key order.
+    pub columns: Vec<usize>,
+    /// No two rows may have equal values in every indexed column (rows with a NULL in
+    /// one of them never conflict, as in SQLite and PostgreSQL).
+    pub unique: bool,
+}
+
 /// A table definition.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
@@ -28,6 +42,8 @@ pub struct Table {
     pub primary_key: Vec<usize>,
     /// Bumped by schema changes; stored in each row.
     pub version: u32,
+    /// Secondary indexes, in creation order.
+    pub indexes: Vec<Index>,
 }
 
 impl Table {
@@ -67,7 +83,7 @@ impl Table {
 
     fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        w.u8(1); // format version of the definition itself
+        w.u8(2); // format version of the definition itself (1 had no indexes)
         w.varint(self.id);
         w.str(&self.name);
         w.varint(u64::from(self.version));
@@ -94,13 +110,24 @@ impl Table {
         for &i in &self.primary_key {
             w.varint(i as u64);
         }
+        w.varint(self.indexes.len() as u64);
+        for index in &self.indexes {
+            w.varint(index.id);
+            w.str(&index.name);
+            w.u8(u8::from(index.unique));
+            w.varint(index.columns.len() as u64);
+            for &i in &index.columns {
+                w.varint(i as u64);
+            }
+        }
         w.buf
     }
 
     fn decode(bytes: &[u8]) -> Result<Table> {
         let corrupt = |what: &str| Error::Corrupt(format!("table definition: {what}"));
         let mut r = Reader::new(bytes);
-        if r.u8()? != 1 {
+        let format = r.u8()?;
+        if format != 1 && format != 2 {
             return Err(corrupt("unknown format version"));
         }
         let id = r.varint()?;
@@ -139,12 +166,35 @@ impl Table {
             }
             primary_key.push(i);
         }
+        let mut indexes = Vec::new();
+        if format >= 2 {
+            for _ in 0..r.varint()? {
+                let id = r.varint()?;
+                let name = r.string()?;
+                let unique = r.u8()? != 0;
+                let mut index_columns = Vec::new();
+                for _ in 0..r.varint()? {
+                    let i = r.varint()? as usize;
+                    if i >= columns.len() {
+                        return Err(corrupt("index column"));
+                    }
+                    index_columns.push(i);
+                }
+                indexes.push(Index {
+                    id,
+                    name,
+                    columns: index_columns,
+                    unique,
+                });
+            }
+        }
         Ok(Table {
             id,
             name,
             columns,
             primary_key,
             version,
+            indexes,
         })
     }
 }
@@ -168,14 +218,63 @@ pub fn list_tables(txn: &mut dyn Transaction) -> Result<Vec<Table>> {
         .collect()
 }
 
-/// Stores a new table definition, assigning it a fresh id.
+/// Stores a new table definition, assigning fresh ids to it and its indexes.
 pub fn create_table(txn: &mut dyn Transaction, mut table: Table) -> Result<Table> {
     if get_table(txn, &table.name)?.is_some() {
         return Err(Error::TableExists(table.name));
     }
+    for index in &table.indexes {
+        if find_index(txn, &index.name)?.is_some() {
+            return Err(Error::IndexExists(index.name.clone()));
+        }
+    }
     table.id = next_sequence(txn, "table_id")?;
+    for index in &mut table.indexes {
+        index.id = next_sequence(txn, "table_id")?;
+    }
     txn.set(&keys::table_key(&table.name), &table.encode())?;
     Ok(table)
+}
+
+/// The table holding the index named `name`, and the index's position in it.
+pub fn find_index(txn: &mut dyn Transaction, name: &str) -> Result<Option<(Table, usize)>> {
+    for table in list_tables(txn)? {
+        if let Some(i) = table.indexes.iter().position(|x| x.name == name) {
+            return Ok(Some((table, i)));
+        }
+    }
+    Ok(None)
+}
+
+/// Adds `index` to `table`'s definition, giving it a fresh id; returns the stored index.
+/// The caller fills it.
+pub fn add_index(txn: &mut dyn Transaction, table: &mut Table, mut index: Index) -> Result<Index> {
+    if find_index(txn, &index.name)?.is_some() {
+        return Err(Error::IndexExists(index.name));
+    }
+    index.id = next_sequence(txn, "table_id")?;
+    table.indexes.push(index.clone());
+    txn.set(&keys::table_key(&table.name), &table.encode())?;
+    Ok(index)
+}
+
+/// Removes the index at `position` of `table` and all its entries.
+pub fn drop_index(txn: &mut dyn Transaction, table: &mut Table, position: usize) -> Result<()> {
+    let index = table.indexes.remove(position);
+    delete_prefix(txn, &keys::index_prefix(index.id))?;
+    txn.set(&keys::table_key(&table.name), &table.encode())
+}
+
+/// Deletes every key starting with `prefix`.
+fn delete_prefix(txn: &mut dyn Transaction, prefix: &[u8]) -> Result<()> {
+    let doomed: Vec<Vec<u8>> = txn
+        .scan(KeyRange::prefix(prefix), false)
+        .map(|item| item.map(|(key, _)| key))
+        .collect::<Result<_>>()?;
+    for key in doomed {
+        txn.delete(&key)?;
+    }
+    Ok(())
 }
 
 /// Replaces the definition of the table stored as `old_name` (which may be renamed).
@@ -189,15 +288,11 @@ pub fn replace_table(txn: &mut dyn Transaction, old_name: &str, table: &Table) -
     txn.set(&keys::table_key(&table.name), &table.encode())
 }
 
-/// Removes a table definition and every row of the table.
+/// Removes a table definition, every row of the table and every index entry.
 pub fn drop_table(txn: &mut dyn Transaction, table: &Table) -> Result<()> {
-    let prefix = keys::row_prefix(table.id);
-    let row_keys: Vec<Vec<u8>> = txn
-        .scan(KeyRange::prefix(&prefix), false)
-        .map(|item| item.map(|(key, _)| key))
-        .collect::<Result<_>>()?;
-    for key in row_keys {
-        txn.delete(&key)?;
+    delete_prefix(txn, &keys::row_prefix(table.id))?;
+    for index in &table.indexes {
+        delete_prefix(txn, &keys::index_prefix(index.id))?;
     }
     txn.delete(&keys::table_key(&table.name))
 }
@@ -244,6 +339,12 @@ mod tests {
             ],
             primary_key: vec![0],
             version: 1,
+            indexes: vec![Index {
+                id: 0,
+                name: format!("{name}_note"),
+                columns: vec![1],
+                unique: true,
+            }],
         }
     }
 

@@ -33,6 +33,12 @@ pub enum Error {
     /// CREATE TABLE of a name that is taken.
     #[error("table {0} already exists")]
     TableExists(String),
+    /// CREATE INDEX of a name that is taken.
+    #[error("index {0} already exists")]
+    IndexExists(String),
+    /// An index named in the statement does not exist.
+    #[error("no such index: {0}")]
+    NoSuchIndex(String),
     /// A column named in the statement does not exist, or is ambiguous.
     #[error("{0}")]
     NoSuchColumn(String),
@@ -45,7 +51,7 @@ pub enum Error {
     /// NOT NULL violated.
     #[error("{0}")]
     NotNull(String),
-    /// A primary key (or later, a unique index) already holds this value.
+    /// A primary key or a unique index already holds this value.
     #[error("{0}")]
     UniqueViolation(String),
     /// Integer arithmetic left the 64-bit range.
@@ -86,7 +92,8 @@ impl Error {
             Error::TooComplex(_) => "54001",
             Error::Unsupported(_) => "0A000",
             Error::NoSuchTable(_) => "42P01",
-            Error::TableExists(_) => "42P07",
+            Error::TableExists(_) | Error::IndexExists(_) => "42P07",
+            Error::NoSuchIndex(_) => "42704",
             Error::NoSuchColumn(_) => "42703",
             Error::InvalidDefinition(_) => "42P16",
             Error::TypeMismatch(_) => "42804",

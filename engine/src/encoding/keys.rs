@@ -6,6 +6,7 @@
 //! | catalog  | `0x01`, table name (keycode text)             | table definition      |
 //! | sequence | `0x02`, sequence name (keycode text)          | next value, u64 BE    |
 //! | row      | `0x03`, table id (u64 BE), primary key values | row (see [`super::row`]) |
+//! | index    | `0x04`, index id (u64 BE), indexed values, primary key values | empty |
 //!
 //! A table without a declared primary key is keyed by a hidden integer row id.
 
@@ -15,6 +16,7 @@ use crate::value::Value;
 const SPACE_CATALOG: u8 = 0x01;
 const SPACE_SEQUENCE: u8 = 0x02;
 const SPACE_ROW: u8 = 0x03;
+const SPACE_INDEX: u8 = 0x04;
 
 /// The catalog entry of a table.
 pub fn table_key(name: &str) -> Vec<u8> {
@@ -47,6 +49,25 @@ pub fn row_prefix(table_id: u64) -> Vec<u8> {
 pub fn row_key(table_id: u64, pk: &[Value]) -> Vec<u8> {
     let mut key = row_prefix(table_id);
     for value in pk {
+        encode_value(value, &mut key);
+    }
+    key
+}
+
+/// Every entry of index `index_id` starts with this.
+pub fn index_prefix(index_id: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(32);
+    key.push(SPACE_INDEX);
+    key.extend_from_slice(&index_id.to_be_bytes());
+    key
+}
+
+/// The entry of a row in index `index_id`: the indexed values, then the row's primary
+/// key (its hidden row id for tables without one). The primary key part makes entries of
+/// rows with equal values distinct, and tells a reader which row to fetch.
+pub fn index_entry_key(index_id: u64, values: &[Value], pk: &[Value]) -> Vec<u8> {
+    let mut key = index_prefix(index_id);
+    for value in values.iter().chain(pk) {
         encode_value(value, &mut key);
     }
     key

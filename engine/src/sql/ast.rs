@@ -10,6 +10,8 @@ pub enum Statement {
         columns: Vec<ColumnDef>,
         /// Column names of a table-level PRIMARY KEY (a, b) constraint.
         primary_key: Vec<String>,
+        /// Column lists of table-level UNIQUE (a, b) constraints.
+        unique: Vec<Vec<String>>,
         if_not_exists: bool,
     },
     DropTable {
@@ -41,6 +43,17 @@ pub enum Statement {
         name: String,
         actions: Vec<AlterAction>,
     },
+    CreateIndex {
+        name: String,
+        table: String,
+        columns: Vec<String>,
+        unique: bool,
+        if_not_exists: bool,
+    },
+    DropIndex {
+        names: Vec<String>,
+        if_exists: bool,
+    },
     Explain(Box<Statement>),
     Begin,
     Commit,
@@ -66,6 +79,9 @@ pub enum ConflictAction {
         set: Vec<(String, Expr)>,
         filter: Option<Expr>,
     },
+    /// Delete every row the new one conflicts with, then insert it (`REPLACE INTO`,
+    /// `INSERT OR REPLACE`).
+    Replace,
 }
 
 /// One change of an ALTER TABLE.
@@ -89,6 +105,8 @@ pub struct ColumnDef {
     /// Some(false) for NOT NULL, Some(true) for an explicit NULL, None when unsaid.
     pub nullable: Option<bool>,
     pub primary_key: bool,
+    /// A UNIQUE column constraint.
+    pub unique: bool,
     pub default: Option<Expr>,
 }
 
@@ -138,6 +156,19 @@ pub enum Expr {
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     IsNull {
         expr: Box<Expr>,
+        negated: bool,
+    },
+    /// `expr [NOT] IN (list)`.
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    /// `expr [NOT] BETWEEN low AND high`.
+    Between {
+        expr: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
         negated: bool,
     },
 }
@@ -209,6 +240,12 @@ impl Expr {
             Expr::Name { .. } | Expr::Column(_) => false,
             Expr::Unary(_, e) | Expr::IsNull { expr: e, .. } => e.is_constant(),
             Expr::Binary(_, l, r) => l.is_constant() && r.is_constant(),
+            Expr::InList { expr, list, .. } => {
+                expr.is_constant() && list.iter().all(Expr::is_constant)
+            }
+            Expr::Between {
+                expr, low, high, ..
+            } => expr.is_constant() && low.is_constant() && high.is_constant(),
         }
     }
 
@@ -258,6 +295,31 @@ impl Expr {
                 "{} IS {}NULL",
                 expr.render(names),
                 if *negated { "NOT " } else { "" }
+            ),
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let items: Vec<String> = list.iter().map(|e| e.render(names)).collect();
+                format!(
+                    "{} {}IN ({})",
+                    expr.render(names),
+                    if *negated { "NOT " } else { "" },
+                    items.join(", ")
+                )
+            }
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => format!(
+                "{} {}BETWEEN {} AND {}",
+                expr.render(names),
+                if *negated { "NOT " } else { "" },
+                low.render(names),
+                high.render(names)
             ),
         }
     }

@@ -10,49 +10,119 @@ use crate::value::Value;
 
 impl Expr {
     /// Evaluates the expression against a row of the input.
+    ///
+    /// Every form but the simplest is evaluated in a function of its own: in debug
+    /// builds a function's frame holds the temporaries of all its arms, and recursion
+    /// through deep expressions multiplies the frame of `eval`.
     pub fn eval(&self, row: &[Value]) -> Result<Value> {
-        Ok(match self {
-            Expr::Literal(v) => v.clone(),
-            Expr::Column(i) => row.get(*i).cloned().ok_or_else(|| {
-                Error::Corrupt(format!("row has no column {i}, it has {}", row.len()))
-            })?,
-            Expr::Name { column, .. } => {
-                return Err(Error::NoSuchColumn(format!(
-                    "column \"{column}\" cannot be used here"
-                )));
-            }
-            Expr::Unary(op, e) => unary(*op, e.eval(row)?)?,
-            Expr::Binary(BinaryOp::And, l, r) => {
-                let left = l.eval(row)?.truth()?;
-                if left == Some(false) {
-                    return Ok(Value::Boolean(false));
-                }
-                match (left, r.eval(row)?.truth()?) {
-                    (_, Some(false)) => Value::Boolean(false),
-                    (Some(true), Some(true)) => Value::Boolean(true),
-                    _ => Value::Null,
-                }
-            }
-            Expr::Binary(BinaryOp::Or, l, r) => {
-                let left = l.eval(row)?.truth()?;
-                if left == Some(true) {
-                    return Ok(Value::Boolean(true));
-                }
-                match (left, r.eval(row)?.truth()?) {
-                    (_, Some(true)) => Value::Boolean(true),
-                    (Some(false), Some(false)) => Value::Boolean(false),
-                    _ => Value::Null,
-                }
-            }
-            Expr::Binary(op, l, r) => binary(*op, l.eval(row)?, r.eval(row)?)?,
-            Expr::IsNull { expr, negated } => Value::Boolean(expr.eval(row)?.is_null() != *negated),
-        })
+        match self {
+            Expr::Literal(v) => Ok(v.clone()),
+            Expr::Column(i) => column(row, *i),
+            Expr::Name { column, .. } => Err(Error::NoSuchColumn(format!(
+                "column \"{column}\" cannot be used here"
+            ))),
+            Expr::Unary(op, e) => unary(*op, e.eval(row)?),
+            Expr::Binary(BinaryOp::And, l, r) => and(l, r, row),
+            Expr::Binary(BinaryOp::Or, l, r) => or(l, r, row),
+            Expr::Binary(op, l, r) => binary_exprs(*op, l, r, row),
+            Expr::IsNull { expr, negated } => is_null(expr, *negated, row),
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => in_list(expr, list, *negated, row),
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => between(expr, low, high, *negated, row),
+        }
     }
 
     /// Evaluates a predicate: true only when the expression is true (not false, not NULL).
     pub fn matches(&self, row: &[Value]) -> Result<bool> {
         Ok(self.eval(row)?.truth()? == Some(true))
     }
+}
+
+#[inline(never)]
+fn column(row: &[Value], i: usize) -> Result<Value> {
+    row.get(i)
+        .cloned()
+        .ok_or_else(|| Error::Corrupt(format!("row has no column {i}, it has {}", row.len())))
+}
+
+#[inline(never)]
+fn and(l: &Expr, r: &Expr, row: &[Value]) -> Result<Value> {
+    let left = l.eval(row)?.truth()?;
+    if left == Some(false) {
+        return Ok(Value::Boolean(false));
+    }
+    Ok(match (left, r.eval(row)?.truth()?) {
+        (_, Some(false)) => Value::Boolean(false),
+        (Some(true), Some(true)) => Value::Boolean(true),
+        _ => Value::Null,
+    })
+}
+
+#[inline(never)]
+fn or(l: &Expr, r: &Expr, row: &[Value]) -> Result<Value> {
+    let left = l.eval(row)?.truth()?;
+    if left == Some(true) {
+        return Ok(Value::Boolean(true));
+    }
+    Ok(match (left, r.eval(row)?.truth()?) {
+        (_, Some(true)) => Value::Boolean(true),
+        (Some(false), Some(false)) => Value::Boolean(false),
+        _ => Value::Null,
+    })
+}
+
+#[inline(never)]
+fn binary_exprs(op: BinaryOp, l: &Expr, r: &Expr, row: &[Value]) -> Result<Value> {
+    let left = l.eval(row)?;
+    binary(op, left, r.eval(row)?)
+}
+
+#[inline(never)]
+fn is_null(expr: &Expr, negated: bool, row: &[Value]) -> Result<Value> {
+    Ok(Value::Boolean(expr.eval(row)?.is_null() != negated))
+}
+
+#[inline(never)]
+fn in_list(expr: &Expr, list: &[Expr], negated: bool, row: &[Value]) -> Result<Value> {
+    let value = expr.eval(row)?;
+    if value.is_null() {
+        return Ok(Value::Null);
+    }
+    // True on a match; otherwise NULL if any item was NULL, else false.
+    let mut saw_null = false;
+    for item in list {
+        let item = item.eval(row)?;
+        match value.sql_cmp(&item) {
+            Some(Ordering::Equal) => return Ok(Value::Boolean(!negated)),
+            Some(_) => {}
+            None => saw_null = true,
+        }
+    }
+    Ok(if saw_null {
+        Value::Null
+    } else {
+        Value::Boolean(negated)
+    })
+}
+
+#[inline(never)]
+fn between(expr: &Expr, low: &Expr, high: &Expr, negated: bool, row: &[Value]) -> Result<Value> {
+    let value = expr.eval(row)?;
+    let above = binary(BinaryOp::GtEq, value.clone(), low.eval(row)?)?.truth()?;
+    let below = binary(BinaryOp::LtEq, value, high.eval(row)?)?.truth()?;
+    Ok(match (above, below) {
+        (Some(false), _) | (_, Some(false)) => Value::Boolean(negated),
+        (Some(true), Some(true)) => Value::Boolean(!negated),
+        _ => Value::Null,
+    })
 }
 
 fn unary(op: UnaryOp, v: Value) -> Result<Value> {

@@ -3,13 +3,13 @@
 //! [`ResultSink`] one at a time so that memory stays bounded (except under a sort).
 
 use std::cmp::Ordering;
-use std::ops::Bound;
 
+use super::access::Access;
 use super::ast::OrderTerm;
-use super::plan::{Access, ColumnInfo, ConflictPlan, Node, Plan, Projection};
+use super::plan::{ColumnInfo, ConflictPlan, Constraint, Node, Plan, Projection};
+use super::rows;
 use crate::catalog::{self, Table};
-use crate::encoding::keycode::{encode_value, prefix_end};
-use crate::encoding::{keys, row};
+use crate::encoding::keys;
 use crate::error::{Error, Result};
 use crate::storage::{KeyRange, Transaction};
 use crate::value::{DataType, Value};
@@ -108,17 +108,50 @@ pub fn execute(
                 if let Some(Value::Integer(id)) = integer_key.map(|pk| &full[pk]) {
                     ids.observe_id(&table, *id, &mut || max_id(txn, &prefix))?;
                 }
-                let (key, stored) = if table.has_rowid() {
+                let key = if table.has_rowid() {
                     let rowid = ids.next_id(&table, &mut || max_id(txn, &prefix))?;
-                    (keys::row_key(table.id, &[Value::Integer(rowid)]), full)
+                    keys::row_key(table.id, &[Value::Integer(rowid)])
                 } else {
-                    let key = keys::row_key(table.id, &table.key_values(&full));
-                    match (txn.get(&key)?, &on_conflict) {
-                        (None, _) => (key, full),
-                        (Some(_), None) => return Err(duplicate_key(&table, &full)),
-                        (Some(_), Some(ConflictPlan::Nothing)) => continue,
-                        (Some(bytes), Some(ConflictPlan::Update { set, filter })) => {
-                            let existing = decode_full_row(&table, &bytes)?;
+                    keys::row_key(table.id, &table.key_values(&full))
+                };
+                let primary = Constraint::PrimaryKey;
+                match &on_conflict {
+                    None => {}
+                    Some(ConflictPlan::Nothing { target }) => {
+                        let mut conflicts = false;
+                        for c in rows::constraints(&table).collect::<Vec<_>>() {
+                            if target.is_none_or(|t| t == c)
+                                && rows::conflicting_row(txn, &table, c, &full, None)?.is_some()
+                            {
+                                conflicts = true;
+                                break;
+                            }
+                        }
+                        if conflicts {
+                            continue;
+                        }
+                    }
+                    Some(ConflictPlan::Replace) => {
+                        for c in rows::constraints(&table).collect::<Vec<_>>() {
+                            if let Some(existing) =
+                                rows::conflicting_row(txn, &table, c, &full, None)?
+                            {
+                                rows::delete_by_key(txn, &table, &existing)?;
+                            }
+                        }
+                    }
+                    Some(ConflictPlan::Update {
+                        target,
+                        set,
+                        filter,
+                    }) => {
+                        if let Some(existing_key) =
+                            rows::conflicting_row(txn, &table, *target, &full, None)?
+                        {
+                            let bytes = txn.get(&existing_key)?.ok_or_else(|| {
+                                Error::Corrupt("a conflicting row vanished".into())
+                            })?;
+                            let existing = rows::decode_full_row(&table, &bytes)?;
                             // Expressions see the existing row, then `excluded.*`.
                             let mut both = existing.clone();
                             both.extend(full);
@@ -127,17 +160,24 @@ pub fn execute(
                             {
                                 continue;
                             }
-                            let mut updated = existing;
+                            let mut updated = existing.clone();
                             for (index, expr) in set {
                                 updated[*index] = expr.eval(&both)?;
                             }
-                            (key, check_row(&table, updated)?)
+                            let updated = check_row(&table, updated)?;
+                            rows::update_in_place(txn, &table, &existing_key, &existing, &updated)?;
+                            inserted += 1;
+                            returned += return_row(&returning, &updated, sink)?;
+                            continue;
                         }
                     }
-                };
-                txn.set(&key, &row::encode_row(table.version, &stored))?;
+                }
+                if rows::conflicting_row(txn, &table, primary, &full, None)?.is_some() {
+                    return Err(rows::unique_violation(&table, primary, &full));
+                }
+                rows::insert(txn, &table, &key, &full)?;
                 inserted += 1;
-                returned += return_row(&returning, &stored, sink)?;
+                returned += return_row(&returning, &full, sink)?;
             }
             outcome("INSERT", inserted, returned)
         }
@@ -151,13 +191,12 @@ pub fn execute(
             let mut returned = 0;
             let matched: Vec<(Vec<u8>, Vec<Value>)> =
                 keyed_rows(&source, txn)?.collect::<Result<_>>()?;
-            // Rows whose key changes are removed first and written back after, so
-            // uniqueness is judged on the statement's end state (`SET id = id + 1`).
-            let mut moved = Vec::new();
-            for (key, old) in &matched {
+            let count = matched.len() as u64;
+            let mut changes = Vec::with_capacity(matched.len());
+            for (key, old) in matched {
                 let mut new = old.clone();
                 for (index, expr) in &set {
-                    new[*index] = expr.eval(old)?;
+                    new[*index] = expr.eval(&old)?;
                 }
                 let new = check_row(&table, new)?;
                 let new_key = if table.has_rowid() {
@@ -165,37 +204,48 @@ pub fn execute(
                 } else {
                     keys::row_key(table.id, &table.key_values(&new))
                 };
-                if &new_key == key {
-                    txn.set(key, &row::encode_row(table.version, &new))?;
-                    returned += return_row(&returning, &new, sink)?;
+                changes.push((key, old, new_key, new));
+            }
+            // Old index entries (and rows whose key changes) go first and the new ones
+            // are written after, so uniqueness is judged on the statement's end state
+            // (`SET id = id + 1` works).
+            for (key, old, new_key, new) in &changes {
+                if new_key == key {
+                    rows::unindex(txn, &table, key, old, Some(new))?;
                 } else {
+                    rows::unindex(txn, &table, key, old, None)?;
                     txn.delete(key)?;
-                    moved.push((new_key, new));
                 }
             }
             let prefix = keys::row_prefix(table.id);
             let integer_key = table.integer_key();
-            for (key, new) in moved {
-                if txn.get(&key)?.is_some() {
-                    return Err(duplicate_key(&table, &new));
+            for (key, old, new_key, new) in changes {
+                if new_key == key {
+                    rows::reindex(txn, &table, &key, Some(&old), &new)?;
+                } else {
+                    if txn.get(&new_key)?.is_some() {
+                        return Err(rows::unique_violation(&table, Constraint::PrimaryKey, &new));
+                    }
+                    if let Some(Value::Integer(id)) = integer_key.map(|pk| &new[pk]) {
+                        ids.observe_id(&table, *id, &mut || max_id(txn, &prefix))?;
+                    }
+                    rows::reindex(txn, &table, &new_key, None, &new)?;
                 }
-                if let Some(Value::Integer(id)) = integer_key.map(|pk| &new[pk]) {
-                    ids.observe_id(&table, *id, &mut || max_id(txn, &prefix))?;
-                }
-                txn.set(&key, &row::encode_row(table.version, &new))?;
                 returned += return_row(&returning, &new, sink)?;
             }
-            outcome("UPDATE", matched.len() as u64, returned)
+            outcome("UPDATE", count, returned)
         }
         Plan::Delete {
-            source, returning, ..
+            table,
+            source,
+            returning,
         } => {
             start_returning(&returning, sink)?;
             let mut returned = 0;
             let doomed: Vec<(Vec<u8>, Vec<Value>)> =
                 keyed_rows(&source, txn)?.collect::<Result<_>>()?;
             for (key, old) in &doomed {
-                txn.delete(key)?;
+                rows::delete(txn, &table, key, old)?;
                 returned += return_row(&returning, old, sink)?;
             }
             outcome("DELETE", doomed.len() as u64, returned)
@@ -218,6 +268,31 @@ pub fn execute(
                 }
             }
             outcome("DROP TABLE", 0, 0)
+        }
+        Plan::CreateIndex {
+            mut table,
+            index,
+            if_not_exists,
+        } => {
+            match catalog::find_index(txn, &index.name)? {
+                Some(_) if if_not_exists => {}
+                Some(_) => return Err(Error::IndexExists(index.name)),
+                None => {
+                    catalog::add_index(txn, &mut table, index)?;
+                    rows::backfill(txn, &table, table.indexes.len() - 1)?;
+                }
+            }
+            outcome("CREATE INDEX", 0, 0)
+        }
+        Plan::DropIndex { names, if_exists } => {
+            for name in names {
+                match catalog::find_index(txn, &name)? {
+                    Some((mut table, position)) => catalog::drop_index(txn, &mut table, position)?,
+                    None if if_exists => {}
+                    None => return Err(Error::NoSuchIndex(name)),
+                }
+            }
+            outcome("DROP INDEX", 0, 0)
         }
         Plan::AlterTable { old_name, table } => {
             catalog::replace_table(txn, &old_name, &table)?;
@@ -316,21 +391,6 @@ fn send_text_rows(
         sink.row(row)?;
     }
     Ok(())
-}
-
-fn duplicate_key(table: &Table, row: &[Value]) -> Error {
-    let names: Vec<&str> = table
-        .primary_key
-        .iter()
-        .map(|&i| table.columns[i].name.as_str())
-        .collect();
-    let values: Vec<String> = table.key_values(row).iter().map(Value::render).collect();
-    Error::UniqueViolation(format!(
-        "duplicate primary key in table {}: ({}) = ({}) already exists",
-        table.name,
-        names.join(", "),
-        values.join(", ")
-    ))
 }
 
 /// Coerces a full row to the column types and checks NOT NULL.
@@ -448,46 +508,6 @@ fn sort(input: Rows<'_>, keys: &[OrderTerm]) -> Result<Vec<Vec<Value>>> {
     Ok(keyed.into_iter().map(|(_, row)| row).collect())
 }
 
-/// The key range of a range access.
-fn range_of(
-    table: &Table,
-    prefix: &[Value],
-    lower: &Bound<Value>,
-    upper: &Bound<Value>,
-) -> KeyRange {
-    let base = keys::row_key(table.id, prefix);
-    let with = |v: &Value| {
-        let mut key = base.clone();
-        encode_value(v, &mut key);
-        key
-    };
-    let end_of = |key: &[u8]| prefix_end(key).expect("row keys are never all 0xFF");
-    KeyRange {
-        start: match lower {
-            Bound::Included(v) => Bound::Included(with(v)),
-            Bound::Excluded(v) => Bound::Included(end_of(&with(v))),
-            // Key columns are NOT NULL, so starting after NULL changes nothing but is
-            // the honest lower end of "every value of the column".
-            Bound::Unbounded => Bound::Included(base.clone()),
-        },
-        end: match upper {
-            Bound::Included(v) => Bound::Excluded(end_of(&with(v))),
-            Bound::Excluded(v) => Bound::Excluded(with(v)),
-            Bound::Unbounded => Bound::Excluded(end_of(&base)),
-        },
-    }
-}
-
-/// Decodes a stored row of `table`, completing it with the defaults of columns added
-/// after it was written.
-fn decode_full_row(table: &Table, bytes: &[u8]) -> Result<Vec<Value>> {
-    let mut values = row::decode_row(bytes)?;
-    for column in &table.columns[values.len().min(table.columns.len())..] {
-        values.push(column.default.clone().unwrap_or(Value::Null));
-    }
-    Ok(values)
-}
-
 /// Rows of a scan with their keys, for reads and for UPDATE and DELETE.
 fn keyed_rows<'a>(node: &'a Node, txn: &'a mut dyn Transaction) -> Result<KeyedRows<'a>> {
     let Node::Scan {
@@ -502,34 +522,24 @@ fn keyed_rows<'a>(node: &'a Node, txn: &'a mut dyn Transaction) -> Result<KeyedR
         ));
     };
     let decode = move |(key, bytes): (Vec<u8>, Vec<u8>)| -> Result<Option<(Vec<u8>, Vec<Value>)>> {
-        let values = decode_full_row(table, &bytes)?;
+        let values = rows::decode_full_row(table, &bytes)?;
         match filter {
             Some(f) if !f.matches(&values)? => Ok(None),
             _ => Ok(Some((key, values))),
         }
     };
-    Ok(match access {
-        Access::Empty => Box::new(std::iter::empty()),
-        Access::Point(key_values) => {
-            let key = keys::row_key(table.id, key_values);
-            match txn.get(&key)? {
-                Some(bytes) => Box::new(decode((key, bytes)).transpose().into_iter()),
-                None => Box::new(std::iter::empty()),
-            }
-        }
-        Access::Full | Access::Range { .. } => {
-            let range = match access {
-                Access::Range {
-                    prefix,
-                    lower,
-                    upper,
-                } => range_of(table, prefix, lower, upper),
-                _ => KeyRange::prefix(&keys::row_prefix(table.id)),
-            };
-            Box::new(
-                txn.scan(range, *reverse)
-                    .filter_map(move |item| item.and_then(decode).transpose()),
-            )
-        }
-    })
+    if let Access::Keyed { spans, .. } = access
+        && access.is_primary_point(table)
+    {
+        let key = keys::row_key(table.id, &spans[0].prefix);
+        return Ok(match txn.get(&key)? {
+            Some(bytes) => Box::new(decode((key, bytes)).transpose().into_iter()),
+            None => Box::new(std::iter::empty()),
+        });
+    }
+    let mut scan = rows::scan_for(table, access, *reverse);
+    Ok(Box::new(
+        std::iter::from_fn(move || scan.next(txn))
+            .filter_map(move |item| item.and_then(decode).transpose()),
+    ))
 }

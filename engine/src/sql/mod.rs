@@ -9,8 +9,10 @@
 //!
 //! [`crate::Session`] drives the three steps, one transaction per statement.
 
+mod access;
 pub mod ast;
 mod eval;
 pub mod execute;
 pub mod plan;
+mod rows;
 pub mod translate;

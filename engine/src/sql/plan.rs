@@ -13,10 +13,11 @@
 
 use std::ops::Bound;
 
+use super::access::{self, Access, Span};
 use super::ast::{
     self, AlterAction, BinaryOp, ConflictAction, Expr, OnConflict, OrderTerm, SelectItem, Statement,
 };
-use crate::catalog::{self, Column, Table};
+use crate::catalog::{self, Column, Index, Table};
 use crate::error::{Error, Result};
 use crate::storage::Transaction;
 use crate::value::{DataType, Value};
@@ -26,23 +27,6 @@ use crate::value::{DataType, Value};
 pub struct ColumnInfo {
     pub name: String,
     pub data_type: Option<DataType>,
-}
-
-/// How a scan reads its table.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Access {
-    /// Every row in key order.
-    Full,
-    /// The one row with this full primary key.
-    Point(Vec<Value>),
-    /// Rows whose key starts with `prefix` and whose next key column is within bounds.
-    Range {
-        prefix: Vec<Value>,
-        lower: Bound<Value>,
-        upper: Bound<Value>,
-    },
-    /// No row can match (for example `id = NULL`).
-    Empty,
 }
 
 /// A node of a query plan; rows flow from the leaves to the root.
@@ -77,17 +61,29 @@ pub enum Node {
     },
 }
 
-/// The action of `INSERT ... ON CONFLICT` when a row's primary key is taken.
+/// A uniqueness constraint of a table: its primary key or one of its unique indexes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Constraint {
+    PrimaryKey,
+    /// The position of a unique index in [`Table::indexes`].
+    Index(usize),
+}
+
+/// The action of `INSERT ... ON CONFLICT` when a new row conflicts with a stored one.
 #[derive(Clone, Debug)]
 pub enum ConflictPlan {
-    /// Skip the row.
-    Nothing,
-    /// Update the existing row. Expressions see the existing row's columns, followed by
-    /// the columns of the row that was to be inserted (`excluded.*`).
+    /// Skip the row when it conflicts on `target`, or on any constraint when None.
+    Nothing { target: Option<Constraint> },
+    /// Update the row the new one conflicts with on `target`. Expressions see the
+    /// existing row's columns, followed by the columns of the row that was to be
+    /// inserted (`excluded.*`).
     Update {
+        target: Constraint,
         set: Vec<(usize, Expr)>,
         filter: Option<Expr>,
     },
+    /// Delete every row the new one conflicts with, on any constraint, then insert it.
+    Replace,
 }
 
 /// A planned statement.
@@ -125,6 +121,15 @@ pub enum Plan {
         if_not_exists: bool,
     },
     DropTable {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    CreateIndex {
+        table: Table,
+        index: Index,
+        if_not_exists: bool,
+    },
+    DropIndex {
         names: Vec<String>,
         if_exists: bool,
     },
@@ -190,11 +195,33 @@ pub fn plan(statement: Statement, txn: &mut dyn Transaction) -> Result<Plan> {
             name,
             columns,
             primary_key,
+            unique,
             if_not_exists,
         } => Plan::CreateTable {
-            table: table_definition(name, columns, primary_key)?,
+            table: table_definition(name, columns, primary_key, unique)?,
             if_not_exists,
         },
+        Statement::CreateIndex {
+            name,
+            table,
+            columns,
+            unique,
+            if_not_exists,
+        } => {
+            let table = catalog::must_get_table(txn, &table)?;
+            let columns = index_columns(&table, &columns, &name)?;
+            Plan::CreateIndex {
+                index: Index {
+                    id: 0,
+                    name,
+                    columns,
+                    unique,
+                },
+                table,
+                if_not_exists,
+            }
+        }
+        Statement::DropIndex { names, if_exists } => Plan::DropIndex { names, if_exists },
         Statement::DropTable { names, if_exists } => Plan::DropTable { names, if_exists },
         Statement::AlterTable { name, actions } => {
             let table = alter_table(catalog::must_get_table(txn, &name)?, actions)?;
@@ -238,38 +265,46 @@ fn bind_assignments(
 
 /// Checks an ON CONFLICT clause against the table and binds its expressions.
 fn plan_conflict(table: &Table, conflict: OnConflict) -> Result<ConflictPlan> {
-    if table.has_rowid() {
-        return Err(Error::InvalidDefinition(format!(
-            "table {} has no primary key, so ON CONFLICT has nothing to conflict on",
-            table.name
-        )));
-    }
-    if !conflict.target.is_empty() {
+    let target = if conflict.target.is_empty() {
+        None
+    } else {
         let mut target: Vec<usize> = conflict
             .target
             .iter()
             .map(|name| table.must_column_index(name))
             .collect::<Result<_>>()?;
-        let mut key = table.primary_key.clone();
         target.sort_unstable();
-        key.sort_unstable();
-        if target != key {
-            return Err(Error::InvalidDefinition(format!(
-                "ON CONFLICT ({}) does not name the primary key of {}; only primary key \
-                 conflicts are detected",
+        let same = |columns: &[usize]| {
+            let mut columns = columns.to_vec();
+            columns.sort_unstable();
+            columns == target
+        };
+        let found = if !table.has_rowid() && same(&table.primary_key) {
+            Some(Constraint::PrimaryKey)
+        } else {
+            table
+                .indexes
+                .iter()
+                .position(|i| i.unique && same(&i.columns))
+                .map(Constraint::Index)
+        };
+        Some(found.ok_or_else(|| {
+            Error::InvalidDefinition(format!(
+                "ON CONFLICT ({}) names neither the primary key nor a unique index of {}",
                 conflict.target.join(", "),
                 table.name
-            )));
-        }
-    }
+            ))
+        })?)
+    };
     Ok(match conflict.action {
-        ConflictAction::Nothing => ConflictPlan::Nothing,
+        ConflictAction::Nothing => ConflictPlan::Nothing { target },
+        ConflictAction::Replace => ConflictPlan::Replace,
         ConflictAction::Update { set, filter } => {
-            if conflict.target.is_empty() {
+            let Some(target) = target else {
                 return Err(Error::InvalidDefinition(
                     "ON CONFLICT DO UPDATE needs a conflict target, e.g. ON CONFLICT (id)".into(),
                 ));
-            }
+            };
             let scope = Scope {
                 excluded: Some(table),
                 ..Scope::table(table, None)
@@ -281,6 +316,7 @@ fn plan_conflict(table: &Table, conflict: OnConflict) -> Result<ConflictPlan> {
                 ));
             }
             ConflictPlan::Update {
+                target,
                 set,
                 filter: filter.map(|f| scope.bind(f)).transpose()?,
             }
@@ -346,7 +382,39 @@ impl<'a> Scope<'a> {
                 expr: Box::new(self.bind(*expr)?),
                 negated,
             },
+            e @ (Expr::InList { .. } | Expr::Between { .. }) => self.bind_rare(e)?,
             e @ (Expr::Literal(_) | Expr::Column(_)) => e,
+        })
+    }
+
+    /// The less common forms, out of `bind` so that its frame stays small.
+    #[inline(never)]
+    fn bind_rare(&self, expr: Expr) -> Result<Expr> {
+        Ok(match expr {
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => Expr::InList {
+                expr: Box::new(self.bind(*expr)?),
+                list: list
+                    .into_iter()
+                    .map(|e| self.bind(e))
+                    .collect::<Result<_>>()?,
+                negated,
+            },
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => Expr::Between {
+                expr: Box::new(self.bind(*expr)?),
+                low: Box::new(self.bind(*low)?),
+                high: Box::new(self.bind(*high)?),
+                negated,
+            },
+            other => other,
         })
     }
 
@@ -409,7 +477,10 @@ fn infer_type(expr: &Expr, scope: &Scope) -> Option<DataType> {
         Expr::Literal(v) => v.data_type(),
         Expr::Column(i) => scope.column_type(*i),
         Expr::Name { .. } => None,
-        Expr::Unary(ast::UnaryOp::Not, _) | Expr::IsNull { .. } => Some(DataType::Boolean),
+        Expr::Unary(ast::UnaryOp::Not, _)
+        | Expr::IsNull { .. }
+        | Expr::InList { .. }
+        | Expr::Between { .. } => Some(DataType::Boolean),
         Expr::Unary(_, e) => infer_type(e, scope),
         Expr::Binary(op, l, r) => match op {
             BinaryOp::Concat => Some(DataType::Text),
@@ -425,7 +496,7 @@ fn infer_type(expr: &Expr, scope: &Scope) -> Option<DataType> {
 }
 
 /// Evaluates a constant expression at plan time.
-fn constant(expr: &Expr) -> Result<Value> {
+pub(super) fn constant(expr: &Expr) -> Result<Value> {
     Scope::empty().bind(expr.clone())?.eval(&[])
 }
 
@@ -494,9 +565,6 @@ fn plan_select(select: ast::Select, txn: &mut dyn Transaction) -> Result<Plan> {
             None => Node::Unit,
         },
     };
-    if !keys.is_empty() {
-        node = order(node, keys);
-    }
     let offset = select
         .offset
         .as_ref()
@@ -507,6 +575,9 @@ fn plan_select(select: ast::Select, txn: &mut dyn Transaction) -> Result<Plan> {
         .as_ref()
         .map(|e| count(e, "LIMIT"))
         .transpose()?;
+    if !keys.is_empty() {
+        node = order(node, keys, limit.is_some());
+    }
     if offset.is_some() || limit.is_some() {
         node = Node::Limit {
             source: Box::new(node),
@@ -523,8 +594,10 @@ fn plan_select(select: ast::Select, txn: &mut dyn Transaction) -> Result<Plan> {
     })
 }
 
-/// Sorts `source` by `keys`, or scans in key order when that gives the same order.
-fn order(source: Node, keys: Vec<OrderTerm>) -> Node {
+/// Sorts `source` by `keys`, unless its scan can read in that order instead: in the
+/// order of the key it already uses, or (when a LIMIT makes reading a few rows in order
+/// cheaper than sorting them all) through an index in the order of the keys.
+fn order(source: Node, keys: Vec<OrderTerm>, limited: bool) -> Node {
     if let Node::Scan {
         table,
         access,
@@ -532,17 +605,15 @@ fn order(source: Node, keys: Vec<OrderTerm>) -> Node {
         reverse: false,
     } = &source
     {
-        let descending = keys[0].descending;
-        let in_key_order = !table.has_rowid()
-            && keys.len() <= table.primary_key.len()
-            && keys
-                .iter()
-                .zip(&table.primary_key)
-                .all(|(key, &pk)| key.expr == Expr::Column(pk) && key.descending == descending);
-        if in_key_order {
+        let ordered = match access::key_order(table, access, &keys) {
+            Some(descending) => Some((access.clone(), descending)),
+            None if limited && *access == Access::Full => access::index_order(table, &keys),
+            None => None,
+        };
+        if let Some((access, descending)) = ordered {
             return Node::Scan {
                 table: table.clone(),
-                access: access.clone(),
+                access,
                 filter: filter.clone(),
                 reverse: descending,
             };
@@ -554,170 +625,16 @@ fn order(source: Node, keys: Vec<OrderTerm>) -> Node {
     }
 }
 
-/// A comparison of a column with a constant, normalized to `column op value`.
-fn column_comparison(expr: &Expr) -> Option<(usize, BinaryOp, Value)> {
-    let Expr::Binary(op, l, r) = expr else {
-        return None;
-    };
-    let (column, op, value) = match (l.as_ref(), r.as_ref()) {
-        (Expr::Column(c), v) if v.is_constant() => (*c, *op, v),
-        (v, Expr::Column(c)) if v.is_constant() => (*c, op.flip()?, v),
-        _ => return None,
-    };
-    op.flip()?; // only comparisons
-    Some((column, op, constant(value).ok()?))
-}
-
-/// The value as a key value of a column of type `ty`, if it equals one exactly.
-fn exact_key(value: &Value, ty: DataType) -> Option<Value> {
-    if value.is_null() {
-        return None;
-    }
-    let converted = value.clone().coerce_to(ty, "").ok()?;
-    (converted == *value).then_some(converted)
-}
-
-/// A bound for a key column of type `ty` that admits every value satisfying
-/// `column op value`: exact where the value converts exactly, widened otherwise.
-fn widened_bound(value: &Value, ty: DataType, lower: bool) -> Option<Value> {
-    if let Some(exact) = exact_key(value, ty) {
-        return Some(exact);
-    }
-    match (ty, value) {
-        (DataType::Integer, Value::Real(r)) if r.abs() < 9.0e18 => {
-            Some(Value::Integer(
-                if lower { r.floor() } else { r.ceil() } as i64
-            ))
-        }
-        _ => None,
-    }
-}
-
 /// Builds the scan of `table` for `filter`, choosing the access path.
 fn scan(table: &Table, filter: Option<Expr>) -> Result<Node> {
-    let mut residual = filter.map(Expr::into_conjuncts).unwrap_or_default();
-    let mut access = Access::Full;
-    if !table.has_rowid() {
-        let mut prefix = Vec::new();
-        for &pk in &table.primary_key {
-            let ty = table.columns[pk].data_type;
-            let found =
-                residual.iter().enumerate().find_map(|(i, conjunct)| {
-                    match column_comparison(conjunct) {
-                        Some((c, BinaryOp::Eq, v)) if c == pk => Some((i, v)),
-                        _ => None,
-                    }
-                });
-            let Some((i, value)) = found else { break };
-            match exact_key(&value, ty) {
-                Some(key) => {
-                    prefix.push(key);
-                    residual.remove(i);
-                }
-                None => {
-                    // `pk = NULL`, `int_pk = 1.5`, `int_pk = 'x'`: never true.
-                    access = Access::Empty;
-                    break;
-                }
-            }
-        }
-        if access != Access::Empty {
-            access = if prefix.len() == table.primary_key.len() {
-                Access::Point(prefix)
-            } else {
-                range_access(table, prefix, &residual)
-            };
-        }
-    }
-    if access == Access::Empty {
-        residual.clear();
-    }
+    let conjuncts = filter.map(Expr::into_conjuncts).unwrap_or_default();
+    let (access, residual) = access::choose(table, conjuncts);
     Ok(Node::Scan {
         table: table.clone(),
         access,
         filter: Expr::and_all(residual),
         reverse: false,
     })
-}
-
-/// A range access on the key column after `prefix`, from the bounds in `conjuncts`.
-fn range_access(table: &Table, prefix: Vec<Value>, conjuncts: &[Expr]) -> Access {
-    let pk = table.primary_key[prefix.len()];
-    let ty = table.columns[pk].data_type;
-    let mut lower: Bound<Value> = Bound::Unbounded;
-    let mut upper: Bound<Value> = Bound::Unbounded;
-    for conjunct in conjuncts {
-        let Some((c, op, value)) = column_comparison(conjunct) else {
-            continue;
-        };
-        if c != pk {
-            continue;
-        }
-        let is_lower = matches!(op, BinaryOp::Gt | BinaryOp::GtEq);
-        if !is_lower && !matches!(op, BinaryOp::Lt | BinaryOp::LtEq) {
-            continue;
-        }
-        if value.is_null() {
-            return Access::Empty;
-        }
-        let Some(bound_value) = widened_bound(&value, ty, is_lower) else {
-            continue;
-        };
-        let exact = exact_key(&value, ty).is_some();
-        let bound = if exact && matches!(op, BinaryOp::Gt | BinaryOp::Lt) {
-            Bound::Excluded(bound_value)
-        } else {
-            Bound::Included(bound_value)
-        };
-        if is_lower {
-            lower = tighter(lower, bound, true);
-        } else {
-            upper = tighter(upper, bound, false);
-        }
-    }
-    if prefix.is_empty() && lower == Bound::Unbounded && upper == Bound::Unbounded {
-        return Access::Full;
-    }
-    Access::Range {
-        prefix,
-        lower,
-        upper,
-    }
-}
-
-/// The more restrictive of two bounds on the same side.
-fn tighter(a: Bound<Value>, b: Bound<Value>, lower: bool) -> Bound<Value> {
-    let value = |b: &Bound<Value>| match b {
-        Bound::Included(v) | Bound::Excluded(v) => Some(v.clone()),
-        Bound::Unbounded => None,
-    };
-    match (value(&a), value(&b)) {
-        (None, _) => b,
-        (_, None) => a,
-        (Some(x), Some(y)) => match x.total_cmp(&y) {
-            std::cmp::Ordering::Equal => {
-                if matches!(a, Bound::Excluded(_)) {
-                    a
-                } else {
-                    b
-                }
-            }
-            std::cmp::Ordering::Less => {
-                if lower {
-                    b
-                } else {
-                    a
-                }
-            }
-            std::cmp::Ordering::Greater => {
-                if lower {
-                    a
-                } else {
-                    b
-                }
-            }
-        },
-    }
 }
 
 fn plan_insert(
@@ -838,10 +755,26 @@ fn column_default(def: &ast::ColumnDef) -> Result<Option<Value>> {
     Ok(Some(constant(expr)?.coerce_to(def.data_type, &def.name)?))
 }
 
+/// The column positions of an index's columns, checked.
+fn index_columns(table: &Table, names: &[String], index: &str) -> Result<Vec<usize>> {
+    let mut columns = Vec::new();
+    for name in names {
+        let column = table.must_column_index(name)?;
+        if columns.contains(&column) {
+            return Err(Error::InvalidDefinition(format!(
+                "column \"{name}\" appears twice in index {index}"
+            )));
+        }
+        columns.push(column);
+    }
+    Ok(columns)
+}
+
 fn table_definition(
     name: String,
     defs: Vec<ast::ColumnDef>,
     table_pk: Vec<String>,
+    unique: Vec<Vec<String>>,
 ) -> Result<Table> {
     if defs.is_empty() {
         return Err(Error::InvalidDefinition(format!(
@@ -905,13 +838,43 @@ fn table_definition(
         }
         columns[i].nullable = false;
     }
-    Ok(Table {
+    let mut table = Table {
         id: 0,
         name,
         columns,
         primary_key,
         version: 1,
-    })
+        indexes: Vec::new(),
+    };
+    // UNIQUE constraints become unique indexes named as PostgreSQL names them.
+    let column_constraints = defs
+        .iter()
+        .filter(|d| d.unique)
+        .map(|d| vec![d.name.clone()]);
+    for names in column_constraints.chain(unique) {
+        let columns = index_columns(&table, &names, "UNIQUE")?;
+        let mut sorted = columns.clone();
+        sorted.sort_unstable();
+        let mut key = table.primary_key.clone();
+        key.sort_unstable();
+        if sorted == key || table.indexes.iter().any(|i| i.columns == columns) {
+            continue; // already enforced
+        }
+        let base = format!("{}_{}_key", table.name, names.join("_"));
+        let mut index_name = base.clone();
+        let mut n = 1;
+        while table.indexes.iter().any(|i| i.name == index_name) {
+            index_name = format!("{base}{n}");
+            n += 1;
+        }
+        table.indexes.push(Index {
+            id: 0,
+            name: index_name,
+            columns,
+            unique: true,
+        });
+    }
+    Ok(table)
 }
 
 impl Plan {
@@ -945,6 +908,19 @@ impl Plan {
             Plan::CreateTable { table, .. } => lines.push(format!("Create table {}", table.name)),
             Plan::DropTable { names, .. } => lines.push(format!("Drop table {}", names.join(", "))),
             Plan::AlterTable { old_name, .. } => lines.push(format!("Alter table {old_name}")),
+            Plan::CreateIndex { table, index, .. } => {
+                let names = column_namer(table);
+                let columns: Vec<String> = index.columns.iter().map(|&c| names(c)).collect();
+                lines.push(format!(
+                    "Create {}index {} on {} ({})",
+                    if index.unique { "unique " } else { "" },
+                    index.name,
+                    table.name,
+                    columns.join(", ")
+                ));
+                lines.push(format!("-> Scan {}: full scan", table.name));
+            }
+            Plan::DropIndex { names, .. } => lines.push(format!("Drop index {}", names.join(", "))),
             Plan::Explain(inner) => return inner.explain(),
             Plan::ShowTables => lines.push("Show tables".into()),
             Plan::Describe(table) => lines.push(format!("Describe {}", table.name)),
@@ -978,42 +954,7 @@ fn explain_node(node: &Node, depth: usize, lines: &mut Vec<String>) {
             filter,
             reverse,
         } => {
-            let key_name = |i: usize| table.columns[table.primary_key[i]].name.clone();
-            let how = match access {
-                Access::Full => "full scan".to_string(),
-                Access::Empty => "no rows (the condition is never true)".to_string(),
-                Access::Point(key) => {
-                    let parts: Vec<String> = key
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| format!("{} = {}", key_name(i), v.render()))
-                        .collect();
-                    format!("point lookup on primary key ({})", parts.join(", "))
-                }
-                Access::Range {
-                    prefix,
-                    lower,
-                    upper,
-                } => {
-                    let mut parts: Vec<String> = prefix
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| format!("{} = {}", key_name(i), v.render()))
-                        .collect();
-                    let column = key_name(prefix.len());
-                    match lower {
-                        Bound::Included(v) => parts.push(format!("{column} >= {}", v.render())),
-                        Bound::Excluded(v) => parts.push(format!("{column} > {}", v.render())),
-                        Bound::Unbounded => {}
-                    }
-                    match upper {
-                        Bound::Included(v) => parts.push(format!("{column} <= {}", v.render())),
-                        Bound::Excluded(v) => parts.push(format!("{column} < {}", v.render())),
-                        Bound::Unbounded => {}
-                    }
-                    format!("range scan on primary key ({})", parts.join(" AND "))
-                }
-            };
+            let how = describe_access(table, access);
             let mut line = format!("Scan {}: {how}", table.name);
             if *reverse {
                 line.push_str(", descending");
@@ -1066,6 +1007,90 @@ fn explain_node(node: &Node, depth: usize, lines: &mut Vec<String>) {
     lines.push(format!("{indent}{line}"));
     if let Some(child) = child {
         explain_node(child, depth + 1, lines);
+    }
+}
+
+/// How a scan reads its table, in words, with the pushed-down bounds.
+fn describe_access(table: &Table, access: &Access) -> String {
+    let (index, spans) = match access {
+        Access::Full => return "full scan".to_string(),
+        Access::Empty => return "no rows (the condition is never true)".to_string(),
+        Access::Keyed { index, spans } => (index, spans),
+    };
+    let columns = access.key_columns(table);
+    let column_name = |i: usize| table.columns[columns[i]].name.clone();
+    let render_span = |span: &Span| {
+        let mut parts: Vec<String> = span
+            .prefix
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::Null => format!("{} IS NULL", column_name(i)),
+                v => format!("{} = {}", column_name(i), v.render()),
+            })
+            .collect();
+        if span.prefix.len() < columns.len() {
+            let column = column_name(span.prefix.len());
+            match &span.lower {
+                Bound::Included(v) => parts.push(format!("{column} >= {}", v.render())),
+                Bound::Excluded(v) => parts.push(format!("{column} > {}", v.render())),
+                Bound::Unbounded => {}
+            }
+            match &span.upper {
+                Bound::Included(v) => parts.push(format!("{column} <= {}", v.render())),
+                Bound::Excluded(v) => parts.push(format!("{column} < {}", v.render())),
+                Bound::Unbounded => {}
+            }
+        }
+        parts.join(" AND ")
+    };
+    const SHOWN: usize = 8;
+    let mut rendered: Vec<String> = spans.iter().take(SHOWN).map(render_span).collect();
+    if spans.len() > 1 {
+        rendered = rendered
+            .into_iter()
+            .map(|r| {
+                if r.contains(" AND ") {
+                    format!("({r})")
+                } else {
+                    r
+                }
+            })
+            .collect();
+    }
+    if spans.len() > SHOWN {
+        rendered.push(format!("... {} more", spans.len() - SHOWN));
+    }
+    let bounds = rendered.join(" OR ");
+    let (unique, key) = match index {
+        None => (true, "primary key".to_string()),
+        Some(i) => {
+            let index = &table.indexes[*i];
+            let names: Vec<&str> = index
+                .columns
+                .iter()
+                .map(|&c| table.columns[c].name.as_str())
+                .collect();
+            (
+                index.unique,
+                format!("index {} ({})", index.name, names.join(", ")),
+            )
+        }
+    };
+    let points = unique
+        && spans
+            .iter()
+            .all(|s| s.prefix.len() == columns.len() && !s.prefix.contains(&Value::Null));
+    let kind = match (index, points, spans.len()) {
+        (_, true, 1) => "point lookup",
+        (_, true, _) => "point lookups",
+        (None, false, _) => "range scan",
+        (Some(_), false, _) => "index scan",
+    };
+    if bounds.is_empty() {
+        format!("{kind} on {key}, in key order")
+    } else {
+        format!("{kind} on {key}: {bounds}")
     }
 }
 

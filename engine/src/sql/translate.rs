@@ -138,7 +138,19 @@ fn statement(stmt: sp::Statement) -> Result<Statement> {
             names: names.iter().map(object_name).collect::<Result<_>>()?,
             if_exists,
         }),
+        sp::Statement::Drop {
+            object_type: sp::ObjectType::Index,
+            if_exists,
+            names,
+            cascade: false,
+            table: None,
+            ..
+        } => Ok(Statement::DropIndex {
+            names: names.iter().map(object_name).collect::<Result<_>>()?,
+            if_exists,
+        }),
         sp::Statement::Drop { object_type, .. } => unsupported(format!("DROP {object_type}")),
+        sp::Statement::CreateIndex(create) => create_index(create),
         sp::Statement::AlterTable(alter) => alter_table(alter),
         sp::Statement::Insert(insert) => self::insert(insert),
         sp::Statement::Query(query) => Ok(Statement::Select(Box::new(select(*query)?))),
@@ -195,6 +207,7 @@ fn create_table(create: sp::CreateTable) -> Result<Statement> {
         columns.push(column_def(column)?);
     }
     let mut primary_key = Vec::new();
+    let mut unique = Vec::new();
     for constraint in &create.constraints {
         match constraint {
             sp::TableConstraint::PrimaryKey(pk) => {
@@ -215,6 +228,7 @@ fn create_table(create: sp::CreateTable) -> Result<Statement> {
                     }
                 }
             }
+            sp::TableConstraint::Unique(u) => unique.push(index_columns(&u.columns, "UNIQUE")?),
             other => return unsupported(format!("table constraint {other}")),
         }
     }
@@ -222,6 +236,44 @@ fn create_table(create: sp::CreateTable) -> Result<Statement> {
         name: object_name(&create.name)?,
         columns,
         primary_key,
+        unique,
+        if_not_exists: create.if_not_exists,
+    })
+}
+
+/// Plain column names of an index or UNIQUE constraint.
+fn index_columns(columns: &[sp::IndexColumn], what: &str) -> Result<Vec<String>> {
+    columns
+        .iter()
+        .map(|column| {
+            if column.column.options.sort == Some(sp::OrderBySort::Desc) {
+                return unsupported(format!("descending columns in {what}"));
+            }
+            match &column.column.expr {
+                sp::Expr::Identifier(id) => Ok(ident(id)),
+                other => unsupported(format!("{what} on the expression {other}")),
+            }
+        })
+        .collect()
+}
+
+fn create_index(create: sp::CreateIndex) -> Result<Statement> {
+    let Some(name) = &create.name else {
+        return Err(Error::InvalidDefinition(
+            "CREATE INDEX needs a name: CREATE INDEX name ON table (columns)".into(),
+        ));
+    };
+    if create.predicate.is_some() {
+        return unsupported("partial indexes (CREATE INDEX ... WHERE)");
+    }
+    if create.using.is_some() || !create.include.is_empty() || !create.with.is_empty() {
+        return unsupported("CREATE INDEX options (USING, INCLUDE, WITH)");
+    }
+    Ok(Statement::CreateIndex {
+        name: object_name(name)?,
+        table: object_name(&create.table_name)?,
+        columns: index_columns(&create.columns, "an index")?,
+        unique: create.unique,
         if_not_exists: create.if_not_exists,
     })
 }
@@ -304,6 +356,7 @@ fn column_def(column: &sp::ColumnDef) -> Result<ColumnDef> {
         data_type: data_type(&column.data_type)?,
         nullable: None,
         primary_key: false,
+        unique: false,
         default: None,
     };
     for option in &column.options {
@@ -312,6 +365,7 @@ fn column_def(column: &sp::ColumnDef) -> Result<ColumnDef> {
             sp::ColumnOption::NotNull => def.nullable = Some(false),
             sp::ColumnOption::Default(e) => def.default = Some(expr(e)?),
             sp::ColumnOption::PrimaryKey(_) => def.primary_key = true,
+            sp::ColumnOption::Unique(_) => def.unique = true,
             other => return unsupported(format!("the column constraint {other}")),
         }
     }
@@ -319,11 +373,24 @@ fn column_def(column: &sp::ColumnDef) -> Result<ColumnDef> {
 }
 
 fn insert(insert: sp::Insert) -> Result<Statement> {
-    if insert.or.is_some() || insert.replace_into {
-        return unsupported("INSERT OR ... / REPLACE");
+    let replace = insert.replace_into || insert.or == Some(sp::SqliteOnConflict::Replace);
+    let ignore = insert.ignore || insert.or == Some(sp::SqliteOnConflict::Ignore);
+    if insert.or.is_some() && !replace && !ignore {
+        return unsupported("INSERT OR ROLLBACK / ABORT / FAIL");
     }
     let on_conflict = match &insert.on {
+        None if replace => Some(OnConflict {
+            target: Vec::new(),
+            action: ConflictAction::Replace,
+        }),
+        None if ignore => Some(OnConflict {
+            target: Vec::new(),
+            action: ConflictAction::Nothing,
+        }),
         None => None,
+        Some(_) if replace || ignore => {
+            return unsupported("ON CONFLICT together with INSERT OR REPLACE / IGNORE");
+        }
         Some(sp::OnInsert::OnConflict(conflict)) => Some(on_conflict(conflict)?),
         Some(_) => return unsupported("ON DUPLICATE KEY UPDATE (use ON CONFLICT ... DO UPDATE)"),
     };
@@ -612,6 +679,7 @@ fn expr(e: &sp::Expr) -> Result<Expr> {
             };
             Expr::Binary(op, boxed(left)?, boxed(right)?)
         }
+        sp::Expr::In { .. } | sp::Expr::Between { .. } => rare_expr(e)?,
         sp::Expr::Function(f) => return unsupported(format!("the function {}", f.name)),
         sp::Expr::Subquery(_) | sp::Expr::Exists { .. } => {
             return unsupported("subqueries");
@@ -621,6 +689,37 @@ fn expr(e: &sp::Expr) -> Result<Expr> {
             let head: String = text.chars().take(40).collect();
             return unsupported(format!("the expression {head}"));
         }
+    })
+}
+
+/// The less common expression forms, out of `expr` so that its frame stays small.
+#[inline(never)]
+fn rare_expr(e: &sp::Expr) -> Result<Expr> {
+    let boxed = |e: &sp::Expr| expr(e).map(Box::new);
+    Ok(match e {
+        sp::Expr::In {
+            expr: inner,
+            target: sp::InTarget::List(list),
+            negated,
+            global: false,
+        } => Expr::InList {
+            expr: boxed(inner)?,
+            list: list.iter().map(expr).collect::<Result<_>>()?,
+            negated: *negated,
+        },
+        sp::Expr::In { .. } => return unsupported("IN with anything but a list of values"),
+        sp::Expr::Between {
+            expr: inner,
+            negated,
+            low,
+            high,
+        } => Expr::Between {
+            expr: boxed(inner)?,
+            low: boxed(low)?,
+            high: boxed(high)?,
+            negated: *negated,
+        },
+        other => return unsupported(format!("the expression {other}")),
     })
 }
 

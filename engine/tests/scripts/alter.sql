@@ -78,3 +78,4 @@ full_name | TEXT | TRUE | NULL | NULL
 age | INTEGER | TRUE | NULL | NULL
 city | TEXT | FALSE | 'oslo' | NULL
 (4 rows)
+

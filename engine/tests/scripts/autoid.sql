@@ -24,7 +24,7 @@ id | name
 (5 rows)
 
 > INSERT INTO items VALUES (21, 'taken')
-error 23505: duplicate primary key in table items: (id) = (21) already exists
+error 23505: duplicate key in table items violates primary key: (id) = (21) already exists
 
 # A failed statement's ids are not reused, but nothing collides.
 > INSERT INTO items (name) VALUES ('next')
@@ -47,3 +47,4 @@ ok CREATE TABLE 0
 
 > INSERT INTO pairs (a) VALUES (1)
 error 23502: column "b" of table pairs cannot be NULL
+

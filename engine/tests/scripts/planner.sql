@@ -17,7 +17,7 @@ ok INSERT 5
 > EXPLAIN SELECT v FROM t WHERE id = 3
 plan
 Project: v
--> Scan t: point lookup on primary key (id = 3)
+-> Scan t: point lookup on primary key: id = 3
 (2 rows)
 
 > SELECT v FROM t WHERE id = 3
@@ -28,13 +28,13 @@ c
 > EXPLAIN SELECT v FROM t WHERE 3 = id AND v <> 'z'
 plan
 Project: v
--> Scan t: point lookup on primary key (id = 3), filter: v <> 'z'
+-> Scan t: point lookup on primary key: id = 3, filter: v <> 'z'
 (2 rows)
 
 > EXPLAIN SELECT v FROM t WHERE id > 1 AND id <= 4
 plan
 Project: v
--> Scan t: range scan on primary key (id > 1 AND id <= 4), filter: (id > 1) AND (id <= 4)
+-> Scan t: range scan on primary key: id > 1 AND id <= 4, filter: (id > 1) AND (id <= 4)
 (2 rows)
 
 > SELECT v FROM t WHERE id > 1 AND id <= 4
@@ -53,7 +53,7 @@ d
 > EXPLAIN SELECT v FROM t WHERE id >= 2.5
 plan
 Project: v
--> Scan t: range scan on primary key (id >= 2), filter: id >= 2.5
+-> Scan t: range scan on primary key: id >= 2, filter: id >= 2.5
 (2 rows)
 
 > SELECT v FROM t WHERE id > 2 AND id > 3 AND id < 100
@@ -92,7 +92,7 @@ Project: v
 > EXPLAIN SELECT n FROM c WHERE a = 2 AND b = 'y'
 plan
 Project: n
--> Scan c: point lookup on primary key (a = 2, b = 'y')
+-> Scan c: point lookup on primary key: a = 2 AND b = 'y'
 (2 rows)
 
 > SELECT n FROM c WHERE a = 2 AND b = 'y'
@@ -103,7 +103,7 @@ n
 > EXPLAIN SELECT n FROM c WHERE a = 1
 plan
 Project: n
--> Scan c: range scan on primary key (a = 1)
+-> Scan c: range scan on primary key: a = 1
 (2 rows)
 
 > SELECT n FROM c WHERE a = 1
@@ -115,7 +115,7 @@ n
 > EXPLAIN SELECT n FROM c WHERE a = 2 AND b >= 'y'
 plan
 Project: n
--> Scan c: range scan on primary key (a = 2 AND b >= 'y'), filter: b >= 'y'
+-> Scan c: range scan on primary key: a = 2 AND b >= 'y', filter: b >= 'y'
 (2 rows)
 
 > SELECT n FROM c WHERE a >= 2
@@ -154,7 +154,7 @@ d
 > EXPLAIN SELECT n FROM c WHERE a = 1 ORDER BY a, b
 plan
 Project: n
--> Scan c: range scan on primary key (a = 1)
+-> Scan c: range scan on primary key: a = 1
 (2 rows)
 
 > EXPLAIN SELECT v FROM t ORDER BY v
@@ -173,13 +173,13 @@ Project: x
 > EXPLAIN UPDATE t SET v = 'z' WHERE id = 1
 plan
 Update t set v = 'z'
--> Scan t: point lookup on primary key (id = 1)
+-> Scan t: point lookup on primary key: id = 1
 (2 rows)
 
 > EXPLAIN DELETE FROM t WHERE id < 3
 plan
 Delete from t
--> Scan t: range scan on primary key (id < 3), filter: id < 3
+-> Scan t: range scan on primary key: id < 3, filter: id < 3
 (2 rows)
 
 > EXPLAIN SELECT 1

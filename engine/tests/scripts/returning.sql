@@ -45,3 +45,4 @@ error 42703: column "nope" does not exist in table t
 > SELECT id FROM t WHERE id = 5
 id
 (0 rows)
+

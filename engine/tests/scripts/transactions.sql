@@ -95,7 +95,7 @@ ok BEGIN 0
 ok INSERT 1
 
 > INSERT INTO acct VALUES (1, 1)
-error 23505: duplicate primary key in table acct: (id) = (1) already exists
+error 23505: duplicate key in table acct violates primary key: (id) = (1) already exists
 
 > SELECT id FROM acct
 error 25P02: the current transaction is aborted by an earlier error; statements are ignored until ROLLBACK
@@ -135,3 +135,4 @@ ok COMMIT 0
 
 > BEGIN ISOLATION LEVEL SERIALIZABLE
 error 0A000: not supported: transaction modes (every transaction runs with snapshot isolation)
+

@@ -17,10 +17,10 @@ id | name | score | tag
 
 # The third row collides: the first two must not stay behind.
 > INSERT INTO t VALUES (10, 'x', 0, NULL), (11, 'y', 0, NULL), (1, 'dup', 0, NULL)
-error 23505: duplicate primary key in table t: (id) = (1) already exists
+error 23505: duplicate key in table t violates primary key: (id) = (1) already exists
 
 > INSERT INTO t VALUES (12, 'x', 0, NULL), (12, 'y', 0, NULL)
-error 23505: duplicate primary key in table t: (id) = (12) already exists
+error 23505: duplicate key in table t violates primary key: (id) = (12) already exists
 
 > SELECT count FROM t WHERE id >= 10
 error 42703: column "count" does not exist in table t
@@ -69,7 +69,7 @@ id | name
 (3 rows)
 
 > UPDATE t SET id = 2 WHERE id = 4
-error 23505: duplicate primary key in table t: (id) = (2) already exists
+error 23505: duplicate key in table t violates primary key: (id) = (2) already exists
 
 > UPDATE t SET name = NULL WHERE id = 2
 error 23502: column "name" of table t cannot be NULL
@@ -134,7 +134,7 @@ ok CREATE TABLE 0
 ok INSERT 3
 
 > INSERT INTO pairs VALUES (1, 'a', NULL)
-error 23505: duplicate primary key in table pairs: (a, b) = (1, 'a') already exists
+error 23505: duplicate key in table pairs violates primary key: (a, b) = (1, 'a') already exists
 
 > SELECT * FROM pairs
 a | b | v
@@ -162,3 +162,4 @@ id | on_off | r
 1e301 | 1.0 / 3 | 0.00001
 1.0e+301 | 0.333333333333333 | 1.0e-05
 (1 rows)
+
