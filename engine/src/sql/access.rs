@@ -396,7 +396,7 @@ pub fn key_order(table: &Table, access: &Access, keys: &[OrderTerm]) -> Option<b
     };
     let descending = keys.first()?.descending;
     let same_direction = keys.iter().all(|k| {
-        k.descending == descending && k.nulls_first.is_none_or(|first| first == !descending)
+        k.descending == descending && k.nulls_first.is_none_or(|first| first != descending)
     });
     if !same_direction || table.has_rowid() && matches!(access, Access::Full) {
         return None;
