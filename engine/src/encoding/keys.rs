@@ -6,9 +6,12 @@
 //! | catalog  | `0x01`, table name (keycode text)             | table definition      |
 //! | sequence | `0x02`, sequence name (keycode text)          | next value, u64 BE    |
 //! | row      | `0x03`, table id (u64 BE), primary key values | row (see [`super::row`]) |
-//! | index    | `0x04`, index id (u64 BE), indexed values, primary key values | empty |
+//! | index    | `0x04`, index id (u64 BE), indexed values, primary key values (*) | primary key values |
 //!
 //! A table without a declared primary key is keyed by a hidden integer row id.
+//!
+//! (*) In a unique index, an entry whose indexed values are all non-NULL is keyed by the
+//! values alone, so that concurrent inserts of one value collide on one key.
 
 use super::keycode::{encode_value, prefix_end};
 use crate::value::Value;
@@ -62,12 +65,11 @@ pub fn index_prefix(index_id: u64) -> Vec<u8> {
     key
 }
 
-/// The entry of a row in index `index_id`: the indexed values, then the row's primary
-/// key (its hidden row id for tables without one). The primary key part makes entries of
-/// rows with equal values distinct, and tells a reader which row to fetch.
-pub fn index_entry_key(index_id: u64, values: &[Value], pk: &[Value]) -> Vec<u8> {
+/// The start of the entries of index `index_id` whose leading indexed values are
+/// `values`.
+pub fn index_values_prefix(index_id: u64, values: &[Value]) -> Vec<u8> {
     let mut key = index_prefix(index_id);
-    for value in values.iter().chain(pk) {
+    for value in values {
         encode_value(value, &mut key);
     }
     key

@@ -8,7 +8,7 @@ use std::ops::Bound;
 use super::access::{Access, Span};
 use super::plan::Constraint;
 use crate::catalog::{Index, Table};
-use crate::encoding::keycode::{decode_value, encode_value, prefix_end};
+use crate::encoding::keycode::{encode_value, prefix_end};
 use crate::encoding::{keys, row};
 use crate::error::{Error, Result};
 use crate::storage::{KeyRange, KeyValue, Transaction};
@@ -24,20 +24,29 @@ pub fn decode_full_row(table: &Table, bytes: &[u8]) -> Result<Vec<Value>> {
     Ok(values)
 }
 
-/// The entry key of the row stored at `row_key` in `index`.
-fn entry_key(table: &Table, index: &Index, row_key: &[u8], row: &[Value]) -> Vec<u8> {
+/// The entry of the row stored at `row_key` in `index`: its key and its value (the row
+/// key without the table prefix, i.e. the encoded primary key or row id).
+///
+/// The key is the indexed values followed by that same suffix, so that rows with equal
+/// values have distinct entries, except in a unique index when no indexed value is
+/// NULL: there the key is the values alone. Two transactions inserting the same unique
+/// value then write the same key, and the store's write-conflict detection fails one of
+/// them with 40001 even though neither saw the other's row.
+fn entry(table: &Table, index: &Index, row_key: &[u8], row: &[Value]) -> (Vec<u8>, Vec<u8>) {
+    let suffix = row_key[keys::row_prefix(table.id).len()..].to_vec();
     let mut key = keys::index_prefix(index.id);
     for &c in &index.columns {
         encode_value(&row[c], &mut key);
     }
-    // The row key without its table prefix: the encoded primary key (or row id).
-    key.extend_from_slice(&row_key[keys::row_prefix(table.id).len()..]);
-    key
+    if !index.unique || index.columns.iter().any(|&c| row[c].is_null()) {
+        key.extend_from_slice(&suffix);
+    }
+    (key, suffix)
 }
 
-/// The key prefix of entries in `index` with the indexed values of `row`, or None when
-/// one of them is NULL (such rows never conflict in a unique index).
-fn unique_prefix(index: &Index, row: &[Value]) -> Option<Vec<u8>> {
+/// The key of the unique entry for the indexed values of `row`, or None when one of them
+/// is NULL (such rows never conflict in a unique index).
+fn unique_key(index: &Index, row: &[Value]) -> Option<Vec<u8>> {
     let mut key = keys::index_prefix(index.id);
     for &c in &index.columns {
         if row[c].is_null() {
@@ -48,15 +57,11 @@ fn unique_prefix(index: &Index, row: &[Value]) -> Option<Vec<u8>> {
     Some(key)
 }
 
-/// The row key an index entry points at.
-fn row_key_of_entry(table: &Table, index: &Index, entry: &[u8]) -> Result<Vec<u8>> {
-    let mut rest = &entry[keys::index_prefix(index.id).len()..];
-    for _ in &index.columns {
-        decode_value(&mut rest)?;
-    }
+/// The row key an index entry (its value) points at.
+fn row_key_of_entry(table: &Table, entry_value: &[u8]) -> Vec<u8> {
     let mut key = keys::row_prefix(table.id);
-    key.extend_from_slice(rest);
-    Ok(key)
+    key.extend_from_slice(entry_value);
+    key
 }
 
 /// The key of a stored row other than `except` that has `row`'s values in the columns of
@@ -80,18 +85,13 @@ pub fn conflicting_row(
             Ok(txn.get(&key)?.map(|_| key))
         }
         Constraint::Index(i) => {
-            let index = &table.indexes[i];
-            let Some(prefix) = unique_prefix(index, row) else {
+            let Some(key) = unique_key(&table.indexes[i], row) else {
                 return Ok(None);
             };
-            for item in txn.scan(KeyRange::prefix(&prefix), false).take(2) {
-                let (entry, _) = item?;
-                let key = row_key_of_entry(table, index, &entry)?;
-                if Some(key.as_slice()) != except {
-                    return Ok(Some(key));
-                }
-            }
-            Ok(None)
+            Ok(txn
+                .get(&key)?
+                .map(|value| row_key_of_entry(table, &value))
+                .filter(|row_key| Some(row_key.as_slice()) != except))
         }
     }
 }
@@ -161,7 +161,8 @@ fn add_entries(
         {
             return Err(unique_violation(table, Constraint::Index(i), row));
         }
-        txn.set(&entry_key(table, index, row_key, row), &[])?;
+        let (key, value) = entry(table, index, row_key, row);
+        txn.set(&key, &value)?;
     }
     Ok(())
 }
@@ -179,7 +180,7 @@ fn remove_entries(
         if new.is_some_and(|new| index.columns.iter().all(|&c| new[c] == row[c])) {
             continue;
         }
-        txn.delete(&entry_key(table, index, row_key, row))?;
+        txn.delete(&entry(table, index, row_key, row).0)?;
     }
     Ok(())
 }
@@ -266,7 +267,8 @@ pub fn backfill(txn: &mut dyn Transaction, table: &Table, position: usize) -> Re
         {
             return Err(unique_violation(table, Constraint::Index(position), &row));
         }
-        txn.set(&entry_key(table, index, &row_key, &row), &[])?;
+        let (key, value) = entry(table, index, &row_key, &row);
+        txn.set(&key, &value)?;
     }
     Ok(())
 }
@@ -308,16 +310,15 @@ impl RangeScan {
                 let Some((table, index)) = &self.lookup else {
                     return Some(Ok((key, value)));
                 };
-                let index = &table.indexes[*index];
-                return Some(row_key_of_entry(table, index, &key).and_then(|row_key| {
-                    match txn.get(&row_key)? {
-                        Some(bytes) => Ok((row_key, bytes)),
-                        None => Err(Error::Corrupt(format!(
-                            "index {} has an entry for a row that does not exist",
-                            index.name
-                        ))),
-                    }
-                }));
+                let row_key = row_key_of_entry(table, &value);
+                return Some(match txn.get(&row_key) {
+                    Ok(Some(bytes)) => Ok((row_key, bytes)),
+                    Ok(None) => Err(Error::Corrupt(format!(
+                        "index {} has an entry for a row that does not exist",
+                        table.indexes[*index].name
+                    ))),
+                    Err(e) => Err(e),
+                });
             }
             let range = self.ranges.front_mut()?;
             let mut fetched = 0;
@@ -347,7 +348,7 @@ impl RangeScan {
 pub fn key_ranges(table: &Table, index: Option<usize>, spans: &[Span]) -> Vec<KeyRange> {
     let base_of = |prefix: &[Value]| match index {
         None => keys::row_key(table.id, prefix),
-        Some(i) => keys::index_entry_key(table.indexes[i].id, prefix, &[]),
+        Some(i) => keys::index_values_prefix(table.indexes[i].id, prefix),
     };
     let columns = match index {
         None => table.primary_key.len(),

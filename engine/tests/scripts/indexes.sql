@@ -398,3 +398,18 @@ ok CREATE TABLE 0
 > CREATE INDEX m_a_b_key ON m (x)
 ok CREATE INDEX 0
 
+# The example in the README.
+> CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, city TEXT, age INTEGER)
+ok CREATE TABLE 0
+
+> CREATE INDEX people_city ON people (city)
+ok CREATE INDEX 0
+
+> EXPLAIN SELECT id, name FROM people WHERE city IN ('oslo', 'rome') AND age > 30 ORDER BY name LIMIT 5
+plan
+Project: id, name
+-> Limit: 5
+   -> Sort: name ASC
+      -> Scan people: index scan on index people_city (city): city = 'oslo' OR city = 'rome', filter: age > 30
+(4 rows)
+
