@@ -220,7 +220,7 @@ pub fn list_tables(txn: &mut dyn Transaction) -> Result<Vec<Table>> {
 
 /// Stores a new table definition, assigning fresh ids to it and its indexes.
 pub fn create_table(txn: &mut dyn Transaction, mut table: Table) -> Result<Table> {
-    if get_table(txn, &table.name)?.is_some() {
+    if get_table(txn, &table.name)?.is_some() || get_view(txn, &table.name)?.is_some() {
         return Err(Error::TableExists(table.name));
     }
     for index in &table.indexes {
@@ -295,6 +295,69 @@ pub fn drop_table(txn: &mut dyn Transaction, table: &Table) -> Result<()> {
         delete_prefix(txn, &keys::index_prefix(index.id))?;
     }
     txn.delete(&keys::table_key(&table.name))
+}
+
+/// A view: a named query, stored as its SQL text and planned on each use.
+#[derive(Clone, Debug, PartialEq)]
+pub struct View {
+    pub name: String,
+    /// The names of its columns.
+    pub columns: Vec<String>,
+    pub sql: String,
+}
+
+impl View {
+    fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.u8(1);
+        w.str(&self.name);
+        w.varint(self.columns.len() as u64);
+        for c in &self.columns {
+            w.str(c);
+        }
+        w.str(&self.sql);
+        w.buf
+    }
+
+    fn decode(bytes: &[u8]) -> Result<View> {
+        let mut r = Reader::new(bytes);
+        if r.u8()? != 1 {
+            return Err(Error::Corrupt(
+                "view definition: unknown format version".into(),
+            ));
+        }
+        let name = r.string()?;
+        let mut columns = Vec::new();
+        for _ in 0..r.varint()? {
+            columns.push(r.string()?);
+        }
+        let sql = r.string()?;
+        Ok(View { name, columns, sql })
+    }
+}
+
+/// Reads a view definition, or None.
+pub fn get_view(txn: &mut dyn Transaction, name: &str) -> Result<Option<View>> {
+    txn.get(&keys::view_key(name))?
+        .map(|bytes| View::decode(&bytes))
+        .transpose()
+}
+
+/// Stores a new view; its name may not be a table's or another view's.
+pub fn create_view(txn: &mut dyn Transaction, view: &View) -> Result<()> {
+    if get_table(txn, &view.name)?.is_some() || get_view(txn, &view.name)?.is_some() {
+        return Err(Error::TableExists(view.name.clone()));
+    }
+    txn.set(&keys::view_key(&view.name), &view.encode())
+}
+
+/// Removes a view; false if there was none.
+pub fn drop_view(txn: &mut dyn Transaction, name: &str) -> Result<bool> {
+    if get_view(txn, name)?.is_none() {
+        return Ok(false);
+    }
+    txn.delete(&keys::view_key(name))?;
+    Ok(true)
 }
 
 /// Returns the next value of a named sequence (starting at 1) and advances it.

@@ -12,6 +12,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod slt;
+
 /// How long a server may take to start or to stop before the test fails.
 pub const PROCESS_TIMEOUT: Duration = Duration::from_secs(30);
 

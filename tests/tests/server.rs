@@ -159,7 +159,7 @@ fn errors_carry_codes_positions_and_leave_nothing_behind() {
         assert_eq!(rows.len(), 1, "a failed multi-row insert left rows behind");
 
         let err = client
-            .query("SELECT a FROM k GROUP BY a")
+            .query("SELECT id FROM k GROUP BY ROLLUP (id)")
             .await
             .unwrap_err();
         assert_eq!(server_code(&err), "0A000");

@@ -6,6 +6,7 @@
 //! | catalog  | `0x01`, table name (keycode text)             | table definition      |
 //! | sequence | `0x02`, sequence name (keycode text)          | next value, u64 BE    |
 //! | row      | `0x03`, table id (u64 BE), primary key values | row (see [`super::row`]) |
+//! | view     | `0x05`, view name (keycode text)              | view definition       |
 //! | index    | `0x04`, index id (u64 BE), indexed values, primary key values (*) | primary key values |
 //!
 //! A table without a declared primary key is keyed by a hidden integer row id.
@@ -20,6 +21,7 @@ const SPACE_CATALOG: u8 = 0x01;
 const SPACE_SEQUENCE: u8 = 0x02;
 const SPACE_ROW: u8 = 0x03;
 const SPACE_INDEX: u8 = 0x04;
+const SPACE_VIEW: u8 = 0x05;
 
 /// The catalog entry of a table.
 pub fn table_key(name: &str) -> Vec<u8> {
@@ -54,6 +56,13 @@ pub fn row_key(table_id: u64, pk: &[Value]) -> Vec<u8> {
     for value in pk {
         encode_value(value, &mut key);
     }
+    key
+}
+
+/// The catalog entry of a view.
+pub fn view_key(name: &str) -> Vec<u8> {
+    let mut key = vec![SPACE_VIEW];
+    encode_value(&Value::Text(name.to_string()), &mut key);
     key
 }
 

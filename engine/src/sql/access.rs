@@ -321,7 +321,7 @@ pub fn column_comparison(expr: &Expr) -> Option<(usize, BinaryOp, Value)> {
 }
 
 /// The value as a key value of a column of type `ty`, if it equals one exactly.
-fn exact_key(value: &Value, ty: DataType) -> Option<Value> {
+pub(super) fn exact_key(value: &Value, ty: DataType) -> Option<Value> {
     if value.is_null() {
         return None;
     }

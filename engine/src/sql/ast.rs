@@ -22,12 +22,25 @@ pub enum Statement {
         table: String,
         /// The listed columns, or None for "every column in table order".
         columns: Option<Vec<String>>,
-        rows: Vec<Vec<Expr>>,
+        source: InsertSource,
         on_conflict: Option<OnConflict>,
         /// RETURNING items; empty when there is no RETURNING clause.
         returning: Vec<SelectItem>,
     },
-    Select(Box<Select>),
+    Select(Box<Query>),
+    CreateView {
+        name: String,
+        /// Names for the view's columns; empty to use the query's.
+        columns: Vec<String>,
+        query: Box<Query>,
+        /// The query's text, stored in the catalog and planned on each use.
+        sql: String,
+        if_not_exists: bool,
+    },
+    DropView {
+        names: Vec<String>,
+        if_exists: bool,
+    },
     Update {
         table: String,
         set: Vec<(String, Expr)>,
@@ -54,6 +67,8 @@ pub enum Statement {
         names: Vec<String>,
         if_exists: bool,
     },
+    /// Rebuild an index, a table's indexes, or (without a name) every index.
+    Reindex(Option<String>),
     Explain(Box<Statement>),
     Begin,
     Commit,
@@ -110,26 +125,94 @@ pub struct ColumnDef {
     pub default: Option<Expr>,
 }
 
+/// Where the rows of an INSERT come from.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Select {
-    pub projection: Vec<SelectItem>,
-    pub from: Option<TableRef>,
-    pub filter: Option<Expr>,
+pub enum InsertSource {
+    Values(Vec<Vec<Expr>>),
+    Query(Box<Query>),
+}
+
+/// A query: a SELECT or a compound of SELECTs, with its ordering and limits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Query {
+    pub body: SetExpr,
     pub order_by: Vec<OrderTerm>,
     pub limit: Option<Expr>,
     pub offset: Option<Expr>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct TableRef {
-    pub name: String,
-    pub alias: Option<String>,
+pub enum SetExpr {
+    Select(Box<Select>),
+    SetOp {
+        op: SetOp,
+        /// `UNION ALL` (keep duplicates) rather than `UNION`.
+        all: bool,
+        left: Box<SetExpr>,
+        right: Box<SetExpr>,
+    },
+    /// `VALUES (...), (...)` as a query.
+    Values(Vec<Vec<Expr>>),
+    /// A parenthesized query with its own ORDER BY / LIMIT.
+    Query(Box<Query>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetOp {
+    Union,
+    Intersect,
+    Except,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Select {
+    pub distinct: bool,
+    pub projection: Vec<SelectItem>,
+    /// The comma-separated items of FROM; empty without FROM.
+    pub from: Vec<FromItem>,
+    pub filter: Option<Expr>,
+    pub group_by: Vec<Expr>,
+    pub having: Option<Expr>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FromItem {
+    Table {
+        name: String,
+        alias: Option<String>,
+    },
+    Subquery {
+        query: Box<Query>,
+        alias: Option<String>,
+    },
+    Join {
+        left: Box<FromItem>,
+        right: Box<FromItem>,
+        kind: JoinKind,
+        constraint: JoinConstraint,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum JoinConstraint {
+    On(Expr),
+    Using(Vec<String>),
+    Natural,
+    None,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum SelectItem {
     /// `*`
     Wildcard,
+    /// `t.*`
+    QualifiedWildcard(String),
     /// An expression; `label` is its column name in the result (the alias, or the text).
     Expr { expr: Expr, label: String },
 }
@@ -171,6 +254,138 @@ pub enum Expr {
         high: Box<Expr>,
         negated: bool,
     },
+    /// A function call as written; the planner resolves it into [`Expr::Call`] or
+    /// [`Expr::Aggregate`].
+    Function {
+        name: String,
+        args: Vec<Expr>,
+        distinct: bool,
+        /// `count(*)`.
+        star: bool,
+    },
+    /// `CASE [operand] WHEN ... THEN ... [ELSE ...] END`.
+    Case {
+        operand: Option<Box<Expr>>,
+        branches: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+    },
+    Cast {
+        expr: Box<Expr>,
+        to: DataType,
+    },
+    /// `expr [NOT] LIKE pattern` (ASCII case-insensitive, `%` and `_`, as in SQLite).
+    Like {
+        expr: Box<Expr>,
+        pattern: Box<Expr>,
+        negated: bool,
+    },
+    /// A subquery as written.
+    Subquery {
+        kind: SubqueryKind,
+        query: Box<Query>,
+    },
+    /// A scalar function, resolved.
+    Call(Func, Vec<Expr>),
+    /// An aggregate over the rows of a group; replaced by a column of the aggregation's
+    /// output when the plan is built.
+    Aggregate {
+        func: AggFunc,
+        arg: Option<Box<Expr>>,
+        distinct: bool,
+    },
+    /// A column of an enclosing query's row (in a correlated subquery): `depth` 1 is the
+    /// query just outside.
+    Outer {
+        depth: usize,
+        index: usize,
+    },
+    /// A planned subquery.
+    Planned(std::sync::Arc<super::plan::SubPlan>),
+}
+
+/// What a subquery computes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SubqueryKind {
+    /// `(SELECT x ...)`: the first row's value, or NULL without rows.
+    Scalar,
+    /// `[NOT] EXISTS (SELECT ...)`.
+    Exists { negated: bool },
+    /// `expr [NOT] IN (SELECT x ...)`.
+    In { expr: Box<Expr>, negated: bool },
+}
+
+/// Scalar functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Func {
+    Abs,
+    Length,
+    Upper,
+    Lower,
+    Substr,
+    Round,
+    Typeof,
+    Coalesce,
+    Ifnull,
+    Nullif,
+    /// `min(a, b, ...)` and `max(a, b, ...)` with several arguments.
+    Least,
+    Greatest,
+    Trim,
+    Ltrim,
+    Rtrim,
+    Replace,
+    Instr,
+}
+
+/// Aggregate functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggFunc {
+    CountStar,
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Total,
+    GroupConcat,
+}
+
+impl AggFunc {
+    pub fn name(self) -> &'static str {
+        match self {
+            AggFunc::CountStar | AggFunc::Count => "count",
+            AggFunc::Sum => "sum",
+            AggFunc::Avg => "avg",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+            AggFunc::Total => "total",
+            AggFunc::GroupConcat => "group_concat",
+        }
+    }
+}
+
+impl Func {
+    pub fn name(self) -> &'static str {
+        match self {
+            Func::Abs => "abs",
+            Func::Length => "length",
+            Func::Upper => "upper",
+            Func::Lower => "lower",
+            Func::Substr => "substr",
+            Func::Round => "round",
+            Func::Typeof => "typeof",
+            Func::Coalesce => "coalesce",
+            Func::Ifnull => "ifnull",
+            Func::Nullif => "nullif",
+            Func::Least => "min",
+            Func::Greatest => "max",
+            Func::Trim => "trim",
+            Func::Ltrim => "ltrim",
+            Func::Rtrim => "rtrim",
+            Func::Replace => "replace",
+            Func::Instr => "instr",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,6 +393,8 @@ pub enum UnaryOp {
     Not,
     Minus,
     Plus,
+    /// `~`
+    BitNot,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,6 +413,10 @@ pub enum BinaryOp {
     Div,
     Mod,
     Concat,
+    BitAnd,
+    BitOr,
+    ShiftLeft,
+    ShiftRight,
 }
 
 impl BinaryOp {
@@ -215,6 +436,10 @@ impl BinaryOp {
             BinaryOp::Div => "/",
             BinaryOp::Mod => "%",
             BinaryOp::Concat => "||",
+            BinaryOp::BitAnd => "&",
+            BinaryOp::BitOr => "|",
+            BinaryOp::ShiftLeft => "<<",
+            BinaryOp::ShiftRight => ">>",
         }
     }
 
@@ -237,16 +462,156 @@ impl Expr {
     pub fn is_constant(&self) -> bool {
         match self {
             Expr::Literal(_) => true,
-            Expr::Name { .. } | Expr::Column(_) => false,
-            Expr::Unary(_, e) | Expr::IsNull { expr: e, .. } => e.is_constant(),
-            Expr::Binary(_, l, r) => l.is_constant() && r.is_constant(),
-            Expr::InList { expr, list, .. } => {
-                expr.is_constant() && list.iter().all(Expr::is_constant)
+            Expr::Name { .. }
+            | Expr::Column(_)
+            | Expr::Outer { .. }
+            | Expr::Aggregate { .. }
+            | Expr::Subquery { .. }
+            | Expr::Planned(_) => false,
+            other => other.children().into_iter().all(Expr::is_constant),
+        }
+    }
+
+    /// The expressions directly inside this one (not looking into subqueries).
+    pub fn children(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Literal(_)
+            | Expr::Name { .. }
+            | Expr::Column(_)
+            | Expr::Outer { .. }
+            | Expr::Planned(_) => Vec::new(),
+            Expr::Unary(_, e) | Expr::IsNull { expr: e, .. } | Expr::Cast { expr: e, .. } => {
+                vec![e]
             }
+            Expr::Binary(_, l, r) => vec![l, r],
+            Expr::InList { expr, list, .. } => std::iter::once(&**expr).chain(list).collect(),
             Expr::Between {
                 expr, low, high, ..
-            } => expr.is_constant() && low.is_constant() && high.is_constant(),
+            } => vec![expr, low, high],
+            Expr::Function { args, .. } | Expr::Call(_, args) => args.iter().collect(),
+            Expr::Case {
+                operand,
+                branches,
+                otherwise,
+            } => {
+                let mut out: Vec<&Expr> = operand.iter().map(|e| &**e).collect();
+                for (when, then) in branches {
+                    out.push(when);
+                    out.push(then);
+                }
+                out.extend(otherwise.iter().map(|e| &**e));
+                out
+            }
+            Expr::Like { expr, pattern, .. } => vec![expr, pattern],
+            Expr::Subquery { kind, .. } => match kind {
+                SubqueryKind::In { expr, .. } => vec![expr],
+                _ => Vec::new(),
+            },
+            Expr::Aggregate { arg, .. } => arg.iter().map(|e| &**e).collect(),
         }
+    }
+
+    /// Rebuilds the expression with `f` applied to each direct child.
+    pub fn map_children<E>(self, f: &mut dyn FnMut(Expr) -> Result<Expr, E>) -> Result<Expr, E> {
+        let boxed = |e: Box<Expr>, f: &mut dyn FnMut(Expr) -> Result<Expr, E>| f(*e).map(Box::new);
+        Ok(match self {
+            e @ (Expr::Literal(_)
+            | Expr::Name { .. }
+            | Expr::Column(_)
+            | Expr::Outer { .. }
+            | Expr::Planned(_)) => e,
+            Expr::Unary(op, e) => Expr::Unary(op, boxed(e, f)?),
+            Expr::IsNull { expr, negated } => Expr::IsNull {
+                expr: boxed(expr, f)?,
+                negated,
+            },
+            Expr::Cast { expr, to } => Expr::Cast {
+                expr: boxed(expr, f)?,
+                to,
+            },
+            Expr::Binary(op, l, r) => Expr::Binary(op, boxed(l, f)?, boxed(r, f)?),
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => Expr::InList {
+                expr: boxed(expr, f)?,
+                list: list.into_iter().map(&mut *f).collect::<Result<_, E>>()?,
+                negated,
+            },
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => Expr::Between {
+                expr: boxed(expr, f)?,
+                low: boxed(low, f)?,
+                high: boxed(high, f)?,
+                negated,
+            },
+            Expr::Function {
+                name,
+                args,
+                distinct,
+                star,
+            } => Expr::Function {
+                name,
+                args: args.into_iter().map(&mut *f).collect::<Result<_, E>>()?,
+                distinct,
+                star,
+            },
+            Expr::Call(func, args) => Expr::Call(
+                func,
+                args.into_iter().map(&mut *f).collect::<Result<_, E>>()?,
+            ),
+            Expr::Case {
+                operand,
+                branches,
+                otherwise,
+            } => Expr::Case {
+                operand: operand.map(|e| boxed(e, f)).transpose()?,
+                branches: branches
+                    .into_iter()
+                    .map(|(w, t)| Ok((f(w)?, f(t)?)))
+                    .collect::<Result<_, E>>()?,
+                otherwise: otherwise.map(|e| boxed(e, f)).transpose()?,
+            },
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+            } => Expr::Like {
+                expr: boxed(expr, f)?,
+                pattern: boxed(pattern, f)?,
+                negated,
+            },
+            Expr::Subquery { kind, query } => Expr::Subquery {
+                kind: match kind {
+                    SubqueryKind::In { expr, negated } => SubqueryKind::In {
+                        expr: boxed(expr, f)?,
+                        negated,
+                    },
+                    other => other,
+                },
+                query,
+            },
+            Expr::Aggregate {
+                func,
+                arg,
+                distinct,
+            } => Expr::Aggregate {
+                func,
+                arg: arg.map(|e| boxed(e, f)).transpose()?,
+                distinct,
+            },
+        })
+    }
+
+    /// Whether `pred` holds for this expression or any inside it (not looking into
+    /// subqueries).
+    pub fn any(&self, pred: &dyn Fn(&Expr) -> bool) -> bool {
+        pred(self) || self.children().into_iter().any(|c| c.any(pred))
     }
 
     /// Splits a predicate into its AND-ed parts.
@@ -284,6 +649,7 @@ impl Expr {
             Expr::Unary(UnaryOp::Not, e) => format!("NOT {}", e.render(names)),
             Expr::Unary(UnaryOp::Minus, e) => format!("-{}", e.render(names)),
             Expr::Unary(UnaryOp::Plus, e) => format!("+{}", e.render(names)),
+            Expr::Unary(UnaryOp::BitNot, e) => format!("~{}", e.render(names)),
             Expr::Binary(op, l, r) => {
                 let side = |e: &Expr| match e {
                     Expr::Binary(..) => format!("({})", e.render(names)),
@@ -321,6 +687,62 @@ impl Expr {
                 low.render(names),
                 high.render(names)
             ),
+            Expr::Function { name, args, .. } => {
+                let args: Vec<String> = args.iter().map(|e| e.render(names)).collect();
+                format!("{name}({})", args.join(", "))
+            }
+            Expr::Call(func, args) => {
+                let args: Vec<String> = args.iter().map(|e| e.render(names)).collect();
+                format!("{}({})", func.name(), args.join(", "))
+            }
+            Expr::Aggregate {
+                func,
+                arg,
+                distinct,
+            } => match arg {
+                None => format!("{}(*)", func.name()),
+                Some(arg) => format!(
+                    "{}({}{})",
+                    func.name(),
+                    if *distinct { "DISTINCT " } else { "" },
+                    arg.render(names)
+                ),
+            },
+            Expr::Case {
+                operand,
+                branches,
+                otherwise,
+            } => {
+                let mut out = String::from("CASE");
+                if let Some(operand) = operand {
+                    out.push_str(&format!(" {}", operand.render(names)));
+                }
+                for (when, then) in branches {
+                    out.push_str(&format!(
+                        " WHEN {} THEN {}",
+                        when.render(names),
+                        then.render(names)
+                    ));
+                }
+                if let Some(otherwise) = otherwise {
+                    out.push_str(&format!(" ELSE {}", otherwise.render(names)));
+                }
+                out.push_str(" END");
+                out
+            }
+            Expr::Cast { expr, to } => format!("CAST({} AS {to})", expr.render(names)),
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+            } => format!(
+                "{} {}LIKE {}",
+                expr.render(names),
+                if *negated { "NOT " } else { "" },
+                pattern.render(names)
+            ),
+            Expr::Subquery { .. } | Expr::Planned(_) => "(subquery)".to_string(),
+            Expr::Outer { depth, index } => format!("outer{depth}.#{index}"),
         }
     }
 }

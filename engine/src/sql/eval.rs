@@ -4,7 +4,9 @@
 
 use std::cmp::Ordering;
 
-use super::ast::{BinaryOp, Expr, UnaryOp};
+use super::ast::{BinaryOp, Expr, Func, UnaryOp};
+use super::cursor::{self, Ctx};
+use super::functions;
 use crate::error::{Error, Result};
 use crate::value::Value;
 
@@ -14,35 +16,80 @@ impl Expr {
     /// Every form but the simplest is evaluated in a function of its own: in debug
     /// builds a function's frame holds the temporaries of all its arms, and recursion
     /// through deep expressions multiplies the frame of `eval`.
-    pub fn eval(&self, row: &[Value]) -> Result<Value> {
+    pub fn eval(&self, row: &[Value], ctx: &mut Ctx) -> Result<Value> {
         match self {
             Expr::Literal(v) => Ok(v.clone()),
             Expr::Column(i) => column(row, *i),
-            Expr::Name { column, .. } => Err(Error::NoSuchColumn(format!(
-                "column \"{column}\" cannot be used here"
-            ))),
-            Expr::Unary(op, e) => unary(*op, e.eval(row)?),
-            Expr::Binary(BinaryOp::And, l, r) => and(l, r, row),
-            Expr::Binary(BinaryOp::Or, l, r) => or(l, r, row),
-            Expr::Binary(op, l, r) => binary_exprs(*op, l, r, row),
-            Expr::IsNull { expr, negated } => is_null(expr, *negated, row),
+            Expr::Unary(op, e) => unary(*op, e.eval(row, ctx)?),
+            Expr::Binary(BinaryOp::And, l, r) => and(l, r, row, ctx),
+            Expr::Binary(BinaryOp::Or, l, r) => or(l, r, row, ctx),
+            Expr::Binary(op, l, r) => binary_exprs(*op, l, r, row, ctx),
+            other => other.eval_other(row, ctx),
+        }
+    }
+
+    #[inline(never)]
+    fn eval_other(&self, row: &[Value], ctx: &mut Ctx) -> Result<Value> {
+        match self {
+            Expr::IsNull { expr, negated } => is_null(expr, *negated, row, ctx),
             Expr::InList {
                 expr,
                 list,
                 negated,
-            } => in_list(expr, list, *negated, row),
+            } => in_list(expr, list, *negated, row, ctx),
             Expr::Between {
                 expr,
                 low,
                 high,
                 negated,
-            } => between(expr, low, high, *negated, row),
+            } => between(expr, low, high, *negated, row, ctx),
+            Expr::Case {
+                operand,
+                branches,
+                otherwise,
+            } => case(operand.as_deref(), branches, otherwise.as_deref(), row, ctx),
+            Expr::Cast { expr, to } => cursor::cast(expr.eval(row, ctx)?, *to),
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+            } => like(expr, pattern, *negated, row, ctx),
+            Expr::Call(func, args) => call(*func, args, row, ctx),
+            Expr::Outer { depth, index } => {
+                let outer = ctx
+                    .outer
+                    .len()
+                    .checked_sub(*depth)
+                    .and_then(|i| ctx.outer.get(i))
+                    .ok_or_else(|| Error::Corrupt("outer row missing".into()))?;
+                column(outer, *index)
+            }
+            Expr::Planned(sub) => cursor::eval_subquery(sub, row, ctx),
+            Expr::Name { column, .. } => Err(Error::NoSuchColumn(format!(
+                "column \"{column}\" cannot be used here"
+            ))),
+            Expr::Aggregate { func, .. } => Err(Error::InvalidDefinition(format!(
+                "aggregate function {}() cannot be used here",
+                func.name()
+            ))),
+            Expr::Function { name, .. } => {
+                Err(Error::Unsupported(format!("the function {name} here")))
+            }
+            Expr::Subquery { .. } => Err(Error::Unsupported("a subquery here".into())),
+            Expr::Literal(_) | Expr::Column(_) | Expr::Unary(..) | Expr::Binary(..) => {
+                self.eval(row, ctx)
+            }
         }
     }
 
+    /// Evaluates an expression that refers to no row and no table.
+    pub fn eval_const(&self) -> Result<Value> {
+        self.eval(&[], &mut Ctx::none())
+    }
+
     /// Evaluates a predicate: true only when the expression is true (not false, not NULL).
-    pub fn matches(&self, row: &[Value]) -> Result<bool> {
-        Ok(self.eval(row)?.truth()? == Some(true))
+    pub fn matches(&self, row: &[Value], ctx: &mut Ctx) -> Result<bool> {
+        Ok(self.eval(row, ctx)?.truth()? == Some(true))
     }
 }
 
@@ -54,12 +101,12 @@ fn column(row: &[Value], i: usize) -> Result<Value> {
 }
 
 #[inline(never)]
-fn and(l: &Expr, r: &Expr, row: &[Value]) -> Result<Value> {
-    let left = l.eval(row)?.truth()?;
+fn and(l: &Expr, r: &Expr, row: &[Value], ctx: &mut Ctx) -> Result<Value> {
+    let left = l.eval(row, ctx)?.truth()?;
     if left == Some(false) {
         return Ok(Value::Boolean(false));
     }
-    Ok(match (left, r.eval(row)?.truth()?) {
+    Ok(match (left, r.eval(row, ctx)?.truth()?) {
         (_, Some(false)) => Value::Boolean(false),
         (Some(true), Some(true)) => Value::Boolean(true),
         _ => Value::Null,
@@ -67,12 +114,12 @@ fn and(l: &Expr, r: &Expr, row: &[Value]) -> Result<Value> {
 }
 
 #[inline(never)]
-fn or(l: &Expr, r: &Expr, row: &[Value]) -> Result<Value> {
-    let left = l.eval(row)?.truth()?;
+fn or(l: &Expr, r: &Expr, row: &[Value], ctx: &mut Ctx) -> Result<Value> {
+    let left = l.eval(row, ctx)?.truth()?;
     if left == Some(true) {
         return Ok(Value::Boolean(true));
     }
-    Ok(match (left, r.eval(row)?.truth()?) {
+    Ok(match (left, r.eval(row, ctx)?.truth()?) {
         (_, Some(true)) => Value::Boolean(true),
         (Some(false), Some(false)) => Value::Boolean(false),
         _ => Value::Null,
@@ -80,26 +127,32 @@ fn or(l: &Expr, r: &Expr, row: &[Value]) -> Result<Value> {
 }
 
 #[inline(never)]
-fn binary_exprs(op: BinaryOp, l: &Expr, r: &Expr, row: &[Value]) -> Result<Value> {
-    let left = l.eval(row)?;
-    binary(op, left, r.eval(row)?)
+fn binary_exprs(op: BinaryOp, l: &Expr, r: &Expr, row: &[Value], ctx: &mut Ctx) -> Result<Value> {
+    let left = l.eval(row, ctx)?;
+    binary(op, left, r.eval(row, ctx)?)
 }
 
 #[inline(never)]
-fn is_null(expr: &Expr, negated: bool, row: &[Value]) -> Result<Value> {
-    Ok(Value::Boolean(expr.eval(row)?.is_null() != negated))
+fn is_null(expr: &Expr, negated: bool, row: &[Value], ctx: &mut Ctx) -> Result<Value> {
+    Ok(Value::Boolean(expr.eval(row, ctx)?.is_null() != negated))
 }
 
 #[inline(never)]
-fn in_list(expr: &Expr, list: &[Expr], negated: bool, row: &[Value]) -> Result<Value> {
-    let value = expr.eval(row)?;
+fn in_list(
+    expr: &Expr,
+    list: &[Expr],
+    negated: bool,
+    row: &[Value],
+    ctx: &mut Ctx,
+) -> Result<Value> {
+    let value = expr.eval(row, ctx)?;
     if value.is_null() {
         return Ok(Value::Null);
     }
     // True on a match; otherwise NULL if any item was NULL, else false.
     let mut saw_null = false;
     for item in list {
-        let item = item.eval(row)?;
+        let item = item.eval(row, ctx)?;
         match value.sql_cmp(&item) {
             Some(Ordering::Equal) => return Ok(Value::Boolean(!negated)),
             Some(_) => {}
@@ -114,15 +167,129 @@ fn in_list(expr: &Expr, list: &[Expr], negated: bool, row: &[Value]) -> Result<V
 }
 
 #[inline(never)]
-fn between(expr: &Expr, low: &Expr, high: &Expr, negated: bool, row: &[Value]) -> Result<Value> {
-    let value = expr.eval(row)?;
-    let above = binary(BinaryOp::GtEq, value.clone(), low.eval(row)?)?.truth()?;
-    let below = binary(BinaryOp::LtEq, value, high.eval(row)?)?.truth()?;
+fn between(
+    expr: &Expr,
+    low: &Expr,
+    high: &Expr,
+    negated: bool,
+    row: &[Value],
+    ctx: &mut Ctx,
+) -> Result<Value> {
+    let value = expr.eval(row, ctx)?;
+    let above = binary(BinaryOp::GtEq, value.clone(), low.eval(row, ctx)?)?.truth()?;
+    let below = binary(BinaryOp::LtEq, value, high.eval(row, ctx)?)?.truth()?;
     Ok(match (above, below) {
         (Some(false), _) | (_, Some(false)) => Value::Boolean(negated),
         (Some(true), Some(true)) => Value::Boolean(!negated),
         _ => Value::Null,
     })
+}
+
+#[inline(never)]
+fn case(
+    operand: Option<&Expr>,
+    branches: &[(Expr, Expr)],
+    otherwise: Option<&Expr>,
+    row: &[Value],
+    ctx: &mut Ctx,
+) -> Result<Value> {
+    let operand = operand.map(|e| e.eval(row, ctx)).transpose()?;
+    for (when, then) in branches {
+        let hit = match &operand {
+            // CASE x WHEN v: x = v (NULL never matches).
+            Some(x) => {
+                let v = when.eval(row, ctx)?;
+                x.sql_cmp(&v) == Some(Ordering::Equal)
+            }
+            None => when.matches(row, ctx)?,
+        };
+        if hit {
+            return then.eval(row, ctx);
+        }
+    }
+    match otherwise {
+        Some(e) => e.eval(row, ctx),
+        None => Ok(Value::Null),
+    }
+}
+
+#[inline(never)]
+fn like(expr: &Expr, pattern: &Expr, negated: bool, row: &[Value], ctx: &mut Ctx) -> Result<Value> {
+    let value = expr.eval(row, ctx)?;
+    let pattern = pattern.eval(row, ctx)?;
+    if value.is_null() || pattern.is_null() {
+        return Ok(Value::Null);
+    }
+    let text = cursor::text_of(&value);
+    let pattern = cursor::text_of(&pattern);
+    Ok(Value::Boolean(
+        like_match(pattern.as_bytes(), text.as_bytes()) != negated,
+    ))
+}
+
+/// SQLite's LIKE: `%` any run, `_` one character, ASCII letters case-insensitive.
+fn like_match(pattern: &[u8], text: &[u8]) -> bool {
+    // Iterative matching with backtracking to the last `%`.
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    let char_len = |s: &[u8], i: usize| -> usize {
+        // Length of the UTF-8 character starting at i.
+        match s[i] {
+            b if b < 0x80 => 1,
+            b if b >= 0xF0 => 4,
+            b if b >= 0xE0 => 3,
+            _ => 2,
+        }
+        .min(s.len() - i)
+    };
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] == b'%' {
+            star = Some((p, t));
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == b'_' {
+            p += 1;
+            t += char_len(text, t);
+        } else if p < pattern.len() && {
+            let pl = char_len(pattern, p);
+            let tl = char_len(text, t);
+            pl == tl
+                && (pattern[p..p + pl] == text[t..t + tl]
+                    || (pl == 1 && pattern[p].eq_ignore_ascii_case(&text[t])))
+        } {
+            t += char_len(text, t);
+            p += char_len(pattern, p);
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            let next = st + char_len(text, st);
+            star = Some((sp, next));
+            t = next;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'%')
+}
+
+#[inline(never)]
+fn call(func: Func, args: &[Expr], row: &[Value], ctx: &mut Ctx) -> Result<Value> {
+    // Functions that do not evaluate every argument.
+    match func {
+        Func::Coalesce | Func::Ifnull => {
+            for arg in args {
+                let v = arg.eval(row, ctx)?;
+                if !v.is_null() {
+                    return Ok(v);
+                }
+            }
+            return Ok(Value::Null);
+        }
+        _ => {}
+    }
+    let mut values = Vec::with_capacity(args.len());
+    for arg in args {
+        values.push(arg.eval(row, ctx)?);
+    }
+    functions::apply(func, values)
 }
 
 fn unary(op: UnaryOp, v: Value) -> Result<Value> {
@@ -134,10 +301,17 @@ fn unary(op: UnaryOp, v: Value) -> Result<Value> {
         }
         (UnaryOp::Minus, Value::Real(r)) => Value::Real(-r),
         (UnaryOp::Plus, v @ (Value::Integer(_) | Value::Real(_))) => v,
+        (UnaryOp::BitNot, Value::Integer(i)) => Value::Integer(!i),
+        (UnaryOp::BitNot, Value::Real(r)) => Value::Integer(!(r as i64)),
+        (UnaryOp::BitNot, Value::Boolean(b)) => Value::Integer(!i64::from(b)),
         (op, v) => {
             return Err(Error::TypeMismatch(format!(
                 "cannot apply unary {} to {} {}",
-                if op == UnaryOp::Minus { "-" } else { "+" },
+                match op {
+                    UnaryOp::Minus => "-",
+                    UnaryOp::BitNot => "~",
+                    _ => "+",
+                },
                 v.type_name(),
                 v.render()
             )));
@@ -175,11 +349,51 @@ fn binary(op: BinaryOp, l: Value, r: Value) -> Result<Value> {
         BinaryOp::Gt => compare(|o| o == Ordering::Greater),
         BinaryOp::GtEq => compare(|o| o != Ordering::Less),
         BinaryOp::Concat => Ok(Value::Text(format!("{l}{r}"))),
+        BinaryOp::BitAnd | BinaryOp::BitOr | BinaryOp::ShiftLeft | BinaryOp::ShiftRight => {
+            bitwise(op, &l, &r)
+        }
         BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
             arithmetic(op, &l, &r)
         }
         BinaryOp::And | BinaryOp::Or => unreachable!("evaluated with short-circuit"),
     }
+}
+
+/// SQLite's bit operators on 64-bit integers (reals are truncated). A shift by 64 or
+/// more gives 0 (or -1 shifting a negative number right); a negative shift shifts the
+/// other way.
+fn bitwise(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
+    let int = |v: &Value| match number(v) {
+        Some(Num::Int(i)) => Ok(i),
+        Some(Num::Real(r)) => Ok(r as i64),
+        None => Err(Error::TypeMismatch(format!(
+            "cannot apply {} to {} {}",
+            op.symbol(),
+            v.type_name(),
+            v.render()
+        ))),
+    };
+    let (a, b) = (int(l)?, int(r)?);
+    let shift = |a: i64, by: i64, left: bool| -> i64 {
+        let (by, left) = if by < 0 {
+            (by.unsigned_abs(), !left)
+        } else {
+            (by as u64, left)
+        };
+        if by >= 64 {
+            if left || a >= 0 { 0 } else { -1 }
+        } else if left {
+            ((a as u64) << by) as i64
+        } else {
+            a >> by
+        }
+    };
+    Ok(Value::Integer(match op {
+        BinaryOp::BitAnd => a & b,
+        BinaryOp::BitOr => a | b,
+        BinaryOp::ShiftLeft => shift(a, b, true),
+        _ => shift(a, b, false),
+    }))
 }
 
 fn arithmetic(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
@@ -240,7 +454,7 @@ mod tests {
     }
 
     fn bin(op: BinaryOp, l: Value, r: Value) -> Result<Value> {
-        Expr::Binary(op, lit(l), lit(r)).eval(&[])
+        Expr::Binary(op, lit(l), lit(r)).eval_const()
     }
 
     #[test]
@@ -252,7 +466,7 @@ mod tests {
         assert_eq!(bin(BinaryOp::Or, Null, B(false)).unwrap(), Null);
         assert_eq!(bin(BinaryOp::Eq, Null, Null).unwrap(), Null);
         assert_eq!(
-            Expr::Unary(UnaryOp::Not, lit(Null)).eval(&[]).unwrap(),
+            Expr::Unary(UnaryOp::Not, lit(Null)).eval_const().unwrap(),
             Null
         );
     }
@@ -271,7 +485,7 @@ mod tests {
         );
         assert_eq!(
             Expr::Unary(UnaryOp::Minus, lit(I(i64::MIN)))
-                .eval(&[])
+                .eval_const()
                 .unwrap_err(),
             Error::Overflow
         );

@@ -2,11 +2,8 @@
 //! the key-value scans at the leaves to the root, and handing result rows to a
 //! [`ResultSink`] one at a time so that memory stays bounded (except under a sort).
 
-use std::cmp::Ordering;
-
-use super::access::Access;
-use super::ast::OrderTerm;
-use super::plan::{ColumnInfo, ConflictPlan, Constraint, Node, Plan, Projection};
+use super::cursor::{self, Ctx, Cursor, ScanCursor};
+use super::plan::{ColumnInfo, ConflictPlan, Constraint, InsertRows, Node, Plan, Projection};
 use super::rows;
 use crate::catalog::{self, Table};
 use crate::encoding::keys;
@@ -52,9 +49,6 @@ pub trait IdAllocator {
     ) -> Result<()>;
 }
 
-type KeyedRows<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<Value>)>> + 'a>;
-type Rows<'a> = Box<dyn Iterator<Item = Result<Vec<Value>>> + 'a>;
-
 /// Runs a plan, sending any rows to `sink`, and returns the outcome (not yet reported).
 pub fn execute(
     plan: Plan,
@@ -67,12 +61,15 @@ pub fn execute(
         rows_affected,
         rows_returned,
     };
+    let mut ctx = Ctx::new(txn);
+    let ctx = &mut ctx;
     Ok(match plan {
         Plan::Query { node, columns } => {
             sink.columns(&columns)?;
             let mut returned = 0;
-            for row in rows(&node, txn)? {
-                sink.row(row?)?;
+            let mut cursor = Cursor::open(&node);
+            while let Some(row) = cursor.next(ctx)? {
+                sink.row(row)?;
                 returned += 1;
             }
             outcome("SELECT", 0, returned)
@@ -94,22 +91,32 @@ pub fn execute(
                 .iter()
                 .map(|c| c.default.clone().unwrap_or(Value::Null))
                 .collect();
-            for values in rows {
+            // Every source row is computed before the first is written, so that
+            // `INSERT INTO t SELECT ... FROM t` reads the table as it was.
+            let source: Vec<Vec<Value>> = match &rows {
+                InsertRows::Values(rows) => rows
+                    .iter()
+                    .map(|row| row.iter().map(|e| e.eval(&[], ctx)).collect())
+                    .collect::<Result<_>>()?,
+                InsertRows::Query(node) => cursor::collect(node, ctx)?,
+            };
+            for values in source {
                 let mut full = defaults.clone();
-                for (expr, &target) in values.iter().zip(&targets) {
-                    full[target] = expr.eval(&[])?;
+                for (value, &target) in values.into_iter().zip(&targets) {
+                    full[target] = value;
                 }
                 if let Some(pk) = integer_key
                     && full[pk].is_null()
                 {
-                    full[pk] = Value::Integer(ids.next_id(&table, &mut || max_id(txn, &prefix))?);
+                    full[pk] =
+                        Value::Integer(ids.next_id(&table, &mut || max_id(ctx.txn()?, &prefix))?);
                 }
                 let full = check_row(&table, full)?;
                 if let Some(Value::Integer(id)) = integer_key.map(|pk| &full[pk]) {
-                    ids.observe_id(&table, *id, &mut || max_id(txn, &prefix))?;
+                    ids.observe_id(&table, *id, &mut || max_id(ctx.txn()?, &prefix))?;
                 }
                 let key = if table.has_rowid() {
-                    let rowid = ids.next_id(&table, &mut || max_id(txn, &prefix))?;
+                    let rowid = ids.next_id(&table, &mut || max_id(ctx.txn()?, &prefix))?;
                     keys::row_key(table.id, &[Value::Integer(rowid)])
                 } else {
                     keys::row_key(table.id, &table.key_values(&full))
@@ -121,7 +128,8 @@ pub fn execute(
                         let mut conflicts = false;
                         for c in rows::constraints(&table).collect::<Vec<_>>() {
                             if target.is_none_or(|t| t == c)
-                                && rows::conflicting_row(txn, &table, c, &full, None)?.is_some()
+                                && rows::conflicting_row(ctx.txn()?, &table, c, &full, None)?
+                                    .is_some()
                             {
                                 conflicts = true;
                                 break;
@@ -134,9 +142,9 @@ pub fn execute(
                     Some(ConflictPlan::Replace) => {
                         for c in rows::constraints(&table).collect::<Vec<_>>() {
                             if let Some(existing) =
-                                rows::conflicting_row(txn, &table, c, &full, None)?
+                                rows::conflicting_row(ctx.txn()?, &table, c, &full, None)?
                             {
-                                rows::delete_by_key(txn, &table, &existing)?;
+                                rows::delete_by_key(ctx.txn()?, &table, &existing)?;
                             }
                         }
                     }
@@ -146,9 +154,9 @@ pub fn execute(
                         filter,
                     }) => {
                         if let Some(existing_key) =
-                            rows::conflicting_row(txn, &table, *target, &full, None)?
+                            rows::conflicting_row(ctx.txn()?, &table, *target, &full, None)?
                         {
-                            let bytes = txn.get(&existing_key)?.ok_or_else(|| {
+                            let bytes = ctx.txn()?.get(&existing_key)?.ok_or_else(|| {
                                 Error::Corrupt("a conflicting row vanished".into())
                             })?;
                             let existing = rows::decode_full_row(&table, &bytes)?;
@@ -156,28 +164,34 @@ pub fn execute(
                             let mut both = existing.clone();
                             both.extend(full);
                             if let Some(filter) = filter
-                                && !filter.matches(&both)?
+                                && !filter.matches(&both, ctx)?
                             {
                                 continue;
                             }
                             let mut updated = existing.clone();
                             for (index, expr) in set {
-                                updated[*index] = expr.eval(&both)?;
+                                updated[*index] = expr.eval(&both, ctx)?;
                             }
                             let updated = check_row(&table, updated)?;
-                            rows::update_in_place(txn, &table, &existing_key, &existing, &updated)?;
+                            rows::update_in_place(
+                                ctx.txn()?,
+                                &table,
+                                &existing_key,
+                                &existing,
+                                &updated,
+                            )?;
                             inserted += 1;
-                            returned += return_row(&returning, &updated, sink)?;
+                            returned += return_row(&returning, &updated, sink, ctx)?;
                             continue;
                         }
                     }
                 }
-                if rows::conflicting_row(txn, &table, primary, &full, None)?.is_some() {
+                if rows::conflicting_row(ctx.txn()?, &table, primary, &full, None)?.is_some() {
                     return Err(rows::unique_violation(&table, primary, &full));
                 }
-                rows::insert(txn, &table, &key, &full)?;
+                rows::insert(ctx.txn()?, &table, &key, &full)?;
                 inserted += 1;
-                returned += return_row(&returning, &full, sink)?;
+                returned += return_row(&returning, &full, sink, ctx)?;
             }
             outcome("INSERT", inserted, returned)
         }
@@ -189,14 +203,13 @@ pub fn execute(
         } => {
             start_returning(&returning, sink)?;
             let mut returned = 0;
-            let matched: Vec<(Vec<u8>, Vec<Value>)> =
-                keyed_rows(&source, txn)?.collect::<Result<_>>()?;
+            let matched: Vec<(Vec<u8>, Vec<Value>)> = keyed_rows(&source, ctx)?;
             let count = matched.len() as u64;
             let mut changes = Vec::with_capacity(matched.len());
             for (key, old) in matched {
                 let mut new = old.clone();
                 for (index, expr) in &set {
-                    new[*index] = expr.eval(&old)?;
+                    new[*index] = expr.eval(&old, ctx)?;
                 }
                 let new = check_row(&table, new)?;
                 let new_key = if table.has_rowid() {
@@ -211,27 +224,27 @@ pub fn execute(
             // (`SET id = id + 1` works).
             for (key, old, new_key, new) in &changes {
                 if new_key == key {
-                    rows::unindex(txn, &table, key, old, Some(new))?;
+                    rows::unindex(ctx.txn()?, &table, key, old, Some(new))?;
                 } else {
-                    rows::unindex(txn, &table, key, old, None)?;
-                    txn.delete(key)?;
+                    rows::unindex(ctx.txn()?, &table, key, old, None)?;
+                    ctx.txn()?.delete(key)?;
                 }
             }
             let prefix = keys::row_prefix(table.id);
             let integer_key = table.integer_key();
             for (key, old, new_key, new) in changes {
                 if new_key == key {
-                    rows::reindex(txn, &table, &key, Some(&old), &new)?;
+                    rows::reindex(ctx.txn()?, &table, &key, Some(&old), &new)?;
                 } else {
-                    if txn.get(&new_key)?.is_some() {
+                    if ctx.txn()?.get(&new_key)?.is_some() {
                         return Err(rows::unique_violation(&table, Constraint::PrimaryKey, &new));
                     }
                     if let Some(Value::Integer(id)) = integer_key.map(|pk| &new[pk]) {
-                        ids.observe_id(&table, *id, &mut || max_id(txn, &prefix))?;
+                        ids.observe_id(&table, *id, &mut || max_id(ctx.txn()?, &prefix))?;
                     }
-                    rows::reindex(txn, &table, &new_key, None, &new)?;
+                    rows::reindex(ctx.txn()?, &table, &new_key, None, &new)?;
                 }
-                returned += return_row(&returning, &new, sink)?;
+                returned += return_row(&returning, &new, sink, ctx)?;
             }
             outcome("UPDATE", count, returned)
         }
@@ -242,11 +255,10 @@ pub fn execute(
         } => {
             start_returning(&returning, sink)?;
             let mut returned = 0;
-            let doomed: Vec<(Vec<u8>, Vec<Value>)> =
-                keyed_rows(&source, txn)?.collect::<Result<_>>()?;
+            let doomed: Vec<(Vec<u8>, Vec<Value>)> = keyed_rows(&source, ctx)?;
             for (key, old) in &doomed {
-                rows::delete(txn, &table, key, old)?;
-                returned += return_row(&returning, old, sink)?;
+                rows::delete(ctx.txn()?, &table, key, old)?;
+                returned += return_row(&returning, old, sink, ctx)?;
             }
             outcome("DELETE", doomed.len() as u64, returned)
         }
@@ -254,15 +266,15 @@ pub fn execute(
             table,
             if_not_exists,
         } => {
-            if !(if_not_exists && catalog::get_table(txn, &table.name)?.is_some()) {
-                catalog::create_table(txn, table)?;
+            if !(if_not_exists && catalog::get_table(ctx.txn()?, &table.name)?.is_some()) {
+                catalog::create_table(ctx.txn()?, table)?;
             }
             outcome("CREATE TABLE", 0, 0)
         }
         Plan::DropTable { names, if_exists } => {
             for name in names {
-                match catalog::get_table(txn, &name)? {
-                    Some(table) => catalog::drop_table(txn, &table)?,
+                match catalog::get_table(ctx.txn()?, &name)? {
+                    Some(table) => catalog::drop_table(ctx.txn()?, &table)?,
                     None if if_exists => {}
                     None => return Err(Error::NoSuchTable(name)),
                 }
@@ -274,28 +286,55 @@ pub fn execute(
             index,
             if_not_exists,
         } => {
-            match catalog::find_index(txn, &index.name)? {
+            match catalog::find_index(ctx.txn()?, &index.name)? {
                 Some(_) if if_not_exists => {}
                 Some(_) => return Err(Error::IndexExists(index.name)),
                 None => {
-                    catalog::add_index(txn, &mut table, index)?;
-                    rows::backfill(txn, &table, table.indexes.len() - 1)?;
+                    catalog::add_index(ctx.txn()?, &mut table, index)?;
+                    rows::backfill(ctx.txn()?, &table, table.indexes.len() - 1)?;
                 }
             }
             outcome("CREATE INDEX", 0, 0)
         }
         Plan::DropIndex { names, if_exists } => {
             for name in names {
-                match catalog::find_index(txn, &name)? {
-                    Some((mut table, position)) => catalog::drop_index(txn, &mut table, position)?,
+                match catalog::find_index(ctx.txn()?, &name)? {
+                    Some((mut table, position)) => {
+                        catalog::drop_index(ctx.txn()?, &mut table, position)?
+                    }
                     None if if_exists => {}
                     None => return Err(Error::NoSuchIndex(name)),
                 }
             }
             outcome("DROP INDEX", 0, 0)
         }
+        Plan::CreateView {
+            view,
+            if_not_exists,
+        } => {
+            let txn = ctx.txn()?;
+            let exists = catalog::get_view(txn, &view.name)?.is_some();
+            if !(if_not_exists && exists) {
+                catalog::create_view(txn, &view)?;
+            }
+            outcome("CREATE VIEW", 0, 0)
+        }
+        Plan::DropView { names, if_exists } => {
+            for name in names {
+                if !catalog::drop_view(ctx.txn()?, &name)? && !if_exists {
+                    return Err(Error::NoSuchTable(format!("{name} (no such view)")));
+                }
+            }
+            outcome("DROP VIEW", 0, 0)
+        }
+        Plan::Reindex(targets) => {
+            for (table, position) in &targets {
+                rows::rebuild(ctx.txn()?, table, *position)?;
+            }
+            outcome("REINDEX", 0, 0)
+        }
         Plan::AlterTable { old_name, table } => {
-            catalog::replace_table(txn, &old_name, &table)?;
+            catalog::replace_table(ctx.txn()?, &old_name, &table)?;
             outcome("ALTER TABLE", 0, 0)
         }
         Plan::Explain(inner) => {
@@ -308,7 +347,7 @@ pub fn execute(
             outcome("EXPLAIN", 0, 0)
         }
         Plan::ShowTables => {
-            let tables = catalog::list_tables(txn)?;
+            let tables = catalog::list_tables(ctx.txn()?)?;
             let n = tables.len() as u64;
             send_text_rows(
                 sink,
@@ -364,6 +403,7 @@ fn return_row(
     returning: &Option<Projection>,
     row: &[Value],
     sink: &mut dyn ResultSink,
+    ctx: &mut Ctx,
 ) -> Result<u64> {
     let Some(projection) = returning else {
         return Ok(0);
@@ -372,7 +412,7 @@ fn return_row(
         projection
             .exprs
             .iter()
-            .map(|e| e.eval(row))
+            .map(|e| e.eval(row, ctx))
             .collect::<Result<_>>()?,
     )?;
     Ok(1)
@@ -434,82 +474,9 @@ fn max_id(txn: &mut dyn Transaction, prefix: &[u8]) -> Result<i64> {
     }
 }
 
-/// The rows a node produces.
-fn rows<'a>(node: &'a Node, txn: &'a mut dyn Transaction) -> Result<Rows<'a>> {
-    Ok(match node {
-        Node::Scan { .. } => Box::new(keyed_rows(node, txn)?.map(|item| item.map(|(_, r)| r))),
-        Node::Unit => Box::new(std::iter::once(Ok(Vec::new()))),
-        Node::Filter { source, predicate } => {
-            Box::new(rows(source, txn)?.filter_map(move |item| match item {
-                Ok(row) => match predicate.matches(&row) {
-                    Ok(true) => Some(Ok(row)),
-                    Ok(false) => None,
-                    Err(e) => Some(Err(e)),
-                },
-                Err(e) => Some(Err(e)),
-            }))
-        }
-        Node::Sort { source, keys } => {
-            Box::new(sort(rows(source, txn)?, keys)?.into_iter().map(Ok))
-        }
-        Node::Limit {
-            source,
-            offset,
-            limit,
-        } => {
-            let skipped = rows(source, txn)?.skip(usize::try_from(*offset).unwrap_or(usize::MAX));
-            match limit {
-                Some(n) => Box::new(skipped.take(usize::try_from(*n).unwrap_or(usize::MAX))),
-                None => Box::new(skipped),
-            }
-        }
-        Node::Project { source, exprs } => Box::new(rows(source, txn)?.map(move |item| {
-            let row = item?;
-            exprs.iter().map(|e| e.eval(&row)).collect()
-        })),
-    })
-}
-
-/// Sorts rows by the keys (a stable sort: ties keep their input order).
-fn sort(input: Rows<'_>, keys: &[OrderTerm]) -> Result<Vec<Vec<Value>>> {
-    let mut keyed: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
-    for row in input {
-        let row = row?;
-        let sort_key = keys
-            .iter()
-            .map(|k| k.expr.eval(&row))
-            .collect::<Result<_>>()?;
-        keyed.push((sort_key, row));
-    }
-    keyed.sort_by(|(a, _), (b, _)| {
-        for ((x, y), term) in a.iter().zip(b).zip(keys) {
-            let ordering = match (x.is_null(), y.is_null()) {
-                (true, true) => Ordering::Equal,
-                // NULLs are smallest unless NULLS FIRST/LAST says otherwise.
-                (true, false) | (false, true) => {
-                    let nulls_first = term.nulls_first.unwrap_or(!term.descending);
-                    if x.is_null() == nulls_first {
-                        Ordering::Less
-                    } else {
-                        Ordering::Greater
-                    }
-                }
-                (false, false) => {
-                    let o = x.total_cmp(y);
-                    if term.descending { o.reverse() } else { o }
-                }
-            };
-            if ordering != Ordering::Equal {
-                return ordering;
-            }
-        }
-        Ordering::Equal
-    });
-    Ok(keyed.into_iter().map(|(_, row)| row).collect())
-}
-
-/// Rows of a scan with their keys, for reads and for UPDATE and DELETE.
-fn keyed_rows<'a>(node: &'a Node, txn: &'a mut dyn Transaction) -> Result<KeyedRows<'a>> {
+/// The rows a write's scan selects, with their keys, read completely before the write
+/// changes anything.
+fn keyed_rows(node: &Node, ctx: &mut Ctx) -> Result<Vec<(Vec<u8>, Vec<Value>)>> {
     let Node::Scan {
         table,
         access,
@@ -521,25 +488,10 @@ fn keyed_rows<'a>(node: &'a Node, txn: &'a mut dyn Transaction) -> Result<KeyedR
             "writing through anything but a table scan".into(),
         ));
     };
-    let decode = move |(key, bytes): (Vec<u8>, Vec<u8>)| -> Result<Option<(Vec<u8>, Vec<Value>)>> {
-        let values = rows::decode_full_row(table, &bytes)?;
-        match filter {
-            Some(f) if !f.matches(&values)? => Ok(None),
-            _ => Ok(Some((key, values))),
-        }
-    };
-    if let Access::Keyed { spans, .. } = access
-        && access.is_primary_point(table)
-    {
-        let key = keys::row_key(table.id, &spans[0].prefix);
-        return Ok(match txn.get(&key)? {
-            Some(bytes) => Box::new(decode((key, bytes)).transpose().into_iter()),
-            None => Box::new(std::iter::empty()),
-        });
+    let mut scan = ScanCursor::new(table, access, filter.as_ref(), *reverse);
+    let mut out = Vec::new();
+    while let Some(item) = scan.next_keyed(ctx)? {
+        out.push(item);
     }
-    let mut scan = rows::scan_for(table, access, *reverse);
-    Ok(Box::new(
-        std::iter::from_fn(move || scan.next(txn))
-            .filter_map(move |item| item.and_then(decode).transpose()),
-    ))
+    Ok(out)
 }

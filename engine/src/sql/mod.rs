@@ -11,8 +11,11 @@
 
 mod access;
 pub mod ast;
+mod cursor;
 mod eval;
 pub mod execute;
+mod functions;
 pub mod plan;
+mod query;
 mod rows;
 pub mod translate;

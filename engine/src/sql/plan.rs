@@ -1,23 +1,16 @@
 //! The planner: binds names against the catalog, builds a plan tree, and chooses how each
-//! table is read.
-//!
-//! Access paths, from best to worst:
-//! - a **point lookup** when the WHERE clause fixes every primary key column by equality;
-//! - a **range scan** when it fixes a leading part of the primary key by equality and/or
-//!   bounds the next key column with `<`, `<=`, `>`, `>=`;
-//! - a **full scan** otherwise.
-//!
-//! Conditions used for a point lookup are dropped from the filter; range conditions stay
-//! in it (they are cheap to recheck and that keeps widened bounds exact). An ORDER BY on a
-//! leading part of the primary key is served by scanning in key order instead of sorting.
+//! table is read (see [`super::access`]) and how tables are joined (see
+//! [`super::query`]).
 
 use std::ops::Bound;
 
 use super::access::{self, Access, Span};
 use super::ast::{
-    self, AlterAction, BinaryOp, ConflictAction, Expr, OnConflict, OrderTerm, SelectItem, Statement,
+    self, AlterAction, ConflictAction, Expr, InsertSource, JoinKind, OnConflict, OrderTerm,
+    SelectItem, SetOp, Statement, SubqueryKind,
 };
-use crate::catalog::{self, Column, Index, Table};
+use super::query::{Aggregates, Binder, Scope, infer_type, relation_of_table};
+use crate::catalog::{self, Column, Index, Table, View};
 use crate::error::{Error, Result};
 use crate::storage::Transaction;
 use crate::value::{DataType, Value};
@@ -42,6 +35,10 @@ pub enum Node {
     },
     /// One empty row: the source of a SELECT without FROM.
     Unit,
+    /// Rows of constant expressions (`VALUES`).
+    Values {
+        rows: Vec<Vec<Expr>>,
+    },
     Filter {
         source: Box<Node>,
         predicate: Expr,
@@ -59,6 +56,72 @@ pub enum Node {
         source: Box<Node>,
         exprs: Vec<Expr>,
     },
+    /// Rows of `left` joined with rows of `right` (left columns first) where `on` holds;
+    /// a LEFT join keeps unmatched left rows, with NULLs for the right columns.
+    Join {
+        left: Box<Node>,
+        right: Box<Node>,
+        kind: JoinKind,
+        on: Option<Expr>,
+        method: JoinMethod,
+        /// The number of columns of the right side's rows.
+        right_width: usize,
+    },
+    /// One row per group: the group's first input row (`width` columns, NULLs for an
+    /// empty input), the GROUP BY values, then the aggregate results.
+    Aggregate {
+        source: Box<Node>,
+        group_by: Vec<Expr>,
+        /// [`Expr::Aggregate`] calls over input rows.
+        aggregates: Vec<Expr>,
+        width: usize,
+    },
+    /// Rows without duplicates (NULLs equal to each other), in first-seen order.
+    Distinct {
+        source: Box<Node>,
+    },
+    SetOp {
+        op: SetOp,
+        all: bool,
+        left: Box<Node>,
+        right: Box<Node>,
+    },
+}
+
+/// How a join finds the right rows for a left row.
+#[derive(Clone, Debug)]
+pub enum JoinMethod {
+    /// Every right row (read once) against every left row.
+    NestedLoop,
+    /// Right rows hashed by `right_keys`; a left row meets those whose keys equal its
+    /// `left_keys` (NULL keys meet nothing).
+    Hash {
+        left_keys: Vec<Expr>,
+        right_keys: Vec<Expr>,
+    },
+    /// The right side is a scan of a table; each left row's `keys` are looked up as the
+    /// leading values of its primary key (`index` None) or of an index.
+    Lookup {
+        index: Option<usize>,
+        keys: Vec<Expr>,
+    },
+}
+
+/// A subquery inside an expression, planned.
+#[derive(Debug)]
+pub struct SubPlan {
+    pub node: Node,
+    pub kind: SubqueryKind,
+    /// Whether it reads columns of an enclosing query (and so runs once per row).
+    pub correlated: bool,
+    /// The type of its column, where known.
+    pub data_type: Option<DataType>,
+}
+
+impl PartialEq for SubPlan {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
 }
 
 /// A uniqueness constraint of a table: its primary key or one of its unique indexes.
@@ -86,6 +149,14 @@ pub enum ConflictPlan {
     Replace,
 }
 
+/// Where an INSERT's rows come from.
+#[derive(Clone, Debug)]
+pub enum InsertRows {
+    Values(Vec<Vec<Expr>>),
+    /// A query, read completely before the first row is written.
+    Query(Node),
+}
+
 /// A planned statement.
 #[derive(Clone, Debug)]
 pub enum Plan {
@@ -97,7 +168,7 @@ pub enum Plan {
         table: Table,
         /// For each value in a row, the index of the column it goes to.
         targets: Vec<usize>,
-        rows: Vec<Vec<Expr>>,
+        rows: InsertRows,
         /// What to do when a row's primary key is taken; None: fail with 23505.
         on_conflict: Option<ConflictPlan>,
         /// Rows to return, computed from each inserted row.
@@ -133,10 +204,20 @@ pub enum Plan {
         names: Vec<String>,
         if_exists: bool,
     },
+    /// Rebuild these indexes (table, position of the index) from their tables' rows.
+    Reindex(Vec<(Table, usize)>),
     /// Store `table` as the new definition of the table now named `old_name`.
     AlterTable {
         old_name: String,
         table: Table,
+    },
+    CreateView {
+        view: View,
+        if_not_exists: bool,
+    },
+    DropView {
+        names: Vec<String>,
+        if_exists: bool,
     },
     Explain(Box<Plan>),
     ShowTables,
@@ -145,19 +226,29 @@ pub enum Plan {
 
 /// Plans a statement, reading the catalog through `txn`.
 pub fn plan(statement: Statement, txn: &mut dyn Transaction) -> Result<Plan> {
+    let mut binder = Binder::new(txn);
+    plan_statement(statement, &mut binder)
+}
+
+fn plan_statement(statement: Statement, binder: &mut Binder) -> Result<Plan> {
     Ok(match statement {
-        Statement::Select(select) => plan_select(*select, txn)?,
+        Statement::Select(query) => {
+            let (node, columns) = binder.plan_query(*query)?;
+            Plan::Query { node, columns }
+        }
         Statement::Insert {
             table,
             columns,
-            rows,
+            source,
             on_conflict,
             returning: items,
         } => {
-            let table = catalog::must_get_table(txn, &table)?;
-            let returning = returning(items, &table)?;
-            let on_conflict = on_conflict.map(|c| plan_conflict(&table, c)).transpose()?;
-            plan_insert(table, columns, rows, on_conflict, returning)?
+            let table = catalog::must_get_table(binder.txn, &table)?;
+            let returning = returning(items, &table, binder)?;
+            let on_conflict = on_conflict
+                .map(|c| plan_conflict(&table, c, binder))
+                .transpose()?;
+            plan_insert(table, columns, source, on_conflict, returning, binder)?
         }
         Statement::Update {
             table,
@@ -165,14 +256,16 @@ pub fn plan(statement: Statement, txn: &mut dyn Transaction) -> Result<Plan> {
             filter,
             returning: items,
         } => {
-            let table = catalog::must_get_table(txn, &table)?;
-            let scope = Scope::table(&table, None);
-            let assignments = bind_assignments(&table, set, &scope)?;
-            let source = scan(&table, filter.map(|f| scope.bind(f)).transpose()?)?;
+            let table = catalog::must_get_table(binder.txn, &table)?;
+            let scope = Scope::table(&table, &table.name);
+            let assignments = bind_assignments(&table, set, &scope, binder)?;
+            let filter = filter
+                .map(|f| binder.bind(f, &scope, Aggregates::Forbidden("WHERE")))
+                .transpose()?;
             Plan::Update {
-                returning: returning(items, &table)?,
+                returning: returning(items, &table, binder)?,
+                source: scan(&table, filter),
                 table,
-                source,
                 set: assignments,
             }
         }
@@ -181,13 +274,14 @@ pub fn plan(statement: Statement, txn: &mut dyn Transaction) -> Result<Plan> {
             filter,
             returning: items,
         } => {
-            let table = catalog::must_get_table(txn, &table)?;
+            let table = catalog::must_get_table(binder.txn, &table)?;
+            let scope = Scope::table(&table, &table.name);
             let filter = filter
-                .map(|f| Scope::table(&table, None).bind(f))
+                .map(|f| binder.bind(f, &scope, Aggregates::Forbidden("WHERE")))
                 .transpose()?;
             Plan::Delete {
-                returning: returning(items, &table)?,
-                source: scan(&table, filter)?,
+                returning: returning(items, &table, binder)?,
+                source: scan(&table, filter),
                 table,
             }
         }
@@ -208,7 +302,7 @@ pub fn plan(statement: Statement, txn: &mut dyn Transaction) -> Result<Plan> {
             unique,
             if_not_exists,
         } => {
-            let table = catalog::must_get_table(txn, &table)?;
+            let table = catalog::must_get_table(binder.txn, &table)?;
             let columns = index_columns(&table, &columns, &name)?;
             Plan::CreateIndex {
                 index: Index {
@@ -222,9 +316,60 @@ pub fn plan(statement: Statement, txn: &mut dyn Transaction) -> Result<Plan> {
             }
         }
         Statement::DropIndex { names, if_exists } => Plan::DropIndex { names, if_exists },
+        Statement::Reindex(name) => {
+            let mut targets = Vec::new();
+            match name {
+                None => {
+                    for table in catalog::list_tables(binder.txn)? {
+                        for i in 0..table.indexes.len() {
+                            targets.push((table.clone(), i));
+                        }
+                    }
+                }
+                Some(name) => match catalog::find_index(binder.txn, &name)? {
+                    Some(found) => targets.push(found),
+                    None => match catalog::get_table(binder.txn, &name)? {
+                        Some(table) => {
+                            for i in 0..table.indexes.len() {
+                                targets.push((table.clone(), i));
+                            }
+                        }
+                        None => return Err(Error::NoSuchIndex(name)),
+                    },
+                },
+            }
+            Plan::Reindex(targets)
+        }
         Statement::DropTable { names, if_exists } => Plan::DropTable { names, if_exists },
+        Statement::CreateView {
+            name,
+            columns,
+            query,
+            sql,
+            if_not_exists,
+        } => {
+            // Planned now to check it, and on every use (so it follows schema changes).
+            let (_, planned) = binder.plan_query(*query)?;
+            if !columns.is_empty() && columns.len() != planned.len() {
+                return Err(Error::InvalidDefinition(format!(
+                    "view {name} names {} columns but its query returns {}",
+                    columns.len(),
+                    planned.len()
+                )));
+            }
+            let columns = if columns.is_empty() {
+                planned.into_iter().map(|c| c.name).collect()
+            } else {
+                columns
+            };
+            Plan::CreateView {
+                view: View { name, columns, sql },
+                if_not_exists,
+            }
+        }
+        Statement::DropView { names, if_exists } => Plan::DropView { names, if_exists },
         Statement::AlterTable { name, actions } => {
-            let table = alter_table(catalog::must_get_table(txn, &name)?, actions)?;
+            let table = alter_table(catalog::must_get_table(binder.txn, &name)?, actions)?;
             Plan::AlterTable {
                 old_name: name,
                 table,
@@ -232,7 +377,7 @@ pub fn plan(statement: Statement, txn: &mut dyn Transaction) -> Result<Plan> {
         }
         Statement::Explain(inner) => match *inner {
             Statement::Explain(_) => return Err(Error::Unsupported("EXPLAIN EXPLAIN".into())),
-            inner => Plan::Explain(Box::new(plan(inner, txn)?)),
+            inner => Plan::Explain(Box::new(plan_statement(inner, binder)?)),
         },
         Statement::Begin | Statement::Commit | Statement::Rollback => {
             return Err(Error::Unsupported(
@@ -240,7 +385,7 @@ pub fn plan(statement: Statement, txn: &mut dyn Transaction) -> Result<Plan> {
             ));
         }
         Statement::ShowTables => Plan::ShowTables,
-        Statement::Describe(name) => Plan::Describe(catalog::must_get_table(txn, &name)?),
+        Statement::Describe(name) => Plan::Describe(catalog::must_get_table(binder.txn, &name)?),
     })
 }
 
@@ -249,22 +394,21 @@ fn bind_assignments(
     table: &Table,
     set: Vec<(String, Expr)>,
     scope: &Scope,
+    binder: &mut Binder,
 ) -> Result<Vec<(usize, Expr)>> {
     let mut assignments: Vec<(usize, Expr)> = Vec::new();
     for (name, expr) in set {
         let index = table.must_column_index(&name)?;
-        if assignments.iter().any(|(i, _)| *i == index) {
-            return Err(Error::InvalidDefinition(format!(
-                "column \"{name}\" is assigned more than once"
-            )));
-        }
-        assignments.push((index, scope.bind(expr)?));
+        let bound = binder.bind(expr, scope, Aggregates::Forbidden("SET"))?;
+        // As in SQLite, a column assigned more than once takes the rightmost value.
+        assignments.retain(|(i, _)| *i != index);
+        assignments.push((index, bound));
     }
     Ok(assignments)
 }
 
 /// Checks an ON CONFLICT clause against the table and binds its expressions.
-fn plan_conflict(table: &Table, conflict: OnConflict) -> Result<ConflictPlan> {
+fn plan_conflict(table: &Table, conflict: OnConflict, binder: &mut Binder) -> Result<ConflictPlan> {
     let target = if conflict.target.is_empty() {
         None
     } else {
@@ -305,11 +449,12 @@ fn plan_conflict(table: &Table, conflict: OnConflict) -> Result<ConflictPlan> {
                     "ON CONFLICT DO UPDATE needs a conflict target, e.g. ON CONFLICT (id)".into(),
                 ));
             };
-            let scope = Scope {
-                excluded: Some(table),
-                ..Scope::table(table, None)
-            };
-            let set = bind_assignments(table, set, &scope)?;
+            // The existing row, then the row that was to be inserted as `excluded`
+            // (seen only when qualified: a plain name is the existing row's).
+            let mut excluded = relation_of_table(table, "excluded");
+            excluded.hidden.fill(true);
+            let scope = Scope::new(vec![relation_of_table(table, &table.name), excluded], None);
+            let set = bind_assignments(table, set, &scope, binder)?;
             if set.iter().any(|(i, _)| table.primary_key.contains(i)) {
                 return Err(Error::Unsupported(
                     "changing the primary key in ON CONFLICT DO UPDATE".into(),
@@ -318,109 +463,12 @@ fn plan_conflict(table: &Table, conflict: OnConflict) -> Result<ConflictPlan> {
             ConflictPlan::Update {
                 target,
                 set,
-                filter: filter.map(|f| scope.bind(f)).transpose()?,
+                filter: filter
+                    .map(|f| binder.bind(f, &scope, Aggregates::Forbidden("WHERE")))
+                    .transpose()?,
             }
         }
     })
-}
-
-/// The names a bound expression can refer to.
-struct Scope<'a> {
-    /// The table and the name it goes by in the query (its alias, or its name).
-    table: Option<(&'a Table, &'a str)>,
-    /// In ON CONFLICT DO UPDATE: the row that was to be inserted, as `excluded.col`,
-    /// bound to the columns after the table's own.
-    excluded: Option<&'a Table>,
-}
-
-impl<'a> Scope<'a> {
-    fn table(table: &'a Table, alias: Option<&'a str>) -> Self {
-        Scope {
-            table: Some((table, alias.unwrap_or(&table.name))),
-            excluded: None,
-        }
-    }
-
-    /// A scope with no columns (VALUES rows, LIMIT, constants).
-    fn empty() -> Self {
-        Scope {
-            table: None,
-            excluded: None,
-        }
-    }
-
-    /// Resolves column names into column indexes.
-    fn bind(&self, expr: Expr) -> Result<Expr> {
-        Ok(match expr {
-            Expr::Name {
-                table: Some(qualifier),
-                column,
-            } if self.excluded.is_some() && qualifier == "excluded" => {
-                let t = self.excluded.expect("checked");
-                Expr::Column(t.columns.len() + t.must_column_index(&column)?)
-            }
-            Expr::Name { table, column } => {
-                let Some((t, visible_name)) = self.table else {
-                    return Err(Error::NoSuchColumn(format!(
-                        "column \"{column}\" does not exist (the query has no FROM clause)"
-                    )));
-                };
-                if let Some(qualifier) = &table
-                    && qualifier != visible_name
-                {
-                    return Err(Error::NoSuchColumn(format!(
-                        "no table named \"{qualifier}\" in this query (for {qualifier}.{column})"
-                    )));
-                }
-                Expr::Column(t.must_column_index(&column)?)
-            }
-            Expr::Unary(op, e) => Expr::Unary(op, Box::new(self.bind(*e)?)),
-            Expr::Binary(op, l, r) => {
-                Expr::Binary(op, Box::new(self.bind(*l)?), Box::new(self.bind(*r)?))
-            }
-            Expr::IsNull { expr, negated } => Expr::IsNull {
-                expr: Box::new(self.bind(*expr)?),
-                negated,
-            },
-            e @ (Expr::InList { .. } | Expr::Between { .. }) => self.bind_rare(e)?,
-            e @ (Expr::Literal(_) | Expr::Column(_)) => e,
-        })
-    }
-
-    /// The less common forms, out of `bind` so that its frame stays small.
-    #[inline(never)]
-    fn bind_rare(&self, expr: Expr) -> Result<Expr> {
-        Ok(match expr {
-            Expr::InList {
-                expr,
-                list,
-                negated,
-            } => Expr::InList {
-                expr: Box::new(self.bind(*expr)?),
-                list: list
-                    .into_iter()
-                    .map(|e| self.bind(e))
-                    .collect::<Result<_>>()?,
-                negated,
-            },
-            Expr::Between {
-                expr,
-                low,
-                high,
-                negated,
-            } => Expr::Between {
-                expr: Box::new(self.bind(*expr)?),
-                low: Box::new(self.bind(*low)?),
-                high: Box::new(self.bind(*high)?),
-                negated,
-            },
-            other => other,
-        })
-    }
-
-    fn column_type(&self, index: usize) -> Option<DataType> {
-        self.table.map(|(t, _)| t.columns[index].data_type)
-    }
 }
 
 /// Output expressions bound to the input row, and the result columns they make.
@@ -430,19 +478,22 @@ pub struct Projection {
     pub columns: Vec<ColumnInfo>,
 }
 
-/// Binds a SELECT (or RETURNING) list, expanding `*` into the table's columns.
-fn projection(items: Vec<SelectItem>, scope: &Scope) -> Result<Projection> {
+/// The RETURNING projection of a write, or None without a RETURNING clause.
+fn returning(
+    items: Vec<SelectItem>,
+    table: &Table,
+    binder: &mut Binder,
+) -> Result<Option<Projection>> {
+    if items.is_empty() {
+        return Ok(None);
+    }
+    let scope = Scope::table(table, &table.name);
     let mut exprs = Vec::new();
     let mut columns = Vec::new();
     for item in items {
         match item {
-            SelectItem::Wildcard => {
-                let Some((t, _)) = scope.table else {
-                    return Err(Error::InvalidDefinition(
-                        "SELECT * needs a FROM clause".into(),
-                    ));
-                };
-                for (i, column) in t.columns.iter().enumerate() {
+            SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
+                for (i, column) in table.columns.iter().enumerate() {
                     exprs.push(Expr::Column(i));
                     columns.push(ColumnInfo {
                         name: column.name.clone(),
@@ -451,198 +502,48 @@ fn projection(items: Vec<SelectItem>, scope: &Scope) -> Result<Projection> {
                 }
             }
             SelectItem::Expr { expr, label } => {
-                let bound = scope.bind(expr)?;
+                let bound = binder.bind(expr, &scope, Aggregates::Forbidden("RETURNING"))?;
                 columns.push(ColumnInfo {
                     name: label,
-                    data_type: infer_type(&bound, scope),
+                    data_type: infer_type(&bound, &scope),
                 });
                 exprs.push(bound);
             }
         }
     }
-    Ok(Projection { exprs, columns })
-}
-
-/// The RETURNING projection of a write, or None without a RETURNING clause.
-fn returning(items: Vec<SelectItem>, table: &Table) -> Result<Option<Projection>> {
-    if items.is_empty() {
-        return Ok(None);
-    }
-    projection(items, &Scope::table(table, None)).map(Some)
-}
-
-/// The static type of an expression's result, where it is known.
-fn infer_type(expr: &Expr, scope: &Scope) -> Option<DataType> {
-    match expr {
-        Expr::Literal(v) => v.data_type(),
-        Expr::Column(i) => scope.column_type(*i),
-        Expr::Name { .. } => None,
-        Expr::Unary(ast::UnaryOp::Not, _)
-        | Expr::IsNull { .. }
-        | Expr::InList { .. }
-        | Expr::Between { .. } => Some(DataType::Boolean),
-        Expr::Unary(_, e) => infer_type(e, scope),
-        Expr::Binary(op, l, r) => match op {
-            BinaryOp::Concat => Some(DataType::Text),
-            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
-                match (infer_type(l, scope)?, infer_type(r, scope)?) {
-                    (DataType::Real, _) | (_, DataType::Real) => Some(DataType::Real),
-                    _ => Some(DataType::Integer),
-                }
-            }
-            _ => Some(DataType::Boolean),
-        },
-    }
+    Ok(Some(Projection { exprs, columns }))
 }
 
 /// Evaluates a constant expression at plan time.
 pub(super) fn constant(expr: &Expr) -> Result<Value> {
-    Scope::empty().bind(expr.clone())?.eval(&[])
-}
-
-/// A non-negative integer from a LIMIT or OFFSET expression.
-fn count(expr: &Expr, what: &str) -> Result<u64> {
-    match constant(expr)? {
-        Value::Integer(n) if n >= 0 => Ok(n as u64),
-        other => Err(Error::InvalidValue(format!(
-            "{what} must be a non-negative integer, not {}",
-            other.render()
-        ))),
+    if !expr.is_constant() {
+        return Err(Error::InvalidDefinition(format!(
+            "{} must be a constant expression",
+            expr.render(&|i| format!("#{i}"))
+        )));
     }
-}
-
-fn plan_select(select: ast::Select, txn: &mut dyn Transaction) -> Result<Plan> {
-    let table = match &select.from {
-        Some(from) => Some(catalog::must_get_table(txn, &from.name)?),
-        None => None,
-    };
-    let scope = match (&table, &select.from) {
-        (Some(t), Some(from)) => Scope::table(t, from.alias.as_deref()),
-        _ => Scope::empty(),
-    };
-
-    let Projection { exprs, columns } = projection(select.projection, &scope)?;
-
-    // ORDER BY terms may name an output column by alias or by ordinal.
-    let mut keys = Vec::new();
-    for term in select.order_by {
-        let expr = match &term.expr {
-            Expr::Literal(Value::Integer(n)) => {
-                let index = usize::try_from(*n)
-                    .ok()
-                    .filter(|&i| i >= 1 && i <= exprs.len())
-                    .ok_or_else(|| {
-                        Error::InvalidValue(format!(
-                            "ORDER BY position {n} is not in the select list (1 to {})",
-                            exprs.len()
-                        ))
-                    })?;
-                exprs[index - 1].clone()
-            }
-            Expr::Name {
-                table: None,
-                column,
-            } if columns.iter().any(|c| &c.name == column) => {
-                let index = columns
-                    .iter()
-                    .position(|c| &c.name == column)
-                    .expect("found");
-                exprs[index].clone()
-            }
-            _ => scope.bind(term.expr.clone())?,
-        };
-        keys.push(OrderTerm { expr, ..term });
-    }
-
-    let filter = select.filter.map(|f| scope.bind(f)).transpose()?;
-    let mut node = match &table {
-        Some(t) => scan(t, filter)?,
-        None => match filter {
-            Some(predicate) => Node::Filter {
-                source: Box::new(Node::Unit),
-                predicate,
-            },
-            None => Node::Unit,
-        },
-    };
-    let offset = select
-        .offset
-        .as_ref()
-        .map(|e| count(e, "OFFSET"))
-        .transpose()?;
-    let limit = select
-        .limit
-        .as_ref()
-        .map(|e| count(e, "LIMIT"))
-        .transpose()?;
-    if !keys.is_empty() {
-        node = order(node, keys, limit.is_some());
-    }
-    if offset.is_some() || limit.is_some() {
-        node = Node::Limit {
-            source: Box::new(node),
-            offset: offset.unwrap_or(0),
-            limit,
-        };
-    }
-    Ok(Plan::Query {
-        node: Node::Project {
-            source: Box::new(node),
-            exprs,
-        },
-        columns,
-    })
-}
-
-/// Sorts `source` by `keys`, unless its scan can read in that order instead: in the
-/// order of the key it already uses, or (when a LIMIT makes reading a few rows in order
-/// cheaper than sorting them all) through an index in the order of the keys.
-fn order(source: Node, keys: Vec<OrderTerm>, limited: bool) -> Node {
-    if let Node::Scan {
-        table,
-        access,
-        filter,
-        reverse: false,
-    } = &source
-    {
-        let ordered = match access::key_order(table, access, &keys) {
-            Some(descending) => Some((access.clone(), descending)),
-            None if limited && *access == Access::Full => access::index_order(table, &keys),
-            None => None,
-        };
-        if let Some((access, descending)) = ordered {
-            return Node::Scan {
-                table: table.clone(),
-                access,
-                filter: filter.clone(),
-                reverse: descending,
-            };
-        }
-    }
-    Node::Sort {
-        source: Box::new(source),
-        keys,
-    }
+    expr.eval_const()
 }
 
 /// Builds the scan of `table` for `filter`, choosing the access path.
-fn scan(table: &Table, filter: Option<Expr>) -> Result<Node> {
+fn scan(table: &Table, filter: Option<Expr>) -> Node {
     let conjuncts = filter.map(Expr::into_conjuncts).unwrap_or_default();
     let (access, residual) = access::choose(table, conjuncts);
-    Ok(Node::Scan {
+    Node::Scan {
         table: table.clone(),
         access,
         filter: Expr::and_all(residual),
         reverse: false,
-    })
+    }
 }
 
 fn plan_insert(
     table: Table,
     columns: Option<Vec<String>>,
-    rows: Vec<Vec<Expr>>,
+    source: InsertSource,
     on_conflict: Option<ConflictPlan>,
     returning: Option<Projection>,
+    binder: &mut Binder,
 ) -> Result<Plan> {
     let targets: Vec<usize> = match columns {
         Some(names) => {
@@ -660,27 +561,43 @@ fn plan_insert(
         }
         None => (0..table.columns.len()).collect(),
     };
-    let empty = Scope::empty();
-    let mut bound_rows = Vec::with_capacity(rows.len());
-    for (n, row) in rows.into_iter().enumerate() {
-        if row.len() != targets.len() {
-            return Err(Error::InvalidDefinition(format!(
-                "row {} of INSERT has {} values for {} columns",
-                n + 1,
-                row.len(),
-                targets.len()
-            )));
+    let rows = match source {
+        InsertSource::Values(rows) => {
+            let empty = Scope::empty();
+            let mut bound_rows = Vec::with_capacity(rows.len());
+            for (n, row) in rows.into_iter().enumerate() {
+                if row.len() != targets.len() {
+                    return Err(Error::InvalidDefinition(format!(
+                        "row {} of INSERT has {} values for {} columns",
+                        n + 1,
+                        row.len(),
+                        targets.len()
+                    )));
+                }
+                let mut bound = Vec::with_capacity(row.len());
+                for e in row {
+                    bound.push(binder.bind(e, &empty, Aggregates::Forbidden("VALUES"))?);
+                }
+                bound_rows.push(bound);
+            }
+            InsertRows::Values(bound_rows)
         }
-        bound_rows.push(
-            row.into_iter()
-                .map(|e| empty.bind(e))
-                .collect::<Result<_>>()?,
-        );
-    }
+        InsertSource::Query(query) => {
+            let (node, columns) = binder.plan_query(*query)?;
+            if columns.len() != targets.len() {
+                return Err(Error::InvalidDefinition(format!(
+                    "the query of INSERT returns {} columns for {} target columns",
+                    columns.len(),
+                    targets.len()
+                )));
+            }
+            InsertRows::Query(node)
+        }
+    };
     Ok(Plan::Insert {
         table,
         targets,
-        rows: bound_rows,
+        rows,
         on_conflict,
         returning,
     })
@@ -883,9 +800,15 @@ impl Plan {
         let mut lines = Vec::new();
         match self {
             Plan::Query { node, .. } => explain_node(node, 0, &mut lines),
-            Plan::Insert { table, rows, .. } => {
-                lines.push(format!("Insert into {} ({} rows)", table.name, rows.len()));
-            }
+            Plan::Insert { table, rows, .. } => match rows {
+                InsertRows::Values(rows) => {
+                    lines.push(format!("Insert into {} ({} rows)", table.name, rows.len()));
+                }
+                InsertRows::Query(node) => {
+                    lines.push(format!("Insert into {}", table.name));
+                    explain_node(node, 1, &mut lines);
+                }
+            },
             Plan::Update {
                 table, source, set, ..
             } => {
@@ -921,6 +844,15 @@ impl Plan {
                 lines.push(format!("-> Scan {}: full scan", table.name));
             }
             Plan::DropIndex { names, .. } => lines.push(format!("Drop index {}", names.join(", "))),
+            Plan::Reindex(targets) => {
+                let names: Vec<&str> = targets
+                    .iter()
+                    .map(|(t, i)| t.indexes[*i].name.as_str())
+                    .collect();
+                lines.push(format!("Reindex {}", names.join(", ")));
+            }
+            Plan::CreateView { view, .. } => lines.push(format!("Create view {}", view.name)),
+            Plan::DropView { names, .. } => lines.push(format!("Drop view {}", names.join(", "))),
             Plan::Explain(inner) => return inner.explain(),
             Plan::ShowTables => lines.push("Show tables".into()),
             Plan::Describe(table) => lines.push(format!("Describe {}", table.name)),
@@ -938,16 +870,65 @@ fn column_namer(table: &Table) -> impl Fn(usize) -> String + '_ {
     }
 }
 
+/// Display names of the columns of a node's rows, for rendering expressions over them.
+fn node_columns(node: &Node) -> Vec<String> {
+    match node {
+        Node::Scan { table, .. } => table.columns.iter().map(|c| c.name.clone()).collect(),
+        Node::Unit => Vec::new(),
+        Node::Values { rows } => (1..=rows.first().map_or(0, Vec::len))
+            .map(|i| format!("column{i}"))
+            .collect(),
+        Node::Filter { source, .. }
+        | Node::Sort { source, .. }
+        | Node::Limit { source, .. }
+        | Node::Distinct { source } => node_columns(source),
+        Node::SetOp { left, .. } => node_columns(left),
+        Node::Project { source, exprs } => {
+            let names = node_columns(source);
+            exprs.iter().map(|e| render(e, &names)).collect()
+        }
+        Node::Join { left, right, .. } => {
+            let mut names = node_columns(left);
+            names.extend(node_columns(right));
+            names
+        }
+        Node::Aggregate {
+            source,
+            group_by,
+            aggregates,
+            ..
+        } => {
+            let mut names = node_columns(source);
+            let rendered: Vec<String> = group_by
+                .iter()
+                .chain(aggregates)
+                .map(|e| render(e, &names))
+                .collect();
+            names.extend(rendered);
+            names
+        }
+    }
+}
+
+fn render(e: &Expr, names: &[String]) -> String {
+    e.render(&|i| names.get(i).cloned().unwrap_or_else(|| format!("#{i}")))
+}
+
+fn render_all(exprs: &[Expr], names: &[String]) -> String {
+    exprs
+        .iter()
+        .map(|e| render(e, names))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn explain_node(node: &Node, depth: usize, lines: &mut Vec<String>) {
     let indent = if depth == 0 {
         String::new()
     } else {
         format!("{}-> ", "   ".repeat(depth - 1))
     };
-    // Expressions above a scan refer to the scanned table's columns.
-    let table = scan_table(node);
-    let names = |i: usize| table.map_or_else(|| format!("#{i}"), |t| column_namer(t)(i));
-    let (line, child) = match node {
+    let (line, children): (String, Vec<&Node>) = match node {
         Node::Scan {
             table,
             access,
@@ -960,20 +941,25 @@ fn explain_node(node: &Node, depth: usize, lines: &mut Vec<String>) {
                 line.push_str(", descending");
             }
             if let Some(filter) = filter {
-                line.push_str(&format!(", filter: {}", filter.render(&names)));
+                line.push_str(&format!(
+                    ", filter: {}",
+                    render(filter, &node_columns(node))
+                ));
             }
-            (line, None)
+            (line, Vec::new())
         }
-        Node::Unit => ("Single row (no table)".to_string(), None),
+        Node::Unit => ("Single row (no table)".to_string(), Vec::new()),
+        Node::Values { rows } => (format!("Values ({} rows)", rows.len()), Vec::new()),
         Node::Filter { source, predicate } => (
-            format!("Filter: {}", predicate.render(&names)),
-            Some(source),
+            format!("Filter: {}", render(predicate, &node_columns(source))),
+            vec![source],
         ),
         Node::Sort { source, keys } => {
+            let names = node_columns(source);
             let parts: Vec<String> = keys
                 .iter()
                 .map(|k| {
-                    let mut s = k.expr.render(&names);
+                    let mut s = render(&k.expr, &names);
                     s.push_str(if k.descending { " DESC" } else { " ASC" });
                     match k.nulls_first {
                         Some(true) => s.push_str(" NULLS FIRST"),
@@ -983,7 +969,7 @@ fn explain_node(node: &Node, depth: usize, lines: &mut Vec<String>) {
                     s
                 })
                 .collect();
-            (format!("Sort: {}", parts.join(", ")), Some(source))
+            (format!("Sort: {}", parts.join(", ")), vec![source])
         }
         Node::Limit {
             source,
@@ -997,15 +983,89 @@ fn explain_node(node: &Node, depth: usize, lines: &mut Vec<String>) {
             if *offset > 0 {
                 line.push_str(&format!(" offset {offset}"));
             }
-            (line, Some(source))
+            (line, vec![source])
         }
-        Node::Project { source, exprs } => {
-            let parts: Vec<String> = exprs.iter().map(|e| e.render(&names)).collect();
-            (format!("Project: {}", parts.join(", ")), Some(source))
+        Node::Project { source, exprs } => (
+            format!("Project: {}", render_all(exprs, &node_columns(source))),
+            vec![source],
+        ),
+        Node::Join {
+            left,
+            right,
+            kind,
+            on,
+            method,
+            ..
+        } => {
+            let left_names = node_columns(left);
+            let kind = match kind {
+                JoinKind::Inner => "",
+                JoinKind::Left => "left ",
+            };
+            let mut line = match method {
+                JoinMethod::NestedLoop => format!("Nested loop {kind}join"),
+                JoinMethod::Hash {
+                    left_keys,
+                    right_keys,
+                } => format!(
+                    "Hash {kind}join: ({}) = ({})",
+                    render_all(left_keys, &left_names),
+                    render_all(right_keys, &node_columns(right))
+                ),
+                JoinMethod::Lookup { index, keys } => {
+                    let key = match (index, right.as_ref()) {
+                        (Some(i), Node::Scan { table, .. }) => {
+                            format!("index {}", table.indexes[*i].name)
+                        }
+                        _ => "primary key".to_string(),
+                    };
+                    format!(
+                        "Lookup {kind}join on {key}: ({})",
+                        render_all(keys, &left_names)
+                    )
+                }
+            };
+            if let Some(on) = on {
+                let mut names = left_names;
+                names.extend(node_columns(right));
+                line.push_str(&format!(", filter: {}", render(on, &names)));
+            }
+            (line, vec![left, right])
         }
+        Node::Aggregate {
+            source,
+            group_by,
+            aggregates,
+            ..
+        } => {
+            let names = node_columns(source);
+            let mut line = format!("Aggregate: {}", render_all(aggregates, &names));
+            if !group_by.is_empty() {
+                line.push_str(&format!(", group by {}", render_all(group_by, &names)));
+            }
+            (line, vec![source])
+        }
+        Node::Distinct { source } => ("Distinct".to_string(), vec![source]),
+        Node::SetOp {
+            op,
+            all,
+            left,
+            right,
+        } => (
+            format!(
+                "{}{}",
+                match op {
+                    SetOp::Union => "Union",
+                    SetOp::Intersect => "Intersect",
+                    SetOp::Except => "Except",
+                },
+                if *all { " all" } else { "" }
+            ),
+            vec![left, right],
+        ),
     };
     lines.push(format!("{indent}{line}"));
-    if let Some(child) = child {
+    for child in children {
         explain_node(child, depth + 1, lines);
     }
 }
@@ -1091,17 +1151,5 @@ fn describe_access(table: &Table, access: &Access) -> String {
         format!("{kind} on {key}, in key order")
     } else {
         format!("{kind} on {key}: {bounds}")
-    }
-}
-
-/// The table at the bottom of a chain of nodes, if any.
-fn scan_table(node: &Node) -> Option<&Table> {
-    match node {
-        Node::Scan { table, .. } => Some(table),
-        Node::Unit => None,
-        Node::Filter { source, .. }
-        | Node::Sort { source, .. }
-        | Node::Limit { source, .. }
-        | Node::Project { source, .. } => scan_table(source),
     }
 }

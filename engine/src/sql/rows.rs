@@ -243,6 +243,20 @@ pub fn reindex(
     add_entries(txn, table, row_key, new, old)
 }
 
+/// Rebuilds an index from scratch: every entry is removed and written again.
+pub fn rebuild(txn: &mut dyn Transaction, table: &Table, position: usize) -> Result<()> {
+    let prefix = keys::index_prefix(table.indexes[position].id);
+    let mut scan = RangeScan::new(vec![KeyRange::prefix(&prefix)], false, None);
+    let mut doomed = Vec::new();
+    while let Some(item) = scan.next(txn) {
+        doomed.push(item?.0);
+    }
+    for key in doomed {
+        txn.delete(&key)?;
+    }
+    backfill(txn, table, position)
+}
+
 /// Writes the entries of every stored row into a new index, failing with 23505 (naming
 /// the index) if it is unique and two rows share values.
 pub fn backfill(txn: &mut dyn Transaction, table: &Table, position: usize) -> Result<()> {

@@ -9,8 +9,9 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use super::ast::{
-    AlterAction, BinaryOp, ColumnDef, ConflictAction, Expr, OnConflict, OrderTerm, Select,
-    SelectItem, Statement, TableRef, UnaryOp,
+    AlterAction, BinaryOp, ColumnDef, ConflictAction, Expr, FromItem, InsertSource, JoinConstraint,
+    JoinKind, OnConflict, OrderTerm, Query, Select, SelectItem, SetExpr, SetOp, Statement,
+    SubqueryKind, UnaryOp,
 };
 use crate::error::{Error, Position, Result};
 use crate::value::{DataType, Value};
@@ -30,12 +31,144 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         .tokenize_with_location()
         .map_err(|e| syntax_error(e.into()))?;
     check_depth(&tokens)?;
-    let statements = Parser::new(&dialect)
-        .with_recursion_limit(RECURSION_LIMIT)
-        .with_tokens_with_locations(tokens)
-        .parse_statements()
-        .map_err(syntax_error)?;
-    statements.into_iter().map(statement).collect()
+    let tokens = sqlite_forms(tokens);
+    let reindex = tokens.iter().any(|t| {
+        matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("reindex"))
+    });
+    if !reindex {
+        let statements = Parser::new(&dialect)
+            .with_recursion_limit(RECURSION_LIMIT)
+            .with_tokens_with_locations(tokens)
+            .parse_statements()
+            .map_err(syntax_error)?;
+        return statements.into_iter().map(statement).collect();
+    }
+    // REINDEX is not in sqlparser's grammar: statements are split at semicolons and a
+    // REINDEX is read here; the rest go to the parser.
+    let mut out = Vec::new();
+    let mut segment: Vec<TokenWithSpan> = Vec::new();
+    let flush = |segment: &mut Vec<TokenWithSpan>, out: &mut Vec<Statement>| -> Result<()> {
+        let words: Vec<&TokenWithSpan> = segment
+            .iter()
+            .filter(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
+            .collect();
+        if words.is_empty() {
+            segment.clear();
+            return Ok(());
+        }
+        if let Token::Word(w) = &words[0].token
+            && w.quote_style.is_none()
+            && w.value.eq_ignore_ascii_case("reindex")
+        {
+            let name = match words.get(1).map(|t| &t.token) {
+                None => None,
+                Some(Token::Word(w)) if words.len() == 2 => Some(if w.quote_style.is_some() {
+                    w.value.clone()
+                } else {
+                    w.value.to_lowercase()
+                }),
+                Some(_) => {
+                    return Err(Error::Syntax {
+                        message: "REINDEX takes at most one name".into(),
+                        position: Some(position(words[1].span.start)),
+                    });
+                }
+            };
+            out.push(Statement::Reindex(name));
+            segment.clear();
+            return Ok(());
+        }
+        segment.push(TokenWithSpan::wrap(Token::EOF));
+        let statements = Parser::new(&dialect)
+            .with_recursion_limit(RECURSION_LIMIT)
+            .with_tokens_with_locations(std::mem::take(segment))
+            .parse_statements()
+            .map_err(syntax_error)?;
+        for statement in statements {
+            out.push(self::statement(statement)?);
+        }
+        Ok(())
+    };
+    for token in tokens {
+        match token.token {
+            Token::SemiColon => flush(&mut segment, &mut out)?,
+            Token::EOF => {}
+            _ => segment.push(token),
+        }
+    }
+    flush(&mut segment, &mut out)?;
+    Ok(out)
+}
+
+fn position(location: sqlparser::tokenizer::Location) -> Position {
+    Position {
+        line: u32::try_from(location.line).unwrap_or(u32::MAX),
+        column: u32::try_from(location.column).unwrap_or(u32::MAX),
+    }
+}
+
+/// Rewrites SQLite forms sqlparser does not read into ones it does, with the same
+/// meaning: `x IN ()` (an empty list) becomes `x IN (SELECT 1 WHERE FALSE)`, and the
+/// hints `NOT INDEXED` / `INDEXED BY name` after a table name are dropped.
+fn sqlite_forms(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let is_word = |t: &TokenWithSpan, word: &str| matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word));
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    // The index of the next token that is not whitespace, from `j`.
+    let next =
+        |j: usize| (j..tokens.len()).find(|&k| !matches!(tokens[k].token, Token::Whitespace(_)));
+    while i < tokens.len() {
+        let t = &tokens[i];
+        if is_word(t, "in")
+            && let Some(open) = next(i + 1)
+            && tokens[open].token == Token::LParen
+            && let Some(close) = next(open + 1)
+            && tokens[close].token == Token::RParen
+        {
+            out.push(t.clone());
+            let span = tokens[open].span;
+            for piece in ["(", "SELECT", " ", "1", " ", "WHERE", " ", "FALSE", ")"] {
+                let token = match piece {
+                    "(" => Token::LParen,
+                    ")" => Token::RParen,
+                    " " => Token::Whitespace(sqlparser::tokenizer::Whitespace::Space),
+                    "1" => Token::Number("1".into(), false),
+                    word => Token::make_keyword(word),
+                };
+                out.push(TokenWithSpan::new(token, span));
+            }
+            i = close + 1;
+            continue;
+        }
+        if is_word(t, "not")
+            && let Some(k) = next(i + 1)
+            && is_word(&tokens[k], "indexed")
+        {
+            i = k + 1;
+            continue;
+        }
+        if is_word(t, "indexed")
+            && let Some(by) = next(i + 1)
+            && is_word(&tokens[by], "by")
+            && let Some(name) = next(by + 1)
+        {
+            i = name + 1;
+            continue;
+        }
+        out.push(t.clone());
+        i += 1;
+    }
+    out
+}
+
+/// Parses the text of a query (a stored view's).
+pub fn parse_query(sql: &str) -> Result<Query> {
+    match parse(sql)?.pop() {
+        Some(Statement::Select(query)) => Ok(*query),
+        _ => Err(Error::Corrupt(format!(
+            "a stored view is not a query: {sql}"
+        ))),
+    }
 }
 
 /// Refuses statements whose syntax tree would be deeper than [`MAX_EXPRESSION_DEPTH`].
@@ -149,11 +282,23 @@ fn statement(stmt: sp::Statement) -> Result<Statement> {
             names: names.iter().map(object_name).collect::<Result<_>>()?,
             if_exists,
         }),
+        sp::Statement::Drop {
+            object_type: sp::ObjectType::View,
+            if_exists,
+            names,
+            cascade: false,
+            ..
+        } => Ok(Statement::DropView {
+            names: names.iter().map(object_name).collect::<Result<_>>()?,
+            if_exists,
+        }),
         sp::Statement::Drop { object_type, .. } => unsupported(format!("DROP {object_type}")),
         sp::Statement::CreateIndex(create) => create_index(create),
         sp::Statement::AlterTable(alter) => alter_table(alter),
         sp::Statement::Insert(insert) => self::insert(insert),
-        sp::Statement::Query(query) => Ok(Statement::Select(Box::new(select(*query)?))),
+        sp::Statement::Query(query) => Ok(Statement::Select(Box::new(self::query(*query)?))),
+        sp::Statement::CreateView(view) => create_view(view),
+
         sp::Statement::Update(update) => self::update(update),
         sp::Statement::Delete(delete) => self::delete(delete),
         sp::Statement::Explain {
@@ -241,18 +386,15 @@ fn create_table(create: sp::CreateTable) -> Result<Statement> {
     })
 }
 
-/// Plain column names of an index or UNIQUE constraint.
+/// Plain column names of an index or UNIQUE constraint. `ASC` and `DESC` are accepted
+/// and do not change the index: it is stored ascending and read backwards when an
+/// ORDER BY needs descending order.
 fn index_columns(columns: &[sp::IndexColumn], what: &str) -> Result<Vec<String>> {
     columns
         .iter()
-        .map(|column| {
-            if column.column.options.sort == Some(sp::OrderBySort::Desc) {
-                return unsupported(format!("descending columns in {what}"));
-            }
-            match &column.column.expr {
-                sp::Expr::Identifier(id) => Ok(ident(id)),
-                other => unsupported(format!("{what} on the expression {other}")),
-            }
+        .map(|column| match &column.column.expr {
+            sp::Expr::Identifier(id) => Ok(ident(id)),
+            other => unsupported(format!("{what} on the expression {other}")),
         })
         .collect()
 }
@@ -412,18 +554,27 @@ fn insert(insert: sp::Insert) -> Result<Statement> {
     let Some(source) = insert.source else {
         return unsupported("INSERT without VALUES");
     };
-    let sp::SetExpr::Values(values) = *source.body else {
-        return unsupported("INSERT ... SELECT");
+    let source = match *source.body {
+        sp::SetExpr::Values(values)
+            if source.order_by.is_none() && source.limit_clause.is_none() =>
+        {
+            InsertSource::Values(
+                values
+                    .rows
+                    .iter()
+                    .map(|row| row.content.iter().map(expr).collect::<Result<Vec<_>>>())
+                    .collect::<Result<_>>()?,
+            )
+        }
+        body => InsertSource::Query(Box::new(query(sp::Query {
+            body: Box::new(body),
+            ..*source
+        })?)),
     };
-    let rows = values
-        .rows
-        .iter()
-        .map(|row| row.content.iter().map(expr).collect::<Result<Vec<_>>>())
-        .collect::<Result<_>>()?;
     Ok(Statement::Insert {
         table,
         columns,
-        rows,
+        source,
         on_conflict,
         returning: returning(&insert.returning)?,
     })
@@ -500,49 +651,13 @@ fn delete(delete: sp::Delete) -> Result<Statement> {
     })
 }
 
-fn select(query: sp::Query) -> Result<Select> {
+fn query(query: sp::Query) -> Result<Query> {
     if query.with.is_some() {
         return unsupported("WITH (common table expressions)");
     }
     if query.fetch.is_some() || !query.locks.is_empty() {
         return unsupported("FETCH / FOR UPDATE");
     }
-    let body = match *query.body {
-        sp::SetExpr::Select(select) => select,
-        sp::SetExpr::SetOperation { op, .. } => return unsupported(format!("{op}")),
-        sp::SetExpr::Values(_) => return unsupported("VALUES as a query"),
-        sp::SetExpr::Query(_) => return unsupported("a parenthesized query"),
-        other => return unsupported(format!("the query {other}")),
-    };
-    if body.distinct.is_some() {
-        return unsupported("SELECT DISTINCT");
-    }
-    match &body.group_by {
-        sp::GroupByExpr::Expressions(exprs, _) if exprs.is_empty() => {}
-        _ => return unsupported("GROUP BY"),
-    }
-    if body.having.is_some() {
-        return unsupported("HAVING");
-    }
-    let from = match body.from.as_slice() {
-        [] => None,
-        [sp::TableWithJoins { relation, joins }] if joins.is_empty() => match relation {
-            sp::TableFactor::Table {
-                name,
-                alias,
-                args: None,
-                ..
-            } => Some(TableRef {
-                name: object_name(name)?,
-                alias: alias.as_ref().map(|a| ident(&a.name)),
-            }),
-            sp::TableFactor::Derived { .. } => return unsupported("subqueries in FROM"),
-            other => return unsupported(format!("FROM {other}")),
-        },
-        [_] => return unsupported("JOIN"),
-        _ => return unsupported("joins of several tables in FROM"),
-    };
-    let projection = select_items(&body.projection)?;
     let mut order_by = Vec::new();
     if let Some(order) = &query.order_by {
         let sp::OrderByKind::Expressions(terms) = &order.kind else {
@@ -579,13 +694,185 @@ fn select(query: sp::Query) -> Result<Select> {
             (Some(expr(limit)?), Some(expr(offset)?))
         }
     };
-    Ok(Select {
-        projection,
-        from,
-        filter: body.selection.as_ref().map(expr).transpose()?,
+    Ok(Query {
+        body: set_expr(*query.body)?,
         order_by,
         limit,
         offset,
+    })
+}
+
+fn set_expr(body: sp::SetExpr) -> Result<SetExpr> {
+    Ok(match body {
+        sp::SetExpr::Select(select) => SetExpr::Select(Box::new(self::select(*select)?)),
+        sp::SetExpr::SetOperation {
+            left,
+            op,
+            set_quantifier,
+            right,
+        } => {
+            let op = match op {
+                sp::SetOperator::Union => SetOp::Union,
+                sp::SetOperator::Intersect => SetOp::Intersect,
+                sp::SetOperator::Except => SetOp::Except,
+                other => return unsupported(format!("the set operation {other}")),
+            };
+            let all = match set_quantifier {
+                sp::SetQuantifier::All => true,
+                sp::SetQuantifier::Distinct | sp::SetQuantifier::None => false,
+                other => return unsupported(format!("{op:?} {other}")),
+            };
+            if all && op != SetOp::Union {
+                return unsupported(format!("{} ALL", format!("{op:?}").to_uppercase()));
+            }
+            SetExpr::SetOp {
+                op,
+                all,
+                left: Box::new(set_expr(*left)?),
+                right: Box::new(set_expr(*right)?),
+            }
+        }
+        sp::SetExpr::Values(values) => SetExpr::Values(
+            values
+                .rows
+                .iter()
+                .map(|row| row.content.iter().map(expr).collect::<Result<Vec<_>>>())
+                .collect::<Result<_>>()?,
+        ),
+        sp::SetExpr::Query(inner) => SetExpr::Query(Box::new(query(*inner)?)),
+        other => return unsupported(format!("the query {other}")),
+    })
+}
+
+fn select(body: sp::Select) -> Result<Select> {
+    let distinct = match &body.distinct {
+        None | Some(sp::Distinct::All) => false,
+        Some(sp::Distinct::Distinct) => true,
+        Some(other) => return unsupported(format!("SELECT {other}")),
+    };
+    let group_by = match &body.group_by {
+        sp::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => {
+            exprs.iter().map(expr).collect::<Result<_>>()?
+        }
+        _ => return unsupported("GROUP BY ALL / ROLLUP / CUBE"),
+    };
+    let mut from = Vec::new();
+    for table in &body.from {
+        let mut item = from_item(&table.relation)?;
+        for join in &table.joins {
+            let (kind, constraint) = match &join.join_operator {
+                sp::JoinOperator::Join(c) | sp::JoinOperator::Inner(c) => (JoinKind::Inner, c),
+                sp::JoinOperator::Left(c) | sp::JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
+                sp::JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
+                other => {
+                    let text = format!("{other:?}");
+                    let name: String = text.chars().take_while(|c| c.is_alphanumeric()).collect();
+                    return unsupported(format!("{name} joins"));
+                }
+            };
+            let constraint = match constraint {
+                sp::JoinConstraint::On(e) => JoinConstraint::On(expr(e)?),
+                sp::JoinConstraint::Using(names) => {
+                    JoinConstraint::Using(names.iter().map(object_name).collect::<Result<_>>()?)
+                }
+                sp::JoinConstraint::Natural => JoinConstraint::Natural,
+                sp::JoinConstraint::None => JoinConstraint::None,
+                sp::JoinConstraint::UsingAlias(..) => return unsupported("USING (...) AS alias"),
+            };
+            item = FromItem::Join {
+                left: Box::new(item),
+                right: Box::new(from_item(&join.relation)?),
+                kind,
+                constraint,
+            };
+        }
+        from.push(item);
+    }
+    Ok(Select {
+        distinct,
+        projection: select_items(&body.projection)?,
+        from,
+        filter: body.selection.as_ref().map(expr).transpose()?,
+        group_by,
+        having: body.having.as_ref().map(expr).transpose()?,
+    })
+}
+
+fn from_item(relation: &sp::TableFactor) -> Result<FromItem> {
+    let alias_of = |alias: &Option<sp::TableAlias>| -> Result<Option<String>> {
+        match alias {
+            None => Ok(None),
+            Some(a) if a.columns.is_empty() => Ok(Some(ident(&a.name))),
+            Some(_) => unsupported("column aliases on a table alias, t(a, b)"),
+        }
+    };
+    Ok(match relation {
+        sp::TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            with_hints,
+            ..
+        } if with_hints.is_empty() => FromItem::Table {
+            name: object_name(name)?,
+            alias: alias_of(alias)?,
+        },
+        sp::TableFactor::Derived {
+            lateral: false,
+            subquery,
+            alias,
+            ..
+        } => FromItem::Subquery {
+            query: Box::new(query((**subquery).clone())?),
+            alias: alias_of(alias)?,
+        },
+        sp::TableFactor::NestedJoin {
+            table_with_joins,
+            alias: None,
+        } => {
+            let mut item = from_item(&table_with_joins.relation)?;
+            if !table_with_joins.joins.is_empty() {
+                let select = select(sp::Select {
+                    from: vec![(**table_with_joins).clone()],
+                    ..empty_select()
+                })?;
+                item = select.from.into_iter().next().expect("one item");
+            }
+            item
+        }
+        other => {
+            let text = other.to_string();
+            let head: String = text.chars().take(40).collect();
+            return unsupported(format!("FROM {head}"));
+        }
+    })
+}
+
+/// A SELECT with nothing in it, to fill in the parts a caller sets.
+fn empty_select() -> sp::Select {
+    match Parser::parse_sql(&GenericDialect {}, "SELECT 1")
+        .ok()
+        .and_then(|mut s| s.pop())
+    {
+        Some(sp::Statement::Query(q)) => match *q.body {
+            sp::SetExpr::Select(s) => *s,
+            _ => unreachable!("SELECT 1 is a select"),
+        },
+        _ => unreachable!("SELECT 1 parses"),
+    }
+}
+
+fn create_view(view: sp::CreateView) -> Result<Statement> {
+    if view.or_replace || view.materialized || view.or_alter {
+        return unsupported("CREATE OR REPLACE / MATERIALIZED VIEW");
+    }
+    let sql = view.query.to_string();
+    Ok(Statement::CreateView {
+        name: object_name(&view.name)?,
+        columns: view.columns.iter().map(|c| ident(&c.name)).collect(),
+        query: Box::new(query(*view.query)?),
+        sql,
+        if_not_exists: view.if_not_exists,
     })
 }
 
@@ -596,6 +883,10 @@ fn select_items(items: &[sp::SelectItem]) -> Result<Vec<SelectItem>> {
         .map(|item| {
             Ok(match item {
                 sp::SelectItem::Wildcard(_) => SelectItem::Wildcard,
+                sp::SelectItem::QualifiedWildcard(
+                    sp::SelectItemQualifiedWildcardKind::ObjectName(name),
+                    _,
+                ) => SelectItem::QualifiedWildcard(object_name(name)?),
                 sp::SelectItem::UnnamedExpr(e) => SelectItem::Expr {
                     expr: expr(e)?,
                     label: match e {
@@ -649,6 +940,7 @@ fn expr(e: &sp::Expr) -> Result<Expr> {
                 sp::UnaryOperator::Not => UnaryOp::Not,
                 sp::UnaryOperator::Minus => UnaryOp::Minus,
                 sp::UnaryOperator::Plus => UnaryOp::Plus,
+                sp::UnaryOperator::BitwiseNot => UnaryOp::BitNot,
                 other => return unsupported(format!("the operator {other}")),
             };
             // Fold -<literal> so that i64::MIN is writable.
@@ -675,15 +967,22 @@ fn expr(e: &sp::Expr) -> Result<Expr> {
                 sp::BinaryOperator::Divide => BinaryOp::Div,
                 sp::BinaryOperator::Modulo => BinaryOp::Mod,
                 sp::BinaryOperator::StringConcat => BinaryOp::Concat,
+                sp::BinaryOperator::BitwiseAnd => BinaryOp::BitAnd,
+                sp::BinaryOperator::BitwiseOr => BinaryOp::BitOr,
+                sp::BinaryOperator::PGBitwiseShiftLeft => BinaryOp::ShiftLeft,
+                sp::BinaryOperator::PGBitwiseShiftRight => BinaryOp::ShiftRight,
                 other => return unsupported(format!("the operator {other}")),
             };
             Expr::Binary(op, boxed(left)?, boxed(right)?)
         }
         sp::Expr::In { .. } | sp::Expr::Between { .. } => rare_expr(e)?,
-        sp::Expr::Function(f) => return unsupported(format!("the function {}", f.name)),
-        sp::Expr::Subquery(_) | sp::Expr::Exists { .. } => {
-            return unsupported("subqueries");
-        }
+        sp::Expr::Function(_)
+        | sp::Expr::Subquery(_)
+        | sp::Expr::Exists { .. }
+        | sp::Expr::Case { .. }
+        | sp::Expr::Cast { .. }
+        | sp::Expr::Like { .. }
+        | sp::Expr::ILike { .. } => rare_expr(e)?,
         other => {
             let text = other.to_string();
             let head: String = text.chars().take(40).collect();
@@ -694,6 +993,7 @@ fn expr(e: &sp::Expr) -> Result<Expr> {
 
 /// The less common expression forms, out of `expr` so that its frame stays small.
 #[inline(never)]
+#[allow(clippy::boxed_local)]
 fn rare_expr(e: &sp::Expr) -> Result<Expr> {
     let boxed = |e: &sp::Expr| expr(e).map(Box::new);
     Ok(match e {
@@ -707,7 +1007,81 @@ fn rare_expr(e: &sp::Expr) -> Result<Expr> {
             list: list.iter().map(expr).collect::<Result<_>>()?,
             negated: *negated,
         },
-        sp::Expr::In { .. } => return unsupported("IN with anything but a list of values"),
+        sp::Expr::In {
+            expr: inner,
+            target: sp::InTarget::Subquery(subquery),
+            negated,
+            global: false,
+        } => Expr::Subquery {
+            kind: SubqueryKind::In {
+                expr: boxed(inner)?,
+                negated: *negated,
+            },
+            query: Box::new(query((**subquery).clone())?),
+        },
+        sp::Expr::In {
+            expr: inner,
+            target: sp::InTarget::Table { name, args: None },
+            negated,
+            global: false,
+        } => {
+            // SQLite's `x IN table`: the table's only column.
+            let sql = format!("SELECT * FROM {name}");
+            let query = match parse(&sql)?.pop() {
+                Some(Statement::Select(query)) => query,
+                _ => return unsupported("IN table"),
+            };
+            Expr::Subquery {
+                kind: SubqueryKind::In {
+                    expr: boxed(inner)?,
+                    negated: *negated,
+                },
+                query,
+            }
+        }
+        sp::Expr::In { .. } => return unsupported("IN with anything but a list or a subquery"),
+        sp::Expr::Subquery(subquery) => Expr::Subquery {
+            kind: SubqueryKind::Scalar,
+            query: Box::new(query((**subquery).clone())?),
+        },
+        sp::Expr::Exists { subquery, negated } => Expr::Subquery {
+            kind: SubqueryKind::Exists { negated: *negated },
+            query: Box::new(query((**subquery).clone())?),
+        },
+        sp::Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => Expr::Case {
+            operand: operand.as_deref().map(boxed).transpose()?,
+            branches: conditions
+                .iter()
+                .map(|c| Ok((expr(&c.condition)?, expr(&c.result)?)))
+                .collect::<Result<_>>()?,
+            otherwise: else_result.as_deref().map(boxed).transpose()?,
+        },
+        sp::Expr::Cast {
+            kind: sp::CastKind::Cast | sp::CastKind::DoubleColon,
+            expr: inner,
+            data_type: ty,
+            format: None,
+        } => Expr::Cast {
+            expr: boxed(inner)?,
+            to: data_type(ty)?,
+        },
+        sp::Expr::Like {
+            negated,
+            any: false,
+            expr: inner,
+            pattern,
+            escape_char: None,
+        } => Expr::Like {
+            expr: boxed(inner)?,
+            pattern: boxed(pattern)?,
+            negated: *negated,
+        },
+        sp::Expr::Function(f) => function(f)?,
         sp::Expr::Between {
             expr: inner,
             negated,
@@ -720,6 +1094,46 @@ fn rare_expr(e: &sp::Expr) -> Result<Expr> {
             negated: *negated,
         },
         other => return unsupported(format!("the expression {other}")),
+    })
+}
+
+fn function(f: &sp::Function) -> Result<Expr> {
+    let name = object_name(&f.name)?.to_lowercase();
+    if f.over.is_some() || f.filter.is_some() || !f.within_group.is_empty() {
+        return unsupported(format!(
+            "window functions and FILTER / WITHIN GROUP on {name}"
+        ));
+    }
+    let (args, distinct, star) = match &f.args {
+        sp::FunctionArguments::None => (Vec::new(), false, false),
+        sp::FunctionArguments::Subquery(_) => {
+            return unsupported(format!("a subquery as the argument of {name}"));
+        }
+        sp::FunctionArguments::List(list) => {
+            if !list.clauses.is_empty() {
+                return unsupported(format!("clauses inside the arguments of {name}"));
+            }
+            let distinct = matches!(
+                list.duplicate_treatment,
+                Some(sp::DuplicateTreatment::Distinct)
+            );
+            let mut args = Vec::new();
+            let mut star = false;
+            for arg in &list.args {
+                match arg {
+                    sp::FunctionArg::Unnamed(sp::FunctionArgExpr::Expr(e)) => args.push(expr(e)?),
+                    sp::FunctionArg::Unnamed(sp::FunctionArgExpr::Wildcard) => star = true,
+                    _ => return unsupported(format!("named or qualified arguments of {name}")),
+                }
+            }
+            (args, distinct, star)
+        }
+    };
+    Ok(Expr::Function {
+        name,
+        args,
+        distinct,
+        star,
     })
 }
 
@@ -780,10 +1194,21 @@ mod tests {
     #[test]
     fn unsupported_constructs_are_named() {
         for (sql, needle) in [
-            ("SELECT a FROM t GROUP BY a", "GROUP BY"),
-            ("SELECT * FROM a JOIN b ON a.x = b.x", "JOIN"),
-            ("CREATE VIEW v AS SELECT 1", "CREATE VIEW"),
-            ("SELECT coalesce(a, 1) FROM t", "coalesce"),
+            ("SELECT a FROM t GROUP BY ROLLUP (a)", "ROLLUP"),
+            ("SELECT * FROM a RIGHT JOIN b ON a.x = b.x", "Right joins"),
+            (
+                "SELECT * FROM a FULL JOIN b ON a.x = b.x",
+                "FullOuter joins",
+            ),
+            (
+                "CREATE MATERIALIZED VIEW v AS SELECT 1",
+                "MATERIALIZED VIEW",
+            ),
+            ("WITH c AS (SELECT 1) SELECT * FROM c", "WITH"),
+            (
+                "SELECT a FROM t INTERSECT ALL SELECT a FROM u",
+                "INTERSECT ALL",
+            ),
         ] {
             let err = parse(sql).unwrap_err();
             assert_eq!(err.code(), "0A000", "{sql}");
@@ -794,10 +1219,19 @@ mod tests {
     #[test]
     fn identifiers_fold_unless_quoted() {
         let stmts = parse("SELECT Name, \"Mixed\" FROM People").unwrap();
-        let Statement::Select(select) = &stmts[0] else {
+        let Statement::Select(query) = &stmts[0] else {
             panic!("not a select")
         };
-        assert_eq!(select.from.as_ref().unwrap().name, "people");
+        let SetExpr::Select(select) = &query.body else {
+            panic!("not a plain select")
+        };
+        assert_eq!(
+            select.from[0],
+            FromItem::Table {
+                name: "people".into(),
+                alias: None
+            }
+        );
         assert_eq!(
             select.projection[1],
             SelectItem::Expr {
@@ -826,7 +1260,10 @@ mod tests {
     #[test]
     fn negative_literals_reach_i64_min() {
         let stmts = parse("SELECT -9223372036854775808").unwrap();
-        let Statement::Select(select) = &stmts[0] else {
+        let Statement::Select(query) = &stmts[0] else {
+            panic!()
+        };
+        let SetExpr::Select(select) = &query.body else {
             panic!()
         };
         assert!(matches!(

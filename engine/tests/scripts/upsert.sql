@@ -38,7 +38,7 @@ error 42P16: ON CONFLICT DO UPDATE needs a conflict target, e.g. ON CONFLICT (id
 error 0A000: not supported: changing the primary key in ON CONFLICT DO UPDATE
 
 > INSERT INTO stock VALUES ('fig', 1, NULL) ON CONFLICT (item) DO UPDATE SET qty = excluded.nope
-error 42703: column "nope" does not exist in table stock
+error 42703: column "nope" does not exist in excluded
 
 > CREATE TABLE heap (x INTEGER)
 ok CREATE TABLE 0
