@@ -98,7 +98,9 @@ impl Value {
             _ => match self.class().cmp(&other.class()) {
                 Ordering::Equal if self.class() == 1 => {
                     let (a, b) = (self.as_f64().unwrap_or(0.0), other.as_f64().unwrap_or(0.0));
-                    a.total_cmp(&b)
+                    // -0.0 equals 0.0, as in SQL; NaN (never stored) sorts last.
+                    a.partial_cmp(&b)
+                        .unwrap_or_else(|| a.is_nan().cmp(&b.is_nan()))
                 }
                 ordering => ordering,
             },

@@ -299,8 +299,12 @@ pub enum Expr {
         depth: usize,
         index: usize,
     },
-    /// A planned subquery.
-    Planned(std::sync::Arc<super::plan::SubPlan>),
+    /// A planned subquery; `operand` is the left side of `operand IN (subquery)`, an
+    /// expression of the enclosing query.
+    Planned {
+        sub: std::sync::Arc<super::plan::SubPlan>,
+        operand: Option<Box<Expr>>,
+    },
 }
 
 /// What a subquery computes.
@@ -467,7 +471,7 @@ impl Expr {
             | Expr::Outer { .. }
             | Expr::Aggregate { .. }
             | Expr::Subquery { .. }
-            | Expr::Planned(_) => false,
+            | Expr::Planned { .. } => false,
             other => other.children().into_iter().all(Expr::is_constant),
         }
     }
@@ -475,11 +479,10 @@ impl Expr {
     /// The expressions directly inside this one (not looking into subqueries).
     pub fn children(&self) -> Vec<&Expr> {
         match self {
-            Expr::Literal(_)
-            | Expr::Name { .. }
-            | Expr::Column(_)
-            | Expr::Outer { .. }
-            | Expr::Planned(_) => Vec::new(),
+            Expr::Literal(_) | Expr::Name { .. } | Expr::Column(_) | Expr::Outer { .. } => {
+                Vec::new()
+            }
+            Expr::Planned { operand, .. } => operand.iter().map(|e| &**e).collect(),
             Expr::Unary(_, e) | Expr::IsNull { expr: e, .. } | Expr::Cast { expr: e, .. } => {
                 vec![e]
             }
@@ -515,11 +518,11 @@ impl Expr {
     pub fn map_children<E>(self, f: &mut dyn FnMut(Expr) -> Result<Expr, E>) -> Result<Expr, E> {
         let boxed = |e: Box<Expr>, f: &mut dyn FnMut(Expr) -> Result<Expr, E>| f(*e).map(Box::new);
         Ok(match self {
-            e @ (Expr::Literal(_)
-            | Expr::Name { .. }
-            | Expr::Column(_)
-            | Expr::Outer { .. }
-            | Expr::Planned(_)) => e,
+            e @ (Expr::Literal(_) | Expr::Name { .. } | Expr::Column(_) | Expr::Outer { .. }) => e,
+            Expr::Planned { sub, operand } => Expr::Planned {
+                sub,
+                operand: operand.map(|e| boxed(e, f)).transpose()?,
+            },
             Expr::Unary(op, e) => Expr::Unary(op, boxed(e, f)?),
             Expr::IsNull { expr, negated } => Expr::IsNull {
                 expr: boxed(expr, f)?,
@@ -741,7 +744,11 @@ impl Expr {
                 if *negated { "NOT " } else { "" },
                 pattern.render(names)
             ),
-            Expr::Subquery { .. } | Expr::Planned(_) => "(subquery)".to_string(),
+            Expr::Subquery { .. } => "(subquery)".to_string(),
+            Expr::Planned { operand: None, .. } => "(subquery)".to_string(),
+            Expr::Planned {
+                operand: Some(e), ..
+            } => format!("{} IN (subquery)", e.render(names)),
             Expr::Outer { depth, index } => format!("outer{depth}.#{index}"),
         }
     }

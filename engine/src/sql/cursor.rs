@@ -10,8 +10,8 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::access::{Access, Span};
-use super::ast::{AggFunc, Expr, Func, JoinKind, OrderTerm, SetOp, SubqueryKind};
-use super::plan::{JoinMethod, Node, SubPlan};
+use super::ast::{AggFunc, Expr, Func, JoinKind, OrderTerm, SetOp};
+use super::plan::{JoinMethod, Node, SubKind, SubPlan};
 use super::rows::{self, RangeScan};
 use crate::catalog::Table;
 use crate::encoding::keys;
@@ -808,7 +808,12 @@ pub fn text_of(value: &Value) -> String {
 }
 
 /// Evaluates a planned subquery for the current row.
-pub fn eval_subquery(sub: &SubPlan, row: &[Value], ctx: &mut Ctx) -> Result<Value> {
+pub fn eval_subquery(
+    sub: &SubPlan,
+    operand: Option<&Expr>,
+    row: &[Value],
+    ctx: &mut Ctx,
+) -> Result<Value> {
     let id = sub as *const SubPlan as usize;
     if !sub.correlated && !ctx.cache.contains_key(&id) {
         let result = run_subquery(sub, row, ctx)?;
@@ -823,12 +828,12 @@ pub fn eval_subquery(sub: &SubPlan, row: &[Value], ctx: &mut Ctx) -> Result<Valu
     };
     Ok(match (result, &sub.kind) {
         (Cached::Scalar(v), _) => v.clone(),
-        (Cached::Exists(found), SubqueryKind::Exists { negated }) => {
-            Value::Boolean(*found != *negated)
-        }
-        (Cached::Set { values, has_null }, SubqueryKind::In { expr, negated }) => {
+        (Cached::Exists(found), SubKind::Exists { negated }) => Value::Boolean(*found != *negated),
+        (Cached::Set { values, has_null }, SubKind::In { negated }) => {
             let (values, has_null, negated) = (values.clone(), *has_null, *negated);
-            let value = expr.eval(row, ctx)?;
+            let operand =
+                operand.ok_or_else(|| Error::Corrupt("IN subquery without operand".into()))?;
+            let value = operand.eval(row, ctx)?;
             if values.is_empty() && !has_null {
                 Value::Boolean(negated)
             } else if value.is_null() {
@@ -850,14 +855,14 @@ fn run_subquery(sub: &SubPlan, row: &[Value], ctx: &mut Ctx) -> Result<Cached> {
     let result = (|| {
         let mut cursor = Cursor::open(&sub.node);
         Ok(match &sub.kind {
-            SubqueryKind::Scalar => Cached::Scalar(
+            SubKind::Scalar => Cached::Scalar(
                 cursor
                     .next(ctx)?
                     .and_then(|r| r.into_iter().next())
                     .unwrap_or(Value::Null),
             ),
-            SubqueryKind::Exists { .. } => Cached::Exists(cursor.next(ctx)?.is_some()),
-            SubqueryKind::In { .. } => {
+            SubKind::Exists { .. } => Cached::Exists(cursor.next(ctx)?.is_some()),
+            SubKind::In { .. } => {
                 let mut values = Vec::new();
                 let mut has_null = false;
                 while let Some(r) = cursor.next(ctx)? {

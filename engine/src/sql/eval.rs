@@ -64,7 +64,9 @@ impl Expr {
                     .ok_or_else(|| Error::Corrupt("outer row missing".into()))?;
                 column(outer, *index)
             }
-            Expr::Planned(sub) => cursor::eval_subquery(sub, row, ctx),
+            Expr::Planned { sub, operand } => {
+                cursor::eval_subquery(sub, operand.as_deref(), row, ctx)
+            }
             Expr::Name { column, .. } => Err(Error::NoSuchColumn(format!(
                 "column \"{column}\" cannot be used here"
             ))),

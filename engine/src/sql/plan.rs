@@ -7,7 +7,7 @@ use std::ops::Bound;
 use super::access::{self, Access, Span};
 use super::ast::{
     self, AlterAction, ConflictAction, Expr, InsertSource, JoinKind, OnConflict, OrderTerm,
-    SelectItem, SetOp, Statement, SubqueryKind,
+    SelectItem, SetOp, Statement,
 };
 use super::query::{Aggregates, Binder, Scope, infer_type, relation_of_table};
 use crate::catalog::{self, Column, Index, Table, View};
@@ -107,11 +107,25 @@ pub enum JoinMethod {
     },
 }
 
+/// What a planned subquery computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubKind {
+    /// The first row's value, or NULL without rows.
+    Scalar,
+    Exists {
+        negated: bool,
+    },
+    /// `operand [NOT] IN (subquery)`.
+    In {
+        negated: bool,
+    },
+}
+
 /// A subquery inside an expression, planned.
 #[derive(Debug)]
 pub struct SubPlan {
     pub node: Node,
-    pub kind: SubqueryKind,
+    pub kind: SubKind,
     /// Whether it reads columns of an enclosing query (and so runs once per row).
     pub correlated: bool,
     /// The type of its column, where known.

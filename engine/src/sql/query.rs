@@ -23,7 +23,7 @@ use super::ast::{
     AggFunc, BinaryOp, Expr, FromItem, Func, JoinConstraint, JoinKind, OrderTerm, Query, Select,
     SelectItem, SetExpr, SubqueryKind,
 };
-use super::plan::{ColumnInfo, JoinMethod, Node, SubPlan, constant};
+use super::plan::{ColumnInfo, JoinMethod, Node, SubKind, SubPlan, constant};
 use crate::catalog::{self, Table};
 use crate::error::{Error, Result};
 use crate::storage::Transaction;
@@ -340,27 +340,31 @@ impl<'t> Binder<'t> {
         scope: &Scope,
         aggregates: Aggregates,
     ) -> Result<Expr> {
-        let kind = match kind {
-            SubqueryKind::In { expr, negated } => SubqueryKind::In {
-                expr: Box::new(self.bind(*expr, scope, aggregates)?),
-                negated,
-            },
-            other => other,
+        let (kind, operand) = match kind {
+            SubqueryKind::In { expr, negated } => (
+                SubKind::In { negated },
+                Some(Box::new(self.bind(*expr, scope, aggregates)?)),
+            ),
+            SubqueryKind::Exists { negated } => (SubKind::Exists { negated }, None),
+            SubqueryKind::Scalar => (SubKind::Scalar, None),
         };
         let inner = Scope::new(Vec::new(), Some(scope));
         let (node, columns, correlated) = self.plan_query_in(query, &inner)?;
-        if !matches!(kind, SubqueryKind::Exists { .. }) && columns.len() != 1 {
+        if !matches!(kind, SubKind::Exists { .. }) && columns.len() != 1 {
             return Err(Error::InvalidDefinition(format!(
                 "a subquery used as a value must return one column, not {}",
                 columns.len()
             )));
         }
-        Ok(Expr::Planned(Arc::new(SubPlan {
-            node,
-            kind,
-            correlated,
-            data_type: columns.first().and_then(|c| c.data_type),
-        })))
+        Ok(Expr::Planned {
+            sub: Arc::new(SubPlan {
+                node,
+                kind,
+                correlated,
+                data_type: columns.first().and_then(|c| c.data_type),
+            }),
+            operand,
+        })
     }
 
     /// Plans a query at the top level.
@@ -550,7 +554,7 @@ impl<'t> Binder<'t> {
             .into_iter()
             .map(|e| {
                 // GROUP BY may name an output column by ordinal or alias.
-                match &e {
+                match &position_literal(e.clone()) {
                     Expr::Literal(Value::Integer(n)) => {
                         let i = usize::try_from(*n)
                             .ok()
@@ -577,6 +581,11 @@ impl<'t> Binder<'t> {
                 }
             })
             .collect::<Result<Vec<_>>>()?;
+        if group_by.iter().any(has_aggregate) {
+            return Err(Error::InvalidDefinition(
+                "aggregate functions are not allowed in GROUP BY".into(),
+            ));
+        }
         let having = select
             .having
             .map(|h| self.bind(h, scope, Aggregates::Allowed))
@@ -586,7 +595,7 @@ impl<'t> Binder<'t> {
         let mut keys = Vec::new();
         let mut output_keys = Vec::new();
         for term in order_by {
-            let output = match &term.expr {
+            let output = match &position_literal(term.expr.clone()) {
                 Expr::Literal(Value::Integer(n)) => Some(
                     usize::try_from(*n)
                         .ok()
@@ -994,7 +1003,7 @@ impl JoinPlanner<'_, '_> {
     /// The relations a condition refers to, or None if it cannot be moved (it holds a
     /// correlated subquery, which sees rows in FROM order).
     fn rels_of(&self, e: &Expr) -> Option<Vec<usize>> {
-        if e.any(&|x| matches!(x, Expr::Planned(p) if p.correlated)) {
+        if e.any(&|x| matches!(x, Expr::Planned { sub, .. } if sub.correlated)) {
             return None;
         }
         let mut rels = Vec::new();
@@ -1353,7 +1362,7 @@ fn output_order(
     order_by
         .into_iter()
         .map(|term| {
-            let index = match &term.expr {
+            let index = match &position_literal(term.expr.clone()) {
                 Expr::Literal(Value::Integer(n)) => usize::try_from(*n)
                     .ok()
                     .filter(|&i| i >= 1 && i <= columns.len())
@@ -1373,6 +1382,25 @@ fn output_order(
             })
         })
         .collect()
+}
+
+/// An ORDER BY / GROUP BY term with its signs folded, as SQLite reads it: `- -3` is the
+/// integer 3, and so a position.
+fn position_literal(e: Expr) -> Expr {
+    match e {
+        Expr::Unary(op @ (super::ast::UnaryOp::Minus | super::ast::UnaryOp::Plus), inner) => {
+            match position_literal(*inner) {
+                Expr::Literal(Value::Integer(n)) if op == super::ast::UnaryOp::Plus => {
+                    Expr::Literal(Value::Integer(n))
+                }
+                Expr::Literal(Value::Integer(n)) if n != i64::MIN => {
+                    Expr::Literal(Value::Integer(-n))
+                }
+                other => Expr::Unary(op, Box::new(other)),
+            }
+        }
+        other => other,
+    }
 }
 
 fn limited(node: Node, limit: Option<u64>, offset: Option<u64>) -> Node {
@@ -1475,8 +1503,8 @@ pub fn infer_type(expr: &Expr, scope: &Scope) -> Option<DataType> {
             Func::Abs => args.first().and_then(|a| infer_type(a, scope)),
             _ => None,
         },
-        Expr::Planned(sub) => match sub.kind {
-            SubqueryKind::Scalar => sub.data_type,
+        Expr::Planned { sub, .. } => match sub.kind {
+            SubKind::Scalar => sub.data_type,
             _ => Some(DataType::Boolean),
         },
         _ => None,

@@ -982,7 +982,9 @@ fn expr(e: &sp::Expr) -> Result<Expr> {
         | sp::Expr::Case { .. }
         | sp::Expr::Cast { .. }
         | sp::Expr::Like { .. }
-        | sp::Expr::ILike { .. } => rare_expr(e)?,
+        | sp::Expr::ILike { .. }
+        | sp::Expr::Substring { .. }
+        | sp::Expr::Trim { .. } => rare_expr(e)?,
         other => {
             let text = other.to_string();
             let head: String = text.chars().take(40).collect();
@@ -1082,6 +1084,52 @@ fn rare_expr(e: &sp::Expr) -> Result<Expr> {
             negated: *negated,
         },
         sp::Expr::Function(f) => function(f)?,
+        sp::Expr::Substring {
+            expr: inner,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            let mut args = vec![expr(inner)?];
+            args.push(match substring_from {
+                Some(from) => expr(from)?,
+                None => Expr::Literal(Value::Integer(1)),
+            });
+            if let Some(length) = substring_for {
+                args.push(expr(length)?);
+            }
+            Expr::Function {
+                name: "substr".into(),
+                args,
+                distinct: false,
+                star: false,
+            }
+        }
+        sp::Expr::Trim {
+            trim_where,
+            trim_what,
+            expr: inner,
+            trim_characters,
+        } => {
+            let name = match trim_where {
+                None | Some(sp::TrimWhereField::Both) => "trim",
+                Some(sp::TrimWhereField::Leading) => "ltrim",
+                Some(sp::TrimWhereField::Trailing) => "rtrim",
+            };
+            let mut args = vec![expr(inner)?];
+            match (trim_what, trim_characters) {
+                (Some(what), _) => args.push(expr(what)?),
+                (None, Some(chars)) if chars.len() == 1 => args.push(expr(&chars[0])?),
+                (None, Some(_)) => return unsupported("TRIM with several character lists"),
+                (None, None) => {}
+            }
+            Expr::Function {
+                name: name.into(),
+                args,
+                distinct: false,
+                star: false,
+            }
+        }
         sp::Expr::Between {
             expr: inner,
             negated,
