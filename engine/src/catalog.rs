@@ -220,8 +220,11 @@ pub fn list_tables(txn: &mut dyn Transaction) -> Result<Vec<Table>> {
 
 /// Stores a new table definition, assigning fresh ids to it and its indexes.
 pub fn create_table(txn: &mut dyn Transaction, mut table: Table) -> Result<Table> {
-    if get_table(txn, &table.name)?.is_some() || get_view(txn, &table.name)?.is_some() {
+    if get_table(txn, &table.name)?.is_some() {
         return Err(Error::TableExists(table.name));
+    }
+    if get_view(txn, &table.name)?.is_some() {
+        return Err(Error::NameTaken(format!("a view named {}", table.name)));
     }
     for index in &table.indexes {
         if find_index(txn, &index.name)?.is_some() {
@@ -345,8 +348,11 @@ pub fn get_view(txn: &mut dyn Transaction, name: &str) -> Result<Option<View>> {
 
 /// Stores a new view; its name may not be a table's or another view's.
 pub fn create_view(txn: &mut dyn Transaction, view: &View) -> Result<()> {
-    if get_table(txn, &view.name)?.is_some() || get_view(txn, &view.name)?.is_some() {
-        return Err(Error::TableExists(view.name.clone()));
+    if get_table(txn, &view.name)?.is_some() {
+        return Err(Error::NameTaken(format!("a table named {}", view.name)));
+    }
+    if get_view(txn, &view.name)?.is_some() {
+        return Err(Error::NameTaken(format!("view {}", view.name)));
     }
     txn.set(&keys::view_key(&view.name), &view.encode())
 }

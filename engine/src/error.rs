@@ -33,6 +33,12 @@ pub enum Error {
     /// CREATE TABLE of a name that is taken.
     #[error("table {0} already exists")]
     TableExists(String),
+    /// A view named in the statement does not exist.
+    #[error("no such view: {0}")]
+    NoSuchView(String),
+    /// CREATE VIEW of a name that is taken (by a table or a view).
+    #[error("{0} already exists")]
+    NameTaken(String),
     /// CREATE INDEX of a name that is taken.
     #[error("index {0} already exists")]
     IndexExists(String),
@@ -91,7 +97,8 @@ impl Error {
             Error::Syntax { .. } => "42601",
             Error::TooComplex(_) => "54001",
             Error::Unsupported(_) => "0A000",
-            Error::NoSuchTable(_) => "42P01",
+            Error::NoSuchTable(_) | Error::NoSuchView(_) => "42P01",
+            Error::NameTaken(_) => "42P07",
             Error::TableExists(_) | Error::IndexExists(_) => "42P07",
             Error::NoSuchIndex(_) => "42704",
             Error::NoSuchColumn(_) => "42703",

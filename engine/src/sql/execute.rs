@@ -322,7 +322,7 @@ pub fn execute(
         Plan::DropView { names, if_exists } => {
             for name in names {
                 if !catalog::drop_view(ctx.txn()?, &name)? && !if_exists {
-                    return Err(Error::NoSuchTable(format!("{name} (no such view)")));
+                    return Err(Error::NoSuchView(name));
                 }
             }
             outcome("DROP VIEW", 0, 0)

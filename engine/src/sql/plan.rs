@@ -1026,23 +1026,48 @@ fn explain_node(node: &Node, depth: usize, lines: &mut Vec<String>) {
                     render_all(left_keys, &left_names),
                     render_all(right_keys, &node_columns(right))
                 ),
-                JoinMethod::Lookup { index, keys } => {
-                    let key = match (index, right.as_ref()) {
-                        (Some(i), Node::Scan { table, .. }) => {
-                            format!("index {}", table.indexes[*i].name)
-                        }
-                        _ => "primary key".to_string(),
-                    };
-                    format!(
-                        "Lookup {kind}join on {key}: ({})",
-                        render_all(keys, &left_names)
-                    )
-                }
+                JoinMethod::Lookup { .. } => format!("Lookup {kind}join"),
             };
             if let Some(on) = on {
-                let mut names = left_names;
+                let mut names = left_names.clone();
                 names.extend(node_columns(right));
                 line.push_str(&format!(", filter: {}", render(on, &names)));
+            }
+            if let (JoinMethod::Lookup { index, keys }, Node::Scan { table, filter, .. }) =
+                (method, right.as_ref())
+            {
+                // The right side is read by key for each left row, not scanned.
+                lines.push(format!("{indent}{line}"));
+                explain_node(left, depth + 1, lines);
+                let columns = match index {
+                    None => &table.primary_key,
+                    Some(i) => &table.indexes[*i].columns,
+                };
+                let bounds: Vec<String> = keys
+                    .iter()
+                    .zip(columns)
+                    .map(|(k, &c)| {
+                        format!("{} = {}", table.columns[c].name, render(k, &left_names))
+                    })
+                    .collect();
+                let key = match index {
+                    None => "primary key".to_string(),
+                    Some(i) => format!("index {}", table.indexes[*i].name),
+                };
+                let mut scan = format!(
+                    "{}-> Scan {}: lookup on {key}: {}",
+                    "   ".repeat(depth),
+                    table.name,
+                    bounds.join(" AND ")
+                );
+                if let Some(filter) = filter {
+                    scan.push_str(&format!(
+                        ", filter: {}",
+                        render(filter, &node_columns(right))
+                    ));
+                }
+                lines.push(scan);
+                return;
             }
             (line, vec![left, right])
         }

@@ -926,8 +926,8 @@ enum BoundTree {
 }
 
 /// An equality usable by a join: (index of the condition, expression over the left
-/// side, column of the right side).
-type Equality = (usize, Expr, usize);
+/// side, expression over the right side).
+type Equality = (usize, Expr, Expr);
 
 /// A key of the right side (None: its primary key; else an index) and the equalities
 /// that give its leading columns, in key order.
@@ -1148,17 +1148,11 @@ impl JoinPlanner<'_, '_> {
             let Expr::Binary(BinaryOp::Eq, a, b) = e else {
                 continue;
             };
+            let within = |e: &Expr, side: &[usize]| matches!(self.rels_of(e), Some(rels) if !rels.is_empty() && rels.iter().all(|r| side.contains(r)));
             for (x, y) in [(a, b), (b, a)] {
-                let Expr::Column(c) = **y else { continue };
-                if !right.contains(&self.scope.relation_of(c)) {
-                    continue;
-                }
-                match self.rels_of(x) {
-                    Some(rels) if !rels.is_empty() && rels.iter().all(|r| left.contains(r)) => {
-                        found.push((i, (**x).clone(), c));
-                        break;
-                    }
-                    _ => {}
+                if within(x, left) && within(y, right) {
+                    found.push((i, (**x).clone(), (**y).clone()));
+                    break;
                 }
             }
         }
@@ -1192,7 +1186,10 @@ impl JoinPlanner<'_, '_> {
         for (index, columns) in keys {
             let mut used = Vec::new();
             for &column in columns {
-                match equalities.iter().find(|(_, _, c)| *c == offset + column) {
+                match equalities
+                    .iter()
+                    .find(|(_, _, r)| *r == Expr::Column(offset + column))
+                {
                     Some(eq) => used.push(eq.clone()),
                     None => break,
                 }
@@ -1230,7 +1227,7 @@ impl JoinPlanner<'_, '_> {
                 used.extend(equalities.iter().map(|(i, _, _)| *i));
                 let (left_keys, right_keys) = equalities
                     .into_iter()
-                    .map(|(_, e, c)| (remap(e, &|c| left_map[c]), Expr::Column(right_map[c])))
+                    .map(|(_, l, r)| (remap(l, &|c| left_map[c]), remap(r, &|c| right_map[c])))
                     .unzip();
                 JoinMethod::Hash {
                     left_keys,
