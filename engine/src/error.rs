@@ -33,6 +33,9 @@ pub enum Error {
     /// CREATE TABLE of a name that is taken.
     #[error("table {0} already exists")]
     TableExists(String),
+    /// The parameter values do not fit the statement (their number).
+    #[error("{0}")]
+    Parameters(String),
     /// A view named in the statement does not exist.
     #[error("no such view: {0}")]
     NoSuchView(String),
@@ -99,6 +102,7 @@ impl Error {
             Error::Unsupported(_) => "0A000",
             Error::NoSuchTable(_) | Error::NoSuchView(_) => "42P01",
             Error::NameTaken(_) => "42P07",
+            Error::Parameters(_) => "08P01",
             Error::TableExists(_) | Error::IndexExists(_) => "42P07",
             Error::NoSuchIndex(_) => "42704",
             Error::NoSuchColumn(_) => "42703",

@@ -2,18 +2,20 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::catalog::Table;
 use crate::error::{Error, Result};
 use crate::sql::ast::Statement;
 use crate::sql::execute::{self, IdAllocator, Outcome, ResultSink};
-use crate::sql::plan::{self, ColumnInfo};
+use crate::sql::params;
+use crate::sql::plan::{self, ColumnInfo, Plan};
 use crate::sql::translate;
 use crate::storage::memory::MemoryStore;
 use crate::storage::rocks::RocksStore;
 use crate::storage::{Durability, Store, Transaction};
-use crate::value::Value;
+use crate::value::{DataType, Value};
 
 /// How to open a database.
 #[derive(Clone, Copy, Debug, Default)]
@@ -29,6 +31,8 @@ struct Shared {
     /// its table is used. Ids of rolled-back inserts are skipped while the database stays
     /// open; after a reopen, counting resumes after the largest stored id.
     ids: Mutex<HashMap<u64, i64>>,
+    /// Bumped by every schema change, so prepared statements know to plan again.
+    schema_epoch: AtomicU64,
 }
 
 impl Shared {
@@ -114,6 +118,7 @@ impl Database {
             shared: Arc::new(Shared {
                 store,
                 ids: Mutex::new(HashMap::new()),
+                schema_epoch: AtomicU64::new(0),
             }),
         }
     }
@@ -165,73 +170,205 @@ pub struct Session {
     txn: TxnState,
 }
 
+/// A statement prepared once and run many times with new parameter values: parsed and
+/// planned once, planned again only if the schema changed since.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    statement: Statement,
+    /// None for transaction control (BEGIN, COMMIT, ROLLBACK).
+    plan: Option<Plan>,
+    epoch: u64,
+    /// For each parameter (`$1` first), the type it is compared with or stored into,
+    /// where the statement shows it.
+    pub param_types: Vec<Option<DataType>>,
+    /// The columns of the rows it returns (empty for statements without rows).
+    pub columns: Vec<ColumnInfo>,
+}
+
+/// What a statement run needs: a statement to plan, or a plan made earlier.
+enum Work {
+    Statement(Statement),
+    Plan(Plan),
+}
+
 impl Session {
     /// Runs every statement in `sql`, streaming results to `sink`. Stops at the first
     /// error; statements before it stay committed (or, inside BEGIN, stay pending).
     pub fn execute(&mut self, sql: &str, sink: &mut dyn ResultSink) -> Result<()> {
-        for statement in translate::parse(sql)? {
-            let outcome = self.execute_statement(statement, sink)?;
+        self.execute_with(sql, &[], sink)
+    }
+
+    /// Like [`Session::execute`], with values for the statement's parameters (`$1`,
+    /// `$2`, ... or `?`); a statement with parameters must be alone in `sql`.
+    pub fn execute_with(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        sink: &mut dyn ResultSink,
+    ) -> Result<()> {
+        let statements = translate::parse(sql)?;
+        if !params.is_empty() && statements.len() > 1 {
+            return Err(Error::Parameters(format!(
+                "parameters can be given to a single statement, not {}",
+                statements.len()
+            )));
+        }
+        for statement in statements {
+            let outcome = self.run(Work::Statement(statement), params, sink)?;
             sink.complete(&outcome)?;
         }
         Ok(())
     }
 
-    fn execute_statement(
+    /// Parses and plans one statement for running many times.
+    pub fn prepare(&mut self, sql: &str) -> Result<Prepared> {
+        let mut statements = translate::parse(sql)?;
+        if statements.len() != 1 {
+            return Err(Error::Parameters(format!(
+                "a prepared statement must be exactly one statement, not {}",
+                statements.len()
+            )));
+        }
+        let statement = statements.pop().expect("one statement");
+        self.plan_prepared(statement)
+    }
+
+    fn plan_prepared(&mut self, statement: Statement) -> Result<Prepared> {
+        let epoch = self.shared.schema_epoch.load(Ordering::Acquire);
+        if matches!(
+            statement,
+            Statement::Begin | Statement::Commit | Statement::Rollback
+        ) {
+            return Ok(Prepared {
+                statement,
+                plan: None,
+                epoch,
+                param_types: Vec::new(),
+                columns: Vec::new(),
+            });
+        }
+        let plan = match &mut self.txn {
+            TxnState::Open(txn) => plan::plan(statement.clone(), txn.as_mut())?,
+            TxnState::Aborted => return Err(Error::TransactionAborted),
+            TxnState::Autocommit => {
+                let mut txn = self.shared.store.begin()?;
+                let plan = plan::plan(statement.clone(), txn.as_mut())?;
+                txn.rollback()?;
+                plan
+            }
+        };
+        let count = params::count(&plan);
+        Ok(Prepared {
+            param_types: params::types(&plan, count),
+            columns: plan.result_columns(),
+            statement,
+            plan: Some(plan),
+            epoch,
+        })
+    }
+
+    /// Runs a prepared statement with values for its parameters.
+    pub fn execute_prepared(
         &mut self,
-        statement: Statement,
+        prepared: &mut Prepared,
+        params: &[Value],
         sink: &mut dyn ResultSink,
-    ) -> Result<Outcome> {
+    ) -> Result<()> {
+        if prepared.epoch != self.shared.schema_epoch.load(Ordering::Acquire) {
+            // The schema changed: plan again (a dropped table now fails clearly here).
+            *prepared = self.plan_prepared(prepared.statement.clone())?;
+        }
+        let work = match &prepared.plan {
+            Some(plan) => Work::Plan(plan.clone()),
+            None => Work::Statement(prepared.statement.clone()),
+        };
+        let outcome = self.run(work, params, sink)?;
+        sink.complete(&outcome)
+    }
+
+    fn run(&mut self, work: Work, params: &[Value], sink: &mut dyn ResultSink) -> Result<Outcome> {
         let control = |tag| Outcome {
             tag,
             rows_affected: 0,
             rows_returned: 0,
         };
-        match (statement, &mut self.txn) {
-            (Statement::Begin, TxnState::Autocommit) => {
+        let (statement, work_plan) = match work {
+            Work::Statement(statement) => (Some(statement), None),
+            Work::Plan(plan) => (None, Some(plan)),
+        };
+        let plan_of =
+            |txn: &mut dyn Transaction, statement: Option<Statement>, work_plan: Option<Plan>| {
+                match (statement, work_plan) {
+                    (Some(statement), _) => plan::plan(statement, txn),
+                    (None, Some(plan)) => Ok(plan),
+                    (None, None) => unreachable!("work has a statement or a plan"),
+                }
+            };
+        let outcome = match (statement, &mut self.txn) {
+            (Some(Statement::Begin), TxnState::Autocommit) => {
                 self.txn = TxnState::Open(self.shared.store.begin()?);
-                Ok(control("BEGIN"))
+                return Ok(control("BEGIN"));
             }
-            (Statement::Begin, _) => Err(Error::TransactionInProgress),
-            (Statement::Commit, _) => {
-                match std::mem::replace(&mut self.txn, TxnState::Autocommit) {
+            (Some(Statement::Begin), _) => return Err(Error::TransactionInProgress),
+            (Some(Statement::Commit), _) => {
+                return match std::mem::replace(&mut self.txn, TxnState::Autocommit) {
                     TxnState::Open(txn) => txn.commit().map(|()| control("COMMIT")),
                     // Like PostgreSQL: COMMIT of an aborted transaction rolls it back.
                     TxnState::Aborted => Ok(control("ROLLBACK")),
                     TxnState::Autocommit => Ok(control("COMMIT")),
-                }
+                };
             }
-            (Statement::Rollback, _) => {
+            (Some(Statement::Rollback), _) => {
                 if let TxnState::Open(txn) = std::mem::replace(&mut self.txn, TxnState::Autocommit)
                 {
                     txn.rollback()?;
                 }
-                Ok(control("ROLLBACK"))
+                return Ok(control("ROLLBACK"));
             }
-            (_, TxnState::Aborted) => Err(Error::TransactionAborted),
+            (_, TxnState::Aborted) => return Err(Error::TransactionAborted),
             (statement, TxnState::Open(txn)) => {
-                let result = plan::plan(statement, txn.as_mut()).and_then(|plan| {
-                    execute::execute(plan, txn.as_mut(), self.shared.as_ref(), sink)
+                let result = plan_of(txn.as_mut(), statement, work_plan).and_then(|plan| {
+                    let ddl = plan.changes_schema();
+                    let outcome =
+                        execute::execute(plan, txn.as_mut(), self.shared.as_ref(), sink, params);
+                    if ddl {
+                        self.shared.schema_epoch.fetch_add(1, Ordering::AcqRel);
+                    }
+                    outcome
                 });
                 if result.is_err() {
                     // Dropping the transaction rolls it back.
                     self.txn = TxnState::Aborted;
                 }
-                result
+                result?
             }
             (statement, TxnState::Autocommit) => {
                 let mut txn = self.shared.store.begin()?;
-                let plan = plan::plan(statement, txn.as_mut())?;
-                let outcome = execute::execute(plan, txn.as_mut(), self.shared.as_ref(), sink)?;
+                let plan = plan_of(txn.as_mut(), statement, work_plan)?;
+                let ddl = plan.changes_schema();
+                let outcome =
+                    execute::execute(plan, txn.as_mut(), self.shared.as_ref(), sink, params)?;
                 txn.commit()?;
-                Ok(outcome)
+                if ddl {
+                    self.shared.schema_epoch.fetch_add(1, Ordering::AcqRel);
+                }
+                outcome
             }
-        }
+        };
+        Ok(outcome)
     }
 
     /// Runs every statement in `sql` and collects their results.
     pub fn query(&mut self, sql: &str) -> Result<Vec<ResultSet>> {
         let mut collector = Collector::default();
         self.execute(sql, &mut collector)?;
+        Ok(collector.done)
+    }
+
+    /// Runs one statement with parameter values and collects its results.
+    pub fn query_with(&mut self, sql: &str, params: &[Value]) -> Result<Vec<ResultSet>> {
+        let mut collector = Collector::default();
+        self.execute_with(sql, params, &mut collector)?;
         Ok(collector.done)
     }
 }

@@ -299,6 +299,8 @@ pub enum Expr {
         depth: usize,
         index: usize,
     },
+    /// A statement parameter (`$1` is `Param(0)`), given when the statement runs.
+    Param(usize),
     /// A planned subquery; `operand` is the left side of `operand IN (subquery)`, an
     /// expression of the enclosing query.
     Planned {
@@ -466,7 +468,8 @@ impl Expr {
     pub fn is_constant(&self) -> bool {
         match self {
             Expr::Literal(_) => true,
-            Expr::Name { .. }
+            Expr::Param(_)
+            | Expr::Name { .. }
             | Expr::Column(_)
             | Expr::Outer { .. }
             | Expr::Aggregate { .. }
@@ -479,9 +482,11 @@ impl Expr {
     /// The expressions directly inside this one (not looking into subqueries).
     pub fn children(&self) -> Vec<&Expr> {
         match self {
-            Expr::Literal(_) | Expr::Name { .. } | Expr::Column(_) | Expr::Outer { .. } => {
-                Vec::new()
-            }
+            Expr::Literal(_)
+            | Expr::Name { .. }
+            | Expr::Column(_)
+            | Expr::Param(_)
+            | Expr::Outer { .. } => Vec::new(),
             Expr::Planned { operand, .. } => operand.iter().map(|e| &**e).collect(),
             Expr::Unary(_, e) | Expr::IsNull { expr: e, .. } | Expr::Cast { expr: e, .. } => {
                 vec![e]
@@ -518,7 +523,11 @@ impl Expr {
     pub fn map_children<E>(self, f: &mut dyn FnMut(Expr) -> Result<Expr, E>) -> Result<Expr, E> {
         let boxed = |e: Box<Expr>, f: &mut dyn FnMut(Expr) -> Result<Expr, E>| f(*e).map(Box::new);
         Ok(match self {
-            e @ (Expr::Literal(_) | Expr::Name { .. } | Expr::Column(_) | Expr::Outer { .. }) => e,
+            e @ (Expr::Literal(_)
+            | Expr::Name { .. }
+            | Expr::Column(_)
+            | Expr::Param(_)
+            | Expr::Outer { .. }) => e,
             Expr::Planned { sub, operand } => Expr::Planned {
                 sub,
                 operand: operand.map(|e| boxed(e, f)).transpose()?,
@@ -750,6 +759,7 @@ impl Expr {
                 operand: Some(e), ..
             } => format!("{} IN (subquery)", e.render(names)),
             Expr::Outer { depth, index } => format!("outer{depth}.#{index}"),
+            Expr::Param(i) => format!("${}", i + 1),
         }
     }
 }

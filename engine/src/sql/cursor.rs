@@ -28,6 +28,8 @@ pub struct Ctx<'t> {
     txn: Option<&'t mut dyn Transaction>,
     /// The rows of enclosing queries, innermost last.
     pub outer: Vec<Row>,
+    /// The statement's parameter values (`$1` first).
+    pub params: Vec<Value>,
     cache: HashMap<usize, Cached>,
 }
 
@@ -42,6 +44,7 @@ impl<'t> Ctx<'t> {
         Ctx {
             txn: Some(txn),
             outer: Vec::new(),
+            params: Vec::new(),
             cache: HashMap::new(),
         }
     }
@@ -51,6 +54,7 @@ impl<'t> Ctx<'t> {
         Ctx {
             txn: None,
             outer: Vec::new(),
+            params: Vec::new(),
             cache: HashMap::new(),
         }
     }

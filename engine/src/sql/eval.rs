@@ -64,6 +64,13 @@ impl Expr {
                     .ok_or_else(|| Error::Corrupt("outer row missing".into()))?;
                 column(outer, *index)
             }
+            Expr::Param(i) => ctx.params.get(*i).cloned().ok_or_else(|| {
+                Error::InvalidValue(format!(
+                    "no value given for parameter ${} ({} given)",
+                    i + 1,
+                    ctx.params.len()
+                ))
+            }),
             Expr::Planned { sub, operand } => {
                 cursor::eval_subquery(sub, operand.as_deref(), row, ctx)
             }

@@ -55,13 +55,16 @@ pub fn execute(
     txn: &mut dyn Transaction,
     ids: &dyn IdAllocator,
     sink: &mut dyn ResultSink,
+    params: &[Value],
 ) -> Result<Outcome> {
     let outcome = |tag, rows_affected, rows_returned| Outcome {
         tag,
         rows_affected,
         rows_returned,
     };
+    let plan = super::params::bind(plan, params)?;
     let mut ctx = Ctx::new(txn);
+    ctx.params = params.to_vec();
     let ctx = &mut ctx;
     Ok(match plan {
         Plan::Query { node, columns } => {

@@ -15,6 +15,7 @@ mod cursor;
 mod eval;
 pub mod execute;
 mod functions;
+pub mod params;
 pub mod plan;
 mod query;
 mod rows;

@@ -809,6 +809,40 @@ fn table_definition(
 }
 
 impl Plan {
+    /// The columns of the rows the statement returns (empty if it returns none).
+    pub fn result_columns(&self) -> Vec<ColumnInfo> {
+        let text = |name: &str| ColumnInfo {
+            name: name.into(),
+            data_type: Some(DataType::Text),
+        };
+        match self {
+            Plan::Query { columns, .. } => columns.clone(),
+            Plan::Insert { returning, .. }
+            | Plan::Update { returning, .. }
+            | Plan::Delete { returning, .. } => returning
+                .as_ref()
+                .map(|r| r.columns.clone())
+                .unwrap_or_default(),
+            Plan::Explain(_) => vec![text("plan")],
+            Plan::ShowTables => vec![text("table")],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether running the plan changes the schema (so prepared plans are outdated).
+    pub fn changes_schema(&self) -> bool {
+        matches!(
+            self,
+            Plan::CreateTable { .. }
+                | Plan::DropTable { .. }
+                | Plan::AlterTable { .. }
+                | Plan::CreateIndex { .. }
+                | Plan::DropIndex { .. }
+                | Plan::CreateView { .. }
+                | Plan::DropView { .. }
+        )
+    }
+
     /// The plan as indented text lines, for EXPLAIN.
     pub fn explain(&self) -> Vec<String> {
         let mut lines = Vec::new();

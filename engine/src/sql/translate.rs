@@ -259,6 +259,7 @@ fn object_name(name: &sp::ObjectName) -> Result<String> {
 }
 
 fn statement(stmt: sp::Statement) -> Result<Statement> {
+    NEXT_QUESTION_MARK.with(|c| c.set(0));
     match stmt {
         sp::Statement::CreateTable(create) => create_table(create),
         sp::Statement::Drop {
@@ -925,6 +926,10 @@ fn expr(e: &sp::Expr) -> Result<Expr> {
             },
             _ => return unsupported(format!("the qualified name {e}")),
         },
+        sp::Expr::Value(sp::ValueWithSpan {
+            value: sp::Value::Placeholder(p),
+            ..
+        }) => parameter(p)?,
         sp::Expr::Value(v) => Expr::Literal(literal(&v.value)?),
         sp::Expr::Nested(inner) => expr(inner)?,
         sp::Expr::IsNull(inner) => Expr::IsNull {
@@ -1183,6 +1188,30 @@ fn function(f: &sp::Function) -> Result<Expr> {
         distinct,
         star,
     })
+}
+
+thread_local! {
+    /// The next number of a `?` parameter in the statement being translated.
+    static NEXT_QUESTION_MARK: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A parameter: `$1`, `$2`, ... by number, or `?` numbered in order of appearance.
+fn parameter(p: &str) -> Result<Expr> {
+    if p == "?" {
+        let n = NEXT_QUESTION_MARK.with(|c| {
+            let n = c.get();
+            c.set(n + 1);
+            n
+        });
+        return Ok(Expr::Param(n));
+    }
+    match p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
+        Some(n) if (1..=65_535).contains(&n) => Ok(Expr::Param(n - 1)),
+        _ => Err(Error::Syntax {
+            message: format!("{p} is not a parameter: use $1, $2, ... (up to $65535) or ?"),
+            position: None,
+        }),
+    }
 }
 
 fn number(text: &str) -> Result<Value> {

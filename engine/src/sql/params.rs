@@ -1,0 +1,302 @@
+//! Statement parameters (`$1`, `?`): what a plan needs, and giving it the values.
+//!
+//! A statement is planned once with its parameters unknown; expressions read their
+//! values when they run. The one thing values change is how a table is read: a scan
+//! whose conditions involve a parameter (`WHERE id = $1`) is planned as a full scan and,
+//! when values arrive, its conditions get the values and [`access::choose`] picks the
+//! access path for them (as PostgreSQL's custom plans do). Names are not bound again and
+//! the statement is not parsed again.
+
+use super::access;
+use super::ast::{BinaryOp, Expr};
+use super::plan::{ConflictPlan, InsertRows, JoinMethod, Node, Plan};
+use crate::error::{Error, Result};
+use crate::value::{DataType, Value};
+
+/// The number of parameters a plan takes (one more than the highest `$n` used).
+pub fn count(plan: &Plan) -> usize {
+    let mut max = 0;
+    visit_plan(plan, &mut |e| {
+        if let Expr::Param(i) = e {
+            max = max.max(i + 1);
+        }
+    });
+    max
+}
+
+/// The type each parameter is compared with or stored into, where the plan shows it.
+pub fn types(plan: &Plan, count: usize) -> Vec<Option<DataType>> {
+    let mut types = vec![None; count];
+    let mut note = |i: usize, ty: DataType| {
+        if let Some(slot) = types.get_mut(i)
+            && slot.is_none()
+        {
+            *slot = Some(ty);
+        }
+    };
+    match plan {
+        Plan::Insert {
+            table,
+            targets,
+            rows: InsertRows::Values(rows),
+            ..
+        } => {
+            for row in rows {
+                for (e, &t) in row.iter().zip(targets) {
+                    if let Expr::Param(i) = e {
+                        note(*i, table.columns[t].data_type);
+                    }
+                }
+            }
+        }
+        Plan::Update { table, set, .. } => {
+            for (c, e) in set {
+                if let Expr::Param(i) = e {
+                    note(*i, table.columns[*c].data_type);
+                }
+            }
+        }
+        _ => {}
+    }
+    // Comparisons of a table's column with a parameter, in scans.
+    let mut scans = Vec::new();
+    for_each_node(plan, &mut |node| {
+        if let Node::Scan {
+            table,
+            filter: Some(filter),
+            ..
+        } = node
+        {
+            scans.push((table.clone(), filter.clone()));
+        }
+    });
+    for (table, filter) in scans {
+        visit(&filter, &mut |e| {
+            if let Expr::Binary(op, l, r) = e
+                && op.flip().is_some()
+                && !matches!(op, BinaryOp::And | BinaryOp::Or)
+            {
+                for (a, b) in [(l, r), (r, l)] {
+                    if let (Expr::Column(c), Expr::Param(i)) = (a.as_ref(), b.as_ref())
+                        && let Some(column) = table.columns.get(*c)
+                    {
+                        note(*i, column.data_type);
+                    }
+                }
+            }
+        });
+    }
+    types
+}
+
+/// Checks the number of values against the plan's parameters, and chooses the access
+/// path of every scan whose conditions involve a parameter, now that values are known.
+pub fn bind(mut plan: Plan, params: &[Value]) -> Result<Plan> {
+    let needed = count(&plan);
+    if params.len() != needed {
+        return Err(Error::Parameters(format!(
+            "the statement takes {needed} parameter{}, {} given",
+            if needed == 1 { "" } else { "s" },
+            params.len()
+        )));
+    }
+    if needed == 0 {
+        return Ok(plan);
+    }
+    match &mut plan {
+        Plan::Query { node, .. } => bind_node(node, params),
+        Plan::Update { source, .. } | Plan::Delete { source, .. } => bind_node(source, params),
+        Plan::Insert {
+            rows: InsertRows::Query(node),
+            ..
+        } => bind_node(node, params),
+        Plan::Explain(inner) => {
+            let bound = bind(std::mem::replace(inner.as_mut(), Plan::ShowTables), params)?;
+            **inner = bound;
+        }
+        _ => {}
+    }
+    Ok(plan)
+}
+
+fn bind_node(node: &mut Node, params: &[Value]) {
+    match node {
+        Node::Scan {
+            table,
+            access,
+            filter,
+            reverse,
+        } => {
+            let uses_params = filter
+                .as_ref()
+                .is_some_and(|f| f.any(&|e| matches!(e, Expr::Param(_))));
+            if uses_params && *access == access::Access::Full && !*reverse {
+                let conjuncts = filter
+                    .take()
+                    .map(|f| substitute(f, params).into_conjuncts())
+                    .unwrap_or_default();
+                let (chosen, residual) = access::choose(table, conjuncts);
+                *access = chosen;
+                *filter = Expr::and_all(residual);
+            }
+        }
+        Node::Unit | Node::Values { .. } => {}
+        Node::Filter { source, .. }
+        | Node::Sort { source, .. }
+        | Node::Limit { source, .. }
+        | Node::Project { source, .. }
+        | Node::Aggregate { source, .. }
+        | Node::Distinct { source } => bind_node(source, params),
+        Node::Join {
+            left,
+            right,
+            method,
+            ..
+        } => {
+            bind_node(left, params);
+            // The right side of a lookup join is read by key for each left row; its
+            // scan keeps its conditions as a filter, which reads the values as it runs.
+            if !matches!(method, JoinMethod::Lookup { .. }) {
+                bind_node(right, params);
+            }
+        }
+        Node::SetOp { left, right, .. } => {
+            bind_node(left, params);
+            bind_node(right, params);
+        }
+    }
+}
+
+/// The expression with every parameter replaced by its value.
+pub fn substitute(e: Expr, params: &[Value]) -> Expr {
+    match e {
+        Expr::Param(i) => Expr::Literal(params.get(i).cloned().unwrap_or(Value::Null)),
+        other => other
+            .map_children(&mut |child| Ok::<_, ()>(substitute(child, params)))
+            .expect("infallible"),
+    }
+}
+
+fn visit(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    f(e);
+    for child in e.children() {
+        visit(child, f);
+    }
+}
+
+fn for_each_node(plan: &Plan, f: &mut dyn FnMut(&Node)) {
+    fn walk(node: &Node, f: &mut dyn FnMut(&Node)) {
+        f(node);
+        match node {
+            Node::Scan { .. } | Node::Unit | Node::Values { .. } => {}
+            Node::Filter { source, .. }
+            | Node::Sort { source, .. }
+            | Node::Limit { source, .. }
+            | Node::Project { source, .. }
+            | Node::Aggregate { source, .. }
+            | Node::Distinct { source } => walk(source, f),
+            Node::Join { left, right, .. } | Node::SetOp { left, right, .. } => {
+                walk(left, f);
+                walk(right, f);
+            }
+        }
+    }
+    match plan {
+        Plan::Query { node, .. } => walk(node, f),
+        Plan::Update { source, .. } | Plan::Delete { source, .. } => walk(source, f),
+        Plan::Insert {
+            rows: InsertRows::Query(node),
+            ..
+        } => walk(node, f),
+        Plan::Explain(inner) => for_each_node(inner, f),
+        _ => {}
+    }
+}
+
+/// Calls `f` on every expression of a plan (not inside subqueries' plans).
+fn visit_plan(plan: &Plan, f: &mut dyn FnMut(&Expr)) {
+    let mut exprs: Vec<Expr> = Vec::new();
+    for_each_node(plan, &mut |node| match node {
+        Node::Scan { filter, .. } => exprs.extend(filter.iter().cloned()),
+        Node::Values { rows } => exprs.extend(rows.iter().flatten().cloned()),
+        Node::Filter { predicate, .. } => exprs.push(predicate.clone()),
+        Node::Sort { keys, .. } => exprs.extend(keys.iter().map(|k| k.expr.clone())),
+        Node::Project { exprs: e, .. } => exprs.extend(e.iter().cloned()),
+        Node::Join { on, method, .. } => {
+            exprs.extend(on.iter().cloned());
+            match method {
+                JoinMethod::Hash {
+                    left_keys,
+                    right_keys,
+                } => {
+                    exprs.extend(left_keys.iter().cloned());
+                    exprs.extend(right_keys.iter().cloned());
+                }
+                JoinMethod::Lookup { keys, .. } => {
+                    exprs.extend(keys.iter().cloned());
+                }
+                JoinMethod::NestedLoop => {}
+            }
+        }
+        Node::Aggregate {
+            group_by,
+            aggregates,
+            ..
+        } => {
+            exprs.extend(group_by.iter().cloned());
+            exprs.extend(aggregates.iter().cloned());
+        }
+        _ => {}
+    });
+    match plan {
+        Plan::Insert {
+            rows,
+            returning,
+            on_conflict,
+            ..
+        } => {
+            if let InsertRows::Values(rows) = rows {
+                exprs.extend(rows.iter().flatten().cloned());
+            }
+            if let Some(r) = returning {
+                exprs.extend(r.exprs.iter().cloned());
+            }
+            if let Some(ConflictPlan::Update { set, filter, .. }) = on_conflict {
+                exprs.extend(set.iter().map(|(_, e)| e.clone()));
+                exprs.extend(filter.iter().cloned());
+            }
+        }
+        Plan::Update { set, returning, .. } => {
+            exprs.extend(set.iter().map(|(_, e)| e.clone()));
+            if let Some(r) = returning {
+                exprs.extend(r.exprs.iter().cloned());
+            }
+        }
+        Plan::Delete { returning, .. } => {
+            if let Some(r) = returning {
+                exprs.extend(r.exprs.iter().cloned());
+            }
+        }
+        _ => {}
+    }
+    for e in &exprs {
+        visit_deep(e, f);
+    }
+}
+
+/// Visits an expression and the plans of the subqueries inside it.
+fn visit_deep(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    f(e);
+    if let Expr::Planned { sub, .. } = e {
+        visit_plan(
+            &Plan::Query {
+                node: sub.node.clone(),
+                columns: Vec::new(),
+            },
+            f,
+        );
+    }
+    for child in e.children() {
+        visit_deep(child, f);
+    }
+}
