@@ -188,7 +188,7 @@ pub struct Prepared {
 /// What a statement run needs: a statement to plan, or a plan made earlier.
 enum Work {
     Statement(Statement),
-    Plan(Plan),
+    Plan(Box<Plan>),
 }
 
 impl Session {
@@ -279,7 +279,7 @@ impl Session {
             *prepared = self.plan_prepared(prepared.statement.clone())?;
         }
         let work = match &prepared.plan {
-            Some(plan) => Work::Plan(plan.clone()),
+            Some(plan) => Work::Plan(Box::new(plan.clone())),
             None => Work::Statement(prepared.statement.clone()),
         };
         let outcome = self.run(work, params, sink)?;
@@ -294,7 +294,7 @@ impl Session {
         };
         let (statement, work_plan) = match work {
             Work::Statement(statement) => (Some(statement), None),
-            Work::Plan(plan) => (None, Some(plan)),
+            Work::Plan(plan) => (None, Some(*plan)),
         };
         let plan_of =
             |txn: &mut dyn Transaction, statement: Option<Statement>, work_plan: Option<Plan>| {

@@ -272,11 +272,10 @@ fn visit_plan(plan: &Plan, f: &mut dyn FnMut(&Expr)) {
                 exprs.extend(r.exprs.iter().cloned());
             }
         }
-        Plan::Delete { returning, .. } => {
-            if let Some(r) = returning {
-                exprs.extend(r.exprs.iter().cloned());
-            }
-        }
+        Plan::Delete {
+            returning: Some(r),
+            ..
+        } => exprs.extend(r.exprs.iter().cloned()),
         _ => {}
     }
     for e in &exprs {
