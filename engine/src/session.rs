@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::catalog::Table;
@@ -128,6 +128,7 @@ impl Database {
         Session {
             shared: self.shared.clone(),
             txn: TxnState::Autocommit,
+            interrupt: None,
         }
     }
 
@@ -168,7 +169,12 @@ enum TxnState {
 pub struct Session {
     shared: Arc<Shared>,
     txn: TxnState,
+    /// When set (by another thread), the running statement stops with 57014.
+    interrupt: Option<Arc<AtomicBool>>,
 }
+
+/// An index as the catalog describes it: (table, index, columns, unique).
+pub type IndexInfo = (String, String, Vec<String>, bool);
 
 /// A statement prepared once and run many times with new parameter values: parsed and
 /// planned once, planned again only if the schema changed since.
@@ -329,8 +335,14 @@ impl Session {
             (statement, TxnState::Open(txn)) => {
                 let result = plan_of(txn.as_mut(), statement, work_plan).and_then(|plan| {
                     let ddl = plan.changes_schema();
-                    let outcome =
-                        execute::execute(plan, txn.as_mut(), self.shared.as_ref(), sink, params);
+                    let outcome = execute::execute(
+                        plan,
+                        txn.as_mut(),
+                        self.shared.as_ref(),
+                        sink,
+                        params,
+                        self.interrupt.as_ref(),
+                    );
                     if ddl {
                         self.shared.schema_epoch.fetch_add(1, Ordering::AcqRel);
                     }
@@ -346,8 +358,14 @@ impl Session {
                 let mut txn = self.shared.store.begin()?;
                 let plan = plan_of(txn.as_mut(), statement, work_plan)?;
                 let ddl = plan.changes_schema();
-                let outcome =
-                    execute::execute(plan, txn.as_mut(), self.shared.as_ref(), sink, params)?;
+                let outcome = execute::execute(
+                    plan,
+                    txn.as_mut(),
+                    self.shared.as_ref(),
+                    sink,
+                    params,
+                    self.interrupt.as_ref(),
+                )?;
                 txn.commit()?;
                 if ddl {
                     self.shared.schema_epoch.fetch_add(1, Ordering::AcqRel);
@@ -356,6 +374,39 @@ impl Session {
             }
         };
         Ok(outcome)
+    }
+
+    /// A flag that, once set by another thread, stops the running statement with 57014
+    /// (an interrupted statement inside BEGIN aborts the transaction). The caller clears
+    /// it before the next statement.
+    pub fn set_interrupt(&mut self, flag: Option<Arc<AtomicBool>>) {
+        self.interrupt = flag;
+    }
+
+    /// The catalog's indexes (of one table, or all): (table, index, columns, unique).
+    pub fn indexes(&mut self, table: Option<&str>) -> Result<Vec<IndexInfo>> {
+        let mut txn = self.shared.store.begin()?;
+        let tables = match table {
+            Some(name) => vec![crate::catalog::must_get_table(txn.as_mut(), name)?],
+            None => crate::catalog::list_tables(txn.as_mut())?,
+        };
+        txn.rollback()?;
+        Ok(tables
+            .iter()
+            .flat_map(|t| {
+                t.indexes.iter().map(move |i| {
+                    (
+                        t.name.clone(),
+                        i.name.clone(),
+                        i.columns
+                            .iter()
+                            .map(|&c| t.columns[c].name.clone())
+                            .collect(),
+                        i.unique,
+                    )
+                })
+            })
+            .collect())
     }
 
     /// Runs every statement in `sql` and collects their results.

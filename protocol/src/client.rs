@@ -25,6 +25,9 @@ pub struct ServerInfo {
     pub minor: u32,
     pub server_version: String,
     pub session_id: u64,
+    /// With the session id and the address, lets another connection cancel what this
+    /// session runs (see [`Client::cancel_token`]).
+    pub cancel_key: u64,
 }
 
 /// The result of one statement.
@@ -40,7 +43,8 @@ pub struct QueryResult {
 
 struct Pending {
     request: pb::Request,
-    replies: mpsc::Sender<pb::Response>,
+    /// None for a request that gets no response (fetch).
+    replies: Option<mpsc::Sender<pb::Response>>,
 }
 
 /// Requests written and not yet fully answered, in order. Once `closed` is set (the
@@ -59,6 +63,8 @@ pub struct Client {
     requests: mpsc::UnboundedSender<Pending>,
     next_id: Arc<AtomicU64>,
     server: Arc<ServerInfo>,
+    /// The server's address, for cancel requests.
+    addr: std::net::SocketAddr,
 }
 
 impl Client {
@@ -95,6 +101,7 @@ impl Client {
     async fn connect_now(addr: impl ToSocketAddrs, client_name: &str) -> Result<Client, Error> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
+        let peer = stream.peer_addr()?;
         let (read, write) = stream.into_split();
         let mut reader = BufReader::new(read);
         let mut writer = BufWriter::new(write);
@@ -121,6 +128,7 @@ impl Client {
                 minor: h.minor,
                 server_version: h.server_version,
                 session_id: h.session_id,
+                cancel_key: h.cancel_key,
             },
             Some(Kind::Error(e)) => return Err(server_error(e)),
             other => return Err(Error::Protocol(format!("expected hello, got {other:?}"))),
@@ -134,6 +142,7 @@ impl Client {
             requests,
             next_id: Arc::new(AtomicU64::new(1)),
             server: Arc::new(server),
+            addr: peer,
         })
     }
 
@@ -144,18 +153,65 @@ impl Client {
 
     /// Runs one or more `;`-separated statements and returns each one's result.
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<QueryResult>, Error> {
+        let (id, responses) = self.start(pb::request::Kind::Query(pb::Query {
+            sql: sql.to_string(),
+            params: Vec::new(),
+            max_rows: 0,
+        }))?;
+        collect(id, responses).await
+    }
+
+    /// Sends a request; returns its id and where its responses arrive.
+    pub(crate) fn start(
+        &self,
+        kind: pb::request::Kind,
+    ) -> Result<(u64, mpsc::Receiver<pb::Response>), Error> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (replies, mut responses) = mpsc::channel(16);
+        let (replies, responses) = mpsc::channel(16);
         let request = pb::Request {
             id,
-            kind: Some(pb::request::Kind::Query(pb::Query {
-                sql: sql.to_string(),
-            })),
+            kind: Some(kind),
         };
         self.requests
-            .send(Pending { request, replies })
+            .send(Pending {
+                request,
+                replies: Some(replies),
+            })
             .map_err(|_| Error::Closed)?;
+        Ok((id, responses))
+    }
 
+    /// Queues a request whose responses nobody reads (they are discarded).
+    pub(crate) fn send_only(&self, kind: pb::request::Kind) -> Result<(), Error> {
+        self.start(kind).map(drop)
+    }
+
+    /// Queues a request that gets no response at all (a fetch).
+    pub(crate) fn send_untracked(&self, kind: pb::request::Kind) -> Result<(), Error> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.requests
+            .send(Pending {
+                request: pb::Request {
+                    id,
+                    kind: Some(kind),
+                },
+                replies: None,
+            })
+            .map_err(|_| Error::Closed)
+    }
+
+    /// The server's address and this session's id and cancel key.
+    pub(crate) fn cancel_parts(&self) -> (std::net::SocketAddr, u64, u64) {
+        (self.addr, self.server.session_id, self.server.cancel_key)
+    }
+}
+
+/// Reads the responses of request `id` up to its final one.
+pub(crate) async fn collect(
+    id: u64,
+    mut responses: mpsc::Receiver<pb::Response>,
+) -> Result<Vec<QueryResult>, Error> {
+    {
         let mut results = Vec::new();
         let mut columns: Arc<[Column]> = Arc::from(Vec::new());
         let mut rows = Vec::new();
@@ -169,16 +225,7 @@ impl Client {
             }
             match response.kind {
                 Some(Kind::Header(header)) => {
-                    columns = header
-                        .columns
-                        .into_iter()
-                        .map(|c| Column {
-                            column_type: ColumnType::try_from(c.r#type)
-                                .unwrap_or(ColumnType::Unknown),
-                            name: c.name,
-                        })
-                        .collect::<Vec<_>>()
-                        .into();
+                    columns = columns_of(header.columns);
                 }
                 Some(Kind::Rows(batch)) => {
                     for row in batch.rows {
@@ -201,13 +248,15 @@ impl Client {
                 }),
                 Some(Kind::Done(_)) => return Ok(results),
                 Some(Kind::Error(e)) => return Err(server_error(e)),
-                Some(Kind::Hello(_)) | None => {
+                Some(Kind::Hello(_) | Kind::Prepared(_) | Kind::Suspended(_)) | None => {
                     return Err(Error::Protocol("unexpected response kind".into()));
                 }
             }
         }
     }
+}
 
+impl Client {
     /// Runs the statements and returns the rows of the last one that returned rows.
     pub async fn query(&self, sql: &str) -> Result<Vec<Row>, Error> {
         let results = self.simple_query(sql).await?;
@@ -258,7 +307,18 @@ impl Client {
     }
 }
 
-fn server_error(e: pb::Error) -> Error {
+pub(crate) fn columns_of(columns: Vec<pb::Column>) -> Arc<[Column]> {
+    columns
+        .into_iter()
+        .map(|c| Column {
+            column_type: ColumnType::try_from(c.r#type).unwrap_or(ColumnType::Unknown),
+            name: c.name,
+        })
+        .collect::<Vec<_>>()
+        .into()
+}
+
+pub(crate) fn server_error(e: pb::Error) -> Error {
     Error::Server {
         code: e.code,
         message: e.message,
@@ -288,7 +348,9 @@ async fn write_loop(
                 if queue.closed {
                     return; // dropping `replies` tells the caller
                 }
-                queue.waiting.push_back(replies);
+                if let Some(replies) = replies {
+                    queue.waiting.push_back(replies);
+                }
             }
             if codec::write_frame(&mut writer, &request).await.is_err() {
                 return;

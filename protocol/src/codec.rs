@@ -81,6 +81,7 @@ mod tests {
             id: 7,
             kind: Some(pb::request::Kind::Query(pb::Query {
                 sql: "SELECT 1".into(),
+                ..Default::default()
             })),
         };
         let mut bytes = Vec::new();
@@ -138,6 +139,7 @@ mod tests {
                 id: 1,
                 kind: Some(pb::request::Kind::Query(pb::Query {
                     sql: "SELECT 1".into(),
+                    ..Default::default()
                 })),
             },
             &mut query,

@@ -23,6 +23,8 @@ pub mod codec;
 mod config;
 mod error;
 mod row;
+mod serde_row;
+mod typed;
 
 /// Messages generated from `proto/kvsql.proto`.
 pub mod pb {
@@ -33,10 +35,13 @@ pub use client::{Client, QueryResult, ServerInfo};
 pub use config::Config;
 pub use error::Error;
 pub use row::{Column, ColumnType, FromValue, Row, RowIndex, Value};
+pub use typed::{
+    CancelToken, Params, RowStream, Statement, ToStatement, ToValue, Transaction, retry,
+};
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_MAJOR: u32 = 1;
-pub const PROTOCOL_MINOR: u32 = 0;
+pub const PROTOCOL_MINOR: u32 = 1;
 
 /// The default address of a kvsql server.
 pub const DEFAULT_PORT: u16 = 7878;

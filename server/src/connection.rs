@@ -1,10 +1,14 @@
 //! One client connection: preamble, handshake, then requests answered in order.
 
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kvsql_engine::{Database, Session};
+use kvsql_engine::{Database, Prepared, ResultSink, Session, Value};
 use kvsql_protocol::codec::{self, FrameError, PREAMBLE};
 use kvsql_protocol::pb::{self, request, response::Kind};
 use kvsql_protocol::{PROTOCOL_MAJOR, PROTOCOL_MINOR};
@@ -50,8 +54,63 @@ async fn send(writer: &mut Writer, id: u64, kind: Kind) -> std::io::Result<()> {
     writer.flush().await
 }
 
+/// What another task needs to reach the request a connection is running: its id, the
+/// flag that cancels it, and where to send `fetch` credits.
+struct Running {
+    id: u64,
+    cancel: Arc<AtomicBool>,
+    fetch: mpsc::UnboundedSender<FetchMsg>,
+}
+
+enum FetchMsg {
+    /// Send up to this many more rows (0: all).
+    More(u32),
+    Cancel,
+}
+
+/// A connection's state shared between its reader task, its main loop, and (through the
+/// registry) cancel requests from other connections.
+#[derive(Default)]
+pub struct ConnState {
+    running: Option<Running>,
+    /// Requests cancelled before they started.
+    cancelled: HashSet<u64>,
+}
+
+impl ConnState {
+    fn cancel(&mut self, id: Option<u64>) {
+        match &self.running {
+            Some(r) if id.is_none_or(|id| id == r.id) => {
+                r.cancel.store(true, Ordering::Relaxed);
+                let _ = r.fetch.send(FetchMsg::Cancel);
+            }
+            _ => {
+                if let Some(id) = id {
+                    self.cancelled.insert(id);
+                }
+            }
+        }
+    }
+}
+
+/// Every live session, by id: its cancel key and state.
+pub type Registry = Arc<Mutex<HashMap<u64, (u64, Arc<Mutex<ConnState>>)>>>;
+
+/// A cancel key: random per server process and session (SipHash with a random key).
+fn cancel_key(session_id: u64) -> u64 {
+    RandomState::new().hash_one(session_id)
+}
+
+/// What the reader task hands the main loop.
+enum Incoming {
+    Request(pb::Request),
+    /// A frame that breaks the protocol: answer and close.
+    Bad(String),
+}
+
 /// Serves one connection until the client leaves, breaks the protocol, or the server
 /// shuts down (after the running request, if any, has finished).
+#[allow(clippy::too_many_arguments)]
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
@@ -59,6 +118,7 @@ pub async fn serve(
     slot: Option<OwnedSemaphorePermit>,
     db: Database,
     config: Arc<Config>,
+    registry: Registry,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
@@ -66,6 +126,7 @@ pub async fn serve(
     let mut reader = BufReader::new(read);
     let mut writer = BufWriter::new(write);
     let mut buf = Vec::new();
+    let key = cancel_key(session_id);
 
     let client = match tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
@@ -75,14 +136,16 @@ pub async fn serve(
             &mut buf,
             &config,
             session_id,
+            key,
             slot.is_some(),
+            &registry,
         ),
     )
     .await
     {
         Ok(Ok(client)) => client,
         Ok(Err(reason)) => {
-            info!(%peer, "handshake refused: {reason}");
+            info!(%peer, "handshake ended: {reason}");
             return;
         }
         Err(_) => {
@@ -98,8 +161,61 @@ pub async fn serve(
     };
     info!(%peer, session_id, client = %client, "session started");
 
+    let state: Arc<Mutex<ConnState>> = Arc::default();
+    registry
+        .lock()
+        .expect("poisoned")
+        .insert(session_id, (key, state.clone()));
+
+    // The reader task reads ahead so that cancel and fetch requests reach a running
+    // request at once; the rest queue here and are answered in order.
+    let (queue_tx, mut queue) = mpsc::channel::<Incoming>(256);
+    let reader_state = state.clone();
+    let max_frame = config.max_frame_bytes;
+    let reader_task = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        loop {
+            let incoming =
+                match codec::read_frame::<_, pb::Request>(&mut reader, max_frame, &mut buf).await {
+                    Ok(Some(request)) => match &request.kind {
+                        Some(request::Kind::Cancel(c)) => {
+                            reader_state
+                                .lock()
+                                .expect("poisoned")
+                                .cancel(Some(c.request_id));
+                            Incoming::Request(request)
+                        }
+                        Some(request::Kind::Fetch(f)) => {
+                            let state = reader_state.lock().expect("poisoned");
+                            match &state.running {
+                                Some(r) if r.id == f.request_id => {
+                                    let _ = r.fetch.send(FetchMsg::More(f.max_rows));
+                                    continue;
+                                }
+                                _ => Incoming::Bad(format!(
+                                    "fetch for request {}, which is not suspended",
+                                    f.request_id
+                                )),
+                            }
+                        }
+                        _ => Incoming::Request(request),
+                    },
+                    Ok(None) | Err(FrameError::Io(_)) => break,
+                    Err(e) => Incoming::Bad(e.to_string()),
+                };
+            let bad = matches!(incoming, Incoming::Bad(_));
+            if queue_tx.send(incoming).await.is_err() || bad {
+                break;
+            }
+        }
+        // The client is gone (or broke the protocol): stop what it was running.
+        reader_state.lock().expect("poisoned").cancel(None);
+    });
+
     let statement_limit = config.max_statement_bytes.unwrap_or(config.max_frame_bytes);
     let mut session = Some(db.session());
+    let mut prepared: HashMap<u64, Prepared> = HashMap::new();
+    let mut next_statement = 1u64;
     loop {
         let idle = async {
             match config.idle_timeout {
@@ -107,40 +223,53 @@ pub async fn serve(
                 seconds => tokio::time::sleep(Duration::from_secs(seconds)).await,
             }
         };
-        let frame = tokio::select! {
-            frame = codec::read_frame::<_, pb::Request>(&mut reader, config.max_frame_bytes, &mut buf) => Some(frame),
-            _ = shutdown.wait_for(|stop| *stop) => {
+        enum Next {
+            Incoming(Option<Incoming>),
+            Shutdown,
+            Idle,
+        }
+        let next = tokio::select! {
+            incoming = queue.recv() => Next::Incoming(incoming),
+            _ = shutdown.wait_for(|stop| *stop) => Next::Shutdown,
+            () = idle => Next::Idle,
+        };
+        let incoming = match next {
+            Next::Incoming(incoming) => incoming,
+            Next::Shutdown => {
                 debug!(session_id, "closing idle session for shutdown");
                 break;
             }
-            () = idle => None,
-        };
-        let Some(frame) = frame else {
-            info!(
-                session_id,
-                "closing session idle for {} s", config.idle_timeout
-            );
-            let message = format!(
-                "session closed after {} s without a request (--idle-timeout)",
-                config.idle_timeout
-            );
-            let _ = send(&mut writer, 0, Kind::Error(error("57P05", message))).await;
-            break;
-        };
-        let request = match frame {
-            Ok(Some(request)) => request,
-            Ok(None) => break,
-            Err(FrameError::Io(e)) => {
-                debug!(session_id, "connection error: {e}");
-                break;
-            }
-            Err(e) => {
-                warn!(session_id, %peer, "bad frame, closing: {e}");
-                let _ = send(&mut writer, 0, Kind::Error(protocol_error(e.to_string()))).await;
+            Next::Idle => {
+                info!(
+                    session_id,
+                    "closing session idle for {} s", config.idle_timeout
+                );
+                let message = format!(
+                    "session closed after {} s without a request (--idle-timeout)",
+                    config.idle_timeout
+                );
+                let _ = send(&mut writer, 0, Kind::Error(error("57P05", message))).await;
                 break;
             }
         };
-        match request.kind {
+        let request = match incoming {
+            None => break,
+            Some(Incoming::Bad(message)) => {
+                warn!(session_id, %peer, "bad frame, closing: {message}");
+                let _ = send(&mut writer, 0, Kind::Error(protocol_error(message))).await;
+                break;
+            }
+            Some(Incoming::Request(request)) => request,
+        };
+        let id = request.id;
+        if state.lock().expect("poisoned").cancelled.remove(&id) {
+            let refusal = Kind::Error(error("57014", "statement cancelled before it started"));
+            if send(&mut writer, id, refusal).await.is_err() {
+                break;
+            }
+            continue;
+        }
+        let work = match request.kind {
             Some(request::Kind::Query(query)) if query.sql.len() > statement_limit => {
                 let message = format!(
                     "statement of {} bytes exceeds the limit of {statement_limit} bytes \
@@ -148,43 +277,152 @@ pub async fn serve(
                     query.sql.len()
                 );
                 let refusal = Kind::Error(error("54000", message));
-                if send(&mut writer, request.id, refusal).await.is_err() {
+                if send(&mut writer, id, refusal).await.is_err() {
                     break;
                 }
+                continue;
             }
-            Some(request::Kind::Query(query)) => {
-                let running = session
-                    .take()
-                    .expect("session is returned after each query");
-                match run_query(request.id, query.sql, running, &mut writer).await {
-                    Some(returned) => session = Some(returned),
-                    None => break,
+            Some(request::Kind::Query(query)) => Work::Sql {
+                sql: query.sql,
+                params: query.params.into_iter().map(engine_value).collect(),
+                max_rows: query.max_rows,
+            },
+            Some(request::Kind::Execute(execute)) => match prepared.remove(&execute.statement_id) {
+                Some(statement) => Work::Prepared {
+                    statement_id: execute.statement_id,
+                    statement,
+                    params: execute.params.into_iter().map(engine_value).collect(),
+                    max_rows: execute.max_rows,
+                },
+                None => {
+                    let message = format!(
+                        "no prepared statement {} on this connection",
+                        execute.statement_id
+                    );
+                    if send(&mut writer, id, Kind::Error(error("26000", message)))
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                    continue;
                 }
+            },
+            Some(request::Kind::Prepare(prepare)) if prepare.sql.len() > statement_limit => {
+                let message = format!(
+                    "statement of {} bytes exceeds the limit of {statement_limit} bytes \
+                     (--max-statement-bytes)",
+                    prepare.sql.len()
+                );
+                if send(&mut writer, id, Kind::Error(error("54000", message)))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                continue;
             }
-            Some(request::Kind::Hello(_)) => {
-                let error = protocol_error("hello sent twice");
-                let _ = send(&mut writer, request.id, Kind::Error(error)).await;
+            Some(request::Kind::Prepare(prepare)) => Work::Prepare {
+                sql: prepare.sql,
+                statement_id: {
+                    next_statement += 1;
+                    next_statement - 1
+                },
+            },
+            Some(request::Kind::Metadata(metadata)) => Work::Metadata(metadata),
+            Some(request::Kind::Close(close)) => {
+                prepared.remove(&close.statement_id);
+                if send(&mut writer, id, Kind::Done(pb::Done {}))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                continue;
+            }
+            Some(request::Kind::Cancel(_)) => {
+                if send(&mut writer, id, Kind::Done(pb::Done {}))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                continue;
+            }
+            Some(request::Kind::Hello(_) | request::Kind::CancelOther(_)) => {
+                let error = protocol_error("hello (or cancel_other) after the handshake");
+                let _ = send(&mut writer, id, Kind::Error(error)).await;
                 break;
             }
+            Some(request::Kind::Fetch(_)) => unreachable!("handled by the reader"),
             None => {
                 let error = protocol_error("unknown request kind (is the client newer?)");
-                let _ = send(&mut writer, request.id, Kind::Error(error)).await;
+                let _ = send(&mut writer, id, Kind::Error(error)).await;
                 break;
             }
+        };
+        let running = session
+            .take()
+            .expect("session is returned after each request");
+        match run(id, work, running, &mut writer, &state).await {
+            Some((returned, kept)) => {
+                session = Some(returned);
+                if let Some((statement_id, statement)) = kept {
+                    prepared.insert(statement_id, statement);
+                }
+            }
+            None => break,
         }
     }
+    registry.lock().expect("poisoned").remove(&session_id);
+    reader_task.abort();
     let _ = writer.shutdown().await;
     info!(session_id, "session ended");
 }
 
+/// A request for the session's blocking thread.
+enum Work {
+    Sql {
+        sql: String,
+        params: Vec<Value>,
+        max_rows: u32,
+    },
+    Prepared {
+        statement_id: u64,
+        statement: Box<Prepared>,
+        params: Vec<Value>,
+        max_rows: u32,
+    },
+    Prepare {
+        sql: String,
+        statement_id: u64,
+    },
+    Metadata(pb::Metadata),
+}
+
+fn engine_value(v: pb::Value) -> Value {
+    use pb::value::Kind as V;
+    match v.kind {
+        None => Value::Null,
+        Some(V::Boolean(b)) => Value::Boolean(b),
+        Some(V::Integer(i)) => Value::Integer(i),
+        Some(V::Real(r)) => Value::Real(r),
+        Some(V::Text(s)) => Value::Text(s),
+        Some(V::Blob(b)) => Value::Blob(b),
+    }
+}
+
 /// Reads the preamble and hello; answers with the server hello or an error.
+#[allow(clippy::too_many_arguments)]
 async fn handshake(
     reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
     writer: &mut Writer,
     buf: &mut Vec<u8>,
     config: &Config,
     session_id: u64,
+    key: u64,
     admitted: bool,
+    registry: &Registry,
 ) -> Result<String, String> {
     let mut preamble = [0u8; 4];
     reader
@@ -203,6 +441,20 @@ async fn handshake(
         Ok(None) => return Err("closed before hello".into()),
         Err(e) => return refuse(writer, format!("bad hello frame: {e}")).await,
     };
+    if let Some(request::Kind::CancelOther(other)) = &request.kind {
+        // Answered the same whether or not the key matched, so that it reveals nothing.
+        let target = registry
+            .lock()
+            .expect("poisoned")
+            .get(&other.session_id)
+            .filter(|(k, _)| *k == other.cancel_key)
+            .map(|(_, state)| state.clone());
+        if let Some(state) = target {
+            state.lock().expect("poisoned").cancel(None);
+        }
+        let _ = send(writer, request.id, Kind::Done(pb::Done {})).await;
+        return Err(format!("cancel request for session {}", other.session_id));
+    }
     let Some(request::Kind::Hello(hello)) = request.kind else {
         return refuse(writer, "the first request must be a hello".into()).await;
     };
@@ -235,6 +487,7 @@ async fn handshake(
         minor: PROTOCOL_MINOR,
         server_version: env!("CARGO_PKG_VERSION").into(),
         session_id,
+        cancel_key: key,
     });
     send(writer, request.id, reply)
         .await
@@ -248,26 +501,120 @@ async fn refuse(writer: &mut Writer, message: String) -> Result<String, String> 
     Err(message)
 }
 
-/// Runs a query on a blocking thread, forwarding its responses as they come. Returns the
-/// session for the next request, or None when the connection is gone.
-async fn run_query(
+/// Runs a request on a blocking thread, forwarding its responses as they come (pausing
+/// after `max_rows` rows until a fetch). Returns the session for the next request (and a
+/// prepared statement to keep), or None when the connection is gone.
+async fn run(
     id: u64,
-    sql: String,
+    work: Work,
     mut session: Session,
     writer: &mut Writer,
-) -> Option<Session> {
-    debug!(id, sql = %sql, "query");
+    state: &Arc<Mutex<ConnState>>,
+) -> Option<(Session, Option<(u64, Prepared)>)> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (fetch_tx, mut fetch_rx) = mpsc::unbounded_channel();
+    state.lock().expect("poisoned").running = Some(Running {
+        id,
+        cancel: cancel.clone(),
+        fetch: fetch_tx,
+    });
+    let max_rows = match &work {
+        Work::Sql { max_rows, .. } | Work::Prepared { max_rows, .. } => *max_rows,
+        _ => 0,
+    };
     let (tx, mut rx) = mpsc::channel(4);
+    let flag = cancel.clone();
     let task = tokio::task::spawn_blocking(move || {
+        session.set_interrupt(Some(flag));
         let mut sink = ChannelSink::new(id, tx);
-        let result = session.execute(&sql, &mut sink);
+        let mut kept = None;
+        let result = match work {
+            Work::Sql { sql, params, .. } => {
+                debug!(id, sql = %sql, "query");
+                session.execute_with(&sql, &params, &mut sink)
+            }
+            Work::Prepared {
+                statement_id,
+                mut statement,
+                params,
+                ..
+            } => {
+                let result = session.execute_prepared(&mut statement, &params, &mut sink);
+                kept = Some((statement_id, *statement));
+                result
+            }
+            Work::Prepare { sql, statement_id } => match session.prepare(&sql) {
+                Ok(statement) => {
+                    let reply = sink.prepared(statement_id, &statement);
+                    kept = Some((statement_id, statement));
+                    reply
+                }
+                Err(e) => Err(e),
+            },
+            Work::Metadata(metadata) => metadata_rows(&mut session, &metadata, &mut sink),
+        };
         sink.finish(result);
-        session
+        session.set_interrupt(None);
+        (session, kept)
     });
     let mut connected = true;
-    while let Some(response) = rx.recv().await {
+    let mut budget: Option<u64> = (max_rows > 0).then_some(u64::from(max_rows));
+    'forward: while let Some(response) = rx.recv().await {
+        let mut pending = vec![response];
+        if let (Some(_), Some(Kind::Rows(_))) = (budget, &pending[0].kind) {
+            let Some(Kind::Rows(batch)) = pending.pop().and_then(|r| r.kind) else {
+                unreachable!("matched rows");
+            };
+            let mut rows = batch.rows.into_iter().peekable();
+            while rows.peek().is_some() {
+                if budget == Some(0) {
+                    // Wait for the client to ask for more (or to cancel).
+                    let suspended = async {
+                        codec::write_frame(
+                            writer,
+                            &pb::Response {
+                                id,
+                                kind: Some(Kind::Suspended(pb::Suspended {})),
+                            },
+                        )
+                        .await?;
+                        writer.flush().await
+                    };
+                    if suspended.await.is_err() {
+                        connected = false;
+                        break 'forward;
+                    }
+                    match fetch_rx.recv().await {
+                        Some(FetchMsg::More(0)) => budget = None,
+                        Some(FetchMsg::More(n)) => budget = Some(u64::from(n)),
+                        Some(FetchMsg::Cancel) | None => {
+                            cancel.store(true, Ordering::Relaxed);
+                            break 'forward;
+                        }
+                    }
+                }
+                let take = budget.map_or(usize::MAX, |b| b as usize);
+                let chunk: Vec<pb::Row> = rows.by_ref().take(take).collect();
+                if let Some(b) = &mut budget {
+                    *b -= chunk.len() as u64;
+                }
+                pending.push(pb::Response {
+                    id,
+                    kind: Some(Kind::Rows(pb::RowBatch { rows: chunk })),
+                });
+                for response in pending.drain(..) {
+                    if codec::write_frame(writer, &response).await.is_err() {
+                        connected = false;
+                        break 'forward;
+                    }
+                }
+            }
+            continue;
+        }
         let written = async {
-            codec::write_frame(writer, &response).await?;
+            for response in &pending {
+                codec::write_frame(writer, response).await?;
+            }
             if rx.is_empty() {
                 writer.flush().await?;
             }
@@ -281,7 +628,60 @@ async fn run_query(
     }
     // Dropping the receiver makes the statement's next send fail, which aborts it and
     // rolls its transaction back; either way wait for it to stop.
+    let stopped_early = !rx.is_closed() || rx.try_recv().is_ok();
     drop(rx);
-    let session = task.await.ok();
-    if connected { session } else { None }
+    state.lock().expect("poisoned").running = None;
+    let outcome = task.await.ok();
+    if connected && stopped_early && cancel.load(Ordering::Relaxed) {
+        // Cancelled while suspended: the statement's own error could not be sent.
+        let refusal = Kind::Error(error("57014", "statement cancelled"));
+        if send(writer, id, refusal).await.is_err() {
+            return None;
+        }
+    }
+    if connected { outcome } else { None }
+}
+
+/// Answers a metadata request with rows.
+fn metadata_rows(
+    session: &mut Session,
+    metadata: &pb::Metadata,
+    sink: &mut ChannelSink,
+) -> kvsql_engine::Result<()> {
+    let quoted = format!("\"{}\"", metadata.table.replace('"', "\"\""));
+    match pb::metadata::Kind::try_from(metadata.kind).unwrap_or(pb::metadata::Kind::Tables) {
+        pb::metadata::Kind::Tables => session.execute("SHOW TABLES", sink),
+        pb::metadata::Kind::Columns => session.execute(&format!("DESCRIBE {quoted}"), sink),
+        pb::metadata::Kind::Indexes => {
+            let table = (!metadata.table.is_empty()).then_some(metadata.table.as_str());
+            let indexes = session.indexes(table)?;
+            let text = |name: &str| kvsql_engine::ColumnInfo {
+                name: name.into(),
+                data_type: Some(kvsql_engine::DataType::Text),
+            };
+            sink.columns(&[
+                text("table"),
+                text("index"),
+                text("columns"),
+                kvsql_engine::ColumnInfo {
+                    name: "unique".into(),
+                    data_type: Some(kvsql_engine::DataType::Boolean),
+                },
+            ])?;
+            let n = indexes.len() as u64;
+            for (table, index, columns, unique) in indexes {
+                sink.row(vec![
+                    Value::Text(table),
+                    Value::Text(index),
+                    Value::Text(columns.join(", ")),
+                    Value::Boolean(unique),
+                ])?;
+            }
+            sink.complete(&kvsql_engine::Outcome {
+                tag: "INDEXES",
+                rows_affected: 0,
+                rows_returned: n,
+            })
+        }
+    }
 }

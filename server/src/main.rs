@@ -123,6 +123,7 @@ async fn run(config: Config) -> Result<(), String> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let config = Arc::new(config);
     let session_ids = AtomicU64::new(1);
+    let registry = connection::Registry::default();
     let slots = Arc::new(Semaphore::new(config.max_connections));
     let mut connections = JoinSet::new();
     let signal = shutdown_signal();
@@ -141,6 +142,7 @@ async fn run(config: Config) -> Result<(), String> {
                         slot,
                         db.clone(),
                         config.clone(),
+                        registry.clone(),
                         shutdown_rx.clone(),
                     ));
                 }

@@ -16,6 +16,8 @@ pub struct ChannelSink {
     tx: mpsc::Sender<pb::Response>,
     batch: Vec<pb::Row>,
     batch_bytes: usize,
+    /// A `prepared` answer was the final response.
+    prepared_sent: bool,
 }
 
 impl ChannelSink {
@@ -25,6 +27,7 @@ impl ChannelSink {
             tx,
             batch: Vec::new(),
             batch_bytes: 0,
+            prepared_sent: false,
         }
     }
 
@@ -47,9 +50,35 @@ impl ChannelSink {
         self.send(Kind::Rows(pb::RowBatch { rows }))
     }
 
+    /// Answers a prepare request (the final response).
+    pub fn prepared(
+        &mut self,
+        statement_id: u64,
+        statement: &kvsql_engine::Prepared,
+    ) -> kvsql_engine::Result<()> {
+        self.prepared_sent = true;
+        self.send(Kind::Prepared(pb::Prepared {
+            statement_id,
+            param_types: statement
+                .param_types
+                .iter()
+                .map(|t| column_type(*t) as i32)
+                .collect(),
+            columns: statement
+                .columns
+                .iter()
+                .map(|c| pb::Column {
+                    name: c.name.clone(),
+                    r#type: column_type(c.data_type) as i32,
+                })
+                .collect(),
+        }))
+    }
+
     /// Sends the final response of the request.
     pub fn finish(mut self, result: kvsql_engine::Result<()>) {
         let last = match result.and_then(|()| self.flush_rows()) {
+            Ok(()) if self.prepared_sent => return,
             Ok(()) => Kind::Done(pb::Done {}),
             Err(e) => Kind::Error(error_message(&e)),
         };

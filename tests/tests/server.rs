@@ -410,7 +410,10 @@ fn send_request(stream: &mut TcpStream, id: u64, sql: &str) {
     encode_frame(
         &pb::Request {
             id,
-            kind: Some(pb::request::Kind::Query(pb::Query { sql: sql.into() })),
+            kind: Some(pb::request::Kind::Query(pb::Query {
+                sql: sql.into(),
+                ..Default::default()
+            })),
         },
         &mut frame,
     );

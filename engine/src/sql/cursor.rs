@@ -8,6 +8,8 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 
 use super::access::{Access, Span};
 use super::ast::{AggFunc, Expr, Func, JoinKind, OrderTerm, SetOp};
@@ -30,6 +32,8 @@ pub struct Ctx<'t> {
     pub outer: Vec<Row>,
     /// The statement's parameter values (`$1` first).
     pub params: Vec<Value>,
+    /// Set from elsewhere to stop the statement (cancellation, timeouts).
+    pub interrupt: Option<Arc<AtomicBool>>,
     cache: HashMap<usize, Cached>,
 }
 
@@ -45,6 +49,7 @@ impl<'t> Ctx<'t> {
             txn: Some(txn),
             outer: Vec::new(),
             params: Vec::new(),
+            interrupt: None,
             cache: HashMap::new(),
         }
     }
@@ -55,7 +60,16 @@ impl<'t> Ctx<'t> {
             txn: None,
             outer: Vec::new(),
             params: Vec::new(),
+            interrupt: None,
             cache: HashMap::new(),
+        }
+    }
+
+    /// Fails with 57014 if the statement was asked to stop.
+    pub fn check_interrupt(&self) -> Result<()> {
+        match &self.interrupt {
+            Some(flag) if flag.load(AtomicOrdering::Relaxed) => Err(Error::Cancelled),
+            _ => Ok(()),
         }
     }
 
@@ -127,6 +141,7 @@ impl<'p> ScanCursor<'p> {
 
     pub fn next_keyed(&mut self, ctx: &mut Ctx) -> Result<Option<(Vec<u8>, Row)>> {
         loop {
+            ctx.check_interrupt()?;
             let (key, bytes) = match &mut self.state {
                 ScanState::Point(key) => {
                     let Some(key) = key.take() else {

@@ -56,6 +56,7 @@ pub fn execute(
     ids: &dyn IdAllocator,
     sink: &mut dyn ResultSink,
     params: &[Value],
+    interrupt: Option<&std::sync::Arc<std::sync::atomic::AtomicBool>>,
 ) -> Result<Outcome> {
     let outcome = |tag, rows_affected, rows_returned| Outcome {
         tag,
@@ -65,6 +66,7 @@ pub fn execute(
     let plan = super::params::bind(plan, params)?;
     let mut ctx = Ctx::new(txn);
     ctx.params = params.to_vec();
+    ctx.interrupt = interrupt.cloned();
     let ctx = &mut ctx;
     Ok(match plan {
         Plan::Query { node, columns } => {

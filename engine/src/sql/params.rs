@@ -273,8 +273,7 @@ fn visit_plan(plan: &Plan, f: &mut dyn FnMut(&Expr)) {
             }
         }
         Plan::Delete {
-            returning: Some(r),
-            ..
+            returning: Some(r), ..
         } => exprs.extend(r.exprs.iter().cloned()),
         _ => {}
     }
