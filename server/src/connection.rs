@@ -290,7 +290,7 @@ pub async fn serve(
             Some(request::Kind::Execute(execute)) => match prepared.remove(&execute.statement_id) {
                 Some(statement) => Work::Prepared {
                     statement_id: execute.statement_id,
-                    statement,
+                    statement: Box::new(statement),
                     params: execute.params.into_iter().map(engine_value).collect(),
                     max_rows: execute.max_rows,
                 },
