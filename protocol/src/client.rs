@@ -369,7 +369,10 @@ async fn read_loop(mut reader: BufReader<tokio::net::tcp::OwnedReadHalf>, waitin
     while let Ok(Some(response)) =
         codec::read_frame::<_, pb::Response>(&mut reader, DEFAULT_MAX_FRAME, &mut buf).await
     {
-        let last = matches!(response.kind, Some(Kind::Done(_) | Kind::Error(_)));
+        let last = matches!(
+            response.kind,
+            Some(Kind::Done(_) | Kind::Error(_) | Kind::Prepared(_))
+        );
         let target = {
             let mut queue = waiting.lock().expect("poisoned");
             let target = queue.waiting.front().cloned();

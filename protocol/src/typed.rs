@@ -282,6 +282,7 @@ impl Client {
             columns: Arc::from(Vec::new()),
             buffered: std::collections::VecDeque::new(),
             done: false,
+            most_buffered: 0,
         })
     }
 
@@ -354,9 +355,16 @@ pub struct RowStream {
     columns: Arc<[Column]>,
     buffered: std::collections::VecDeque<Row>,
     done: bool,
+    /// The most rows held at once, for checking that memory stays bounded.
+    most_buffered: usize,
 }
 
 impl RowStream {
+    /// The most rows this stream has held in memory at once (at most one batch).
+    pub fn most_buffered(&self) -> usize {
+        self.most_buffered
+    }
+
     /// The next row, or None at the end.
     pub async fn next(&mut self) -> Option<Result<Row, Error>> {
         std::future::poll_fn(|cx| self.poll_row(cx)).await

@@ -179,10 +179,9 @@ pub async fn serve(
                 match codec::read_frame::<_, pb::Request>(&mut reader, max_frame, &mut buf).await {
                     Ok(Some(request)) => match &request.kind {
                         Some(request::Kind::Cancel(c)) => {
-                            reader_state
-                                .lock()
-                                .expect("poisoned")
-                                .cancel(Some(c.request_id));
+                            // 0 names whatever is running.
+                            let target = (c.request_id != 0).then_some(c.request_id);
+                            reader_state.lock().expect("poisoned").cancel(target);
                             Incoming::Request(request)
                         }
                         Some(request::Kind::Fetch(f)) => {

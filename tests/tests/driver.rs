@@ -1,0 +1,351 @@
+//! The driver against a real server: parameters, prepared statements, pipelining,
+//! streaming, cancellation, transactions, metadata, and a restart.
+
+use std::time::{Duration, Instant};
+
+use kvsql_protocol::{Client, Error, Value};
+use kvsql_tests::TestServer;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn parameters_of_every_type_and_prepared_statements() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let c = Client::connect(server.addr()).await.unwrap();
+        c.batch_execute(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL, ok BOOLEAN, data BLOB)",
+        )
+        .await
+        .unwrap();
+        let inserted = c
+            .execute_with(
+                "INSERT INTO t VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &1i64,
+                    &"Robert'); DROP TABLE t;--",
+                    &2.5f64,
+                    &true,
+                    &vec![0u8, 255],
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(inserted, 1);
+        c.execute_with(
+            "INSERT INTO t VALUES (?, ?, ?, ?, ?)",
+            &[
+                &2i32,
+                &None::<String>,
+                &None::<f64>,
+                &None::<bool>,
+                &None::<Vec<u8>>,
+            ],
+        )
+        .await
+        .unwrap();
+        let row = c
+            .query_one_with(
+                "SELECT name, score, ok, data FROM t WHERE id = $1",
+                &[&1i64],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<&str>(0).unwrap(), "Robert'); DROP TABLE t;--");
+        assert_eq!(row.get::<f64>("score").unwrap(), 2.5);
+        assert!(row.get::<bool>(2).unwrap());
+        assert_eq!(row.get::<&[u8]>(3).unwrap(), &[0, 255]);
+        let row = c
+            .query_one_with("SELECT name, score FROM t WHERE id = $1", &[&2i64])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<Option<String>>(0).unwrap(), None);
+        // The wrong number of values is refused by the server.
+        let err = c.query_with("SELECT $1, $2", &[&1i64]).await.unwrap_err();
+        assert_eq!(err.code(), "08P01", "{err}");
+
+        // Prepared: types reported, reused 10,000 times.
+        let insert = c
+            .prepare("INSERT INTO t (id, name) VALUES ($1, $2)")
+            .await
+            .unwrap();
+        assert_eq!(
+            insert.params(),
+            [
+                kvsql_protocol::ColumnType::Integer,
+                kvsql_protocol::ColumnType::Text
+            ]
+        );
+        for id in 10..10_010i64 {
+            let name = format!("n{id}");
+            c.execute_with(&insert, &[&id, &name]).await.unwrap();
+        }
+        let get = c.prepare("SELECT name FROM t WHERE id = $1").await.unwrap();
+        assert_eq!(get.columns()[0].name, "name");
+        for id in (10..10_010i64).step_by(97) {
+            let row = c.query_one_with(&get, &[&id]).await.unwrap();
+            assert_eq!(row.get::<String>(0).unwrap(), format!("n{id}"));
+        }
+        // A schema change: the statement is planned again (and sees the new column).
+        c.batch_execute("ALTER TABLE t ADD COLUMN extra INTEGER DEFAULT 7")
+            .await
+            .unwrap();
+        let all = c.prepare("SELECT * FROM t WHERE id = $1").await.unwrap();
+        c.batch_execute("ALTER TABLE t ADD COLUMN more TEXT DEFAULT 'm'")
+            .await
+            .unwrap();
+        let row = c.query_one_with(&all, &[&10i64]).await.unwrap();
+        assert_eq!(row.get::<String>("more").unwrap(), "m");
+        c.close(all).await.unwrap();
+
+        // Rows into structs.
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Named {
+            id: i64,
+            name: Option<String>,
+            extra: i64,
+        }
+        let named: Vec<Named> = c
+            .query_as(
+                "SELECT id, name, extra FROM t WHERE id <= $1 ORDER BY id",
+                &[&10i64],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            named,
+            [
+                Named {
+                    id: 1,
+                    name: Some("Robert'); DROP TABLE t;--".into()),
+                    extra: 7
+                },
+                Named {
+                    id: 2,
+                    name: None,
+                    extra: 7
+                },
+                Named {
+                    id: 10,
+                    name: Some("n10".into()),
+                    extra: 7
+                },
+            ]
+        );
+
+        // The catalog.
+        c.batch_execute("CREATE UNIQUE INDEX t_name ON t (name)")
+            .await
+            .unwrap();
+        assert_eq!(c.tables().await.unwrap(), ["t"]);
+        let columns = c.columns("t").await.unwrap();
+        assert_eq!(columns[1].get::<String>(0).unwrap(), "name");
+        let indexes = c.indexes("t").await.unwrap();
+        assert_eq!(indexes[0].get::<String>("index").unwrap(), "t_name");
+        assert!(indexes[0].get::<bool>("unique").unwrap());
+    });
+}
+
+#[test]
+fn a_hundred_requests_in_flight_from_many_tasks_share_one_connection() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let c = Client::connect(server.addr()).await.unwrap();
+        let statement = c.prepare("SELECT $1 * 2").await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..100i64 {
+            let c = c.clone();
+            let statement = statement.clone();
+            tasks.push(tokio::spawn(async move {
+                let row = c.query_one_with(&statement, &[&i]).await.unwrap();
+                row.get::<i64>(0).unwrap()
+            }));
+        }
+        for (i, task) in tasks.into_iter().enumerate() {
+            assert_eq!(task.await.unwrap(), i as i64 * 2);
+        }
+    });
+}
+
+#[test]
+fn a_million_rows_stream_in_bounded_memory_and_long_queries_cancel() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let c = Client::connect(server.addr()).await.unwrap();
+        let values: Vec<String> = (0..1000).map(|i| format!("({i})")).collect();
+        c.batch_execute(&format!(
+            "CREATE TABLE k (id INTEGER PRIMARY KEY); INSERT INTO k VALUES {}",
+            values.join(", ")
+        ))
+        .await
+        .unwrap();
+        // 1,000 x 1,000 = 1,000,000 rows, read 1,000 at a time.
+        let mut stream = c
+            .query_stream("SELECT a.id, b.id FROM k a, k b", &[])
+            .await
+            .unwrap();
+        let (mut count, mut sum) = (0u64, 0i64);
+        while let Some(row) = stream.next().await {
+            let row = row.unwrap();
+            count += 1;
+            sum += row.get::<i64>(0).unwrap();
+        }
+        assert_eq!(count, 1_000_000);
+        assert_eq!(sum, 499_500 * 1000);
+        assert!(stream.most_buffered() <= 1000, "{}", stream.most_buffered());
+        drop(stream);
+
+        // A stream dropped early cancels its statement; the connection goes on.
+        let mut stream = c
+            .query_stream("SELECT a.id FROM k a, k b", &[])
+            .await
+            .unwrap();
+        stream.next().await.unwrap().unwrap();
+        drop(stream);
+        assert_eq!(
+            c.query_one("SELECT 41 + 1")
+                .await
+                .unwrap()
+                .get::<i64>(0)
+                .unwrap(),
+            42
+        );
+
+        // A query of 10^9 rows, cancelled from another connection with the token.
+        let token = c.cancel_token();
+        let started = Instant::now();
+        let long = tokio::spawn({
+            let c = c.clone();
+            async move { c.query("SELECT count(*) FROM k a, k b, k c").await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        token.cancel().await.unwrap();
+        let err = long.await.unwrap().unwrap_err();
+        assert_eq!(err.code(), "57014", "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        // ... and in band, by request.
+        let long = tokio::spawn({
+            let c = c.clone();
+            async move { c.query("SELECT count(*) FROM k a, k b, k c").await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        c.cancel_request(0).await.unwrap();
+        let err = long.await.unwrap().unwrap_err();
+        assert_eq!(err.code(), "57014", "{err}");
+        // The session is fine afterwards.
+        assert_eq!(
+            c.query_one("SELECT 1")
+                .await
+                .unwrap()
+                .get::<i64>(0)
+                .unwrap(),
+            1
+        );
+    });
+}
+
+#[test]
+fn transactions_roll_back_when_dropped_and_retry_on_conflict() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let c = Client::connect(server.addr()).await.unwrap();
+        c.batch_execute(
+            "CREATE TABLE acct (id INTEGER PRIMARY KEY, n INTEGER); INSERT INTO acct VALUES (1, 0)",
+        )
+        .await
+        .unwrap();
+        {
+            let tx = c.transaction().await.unwrap();
+            tx.execute_with("UPDATE acct SET n = $1 WHERE id = 1", &[&100i64])
+                .await
+                .unwrap();
+            // Dropped without commit.
+        }
+        let n: i64 = c
+            .query_one("SELECT n FROM acct")
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(n, 0);
+        let tx = c.transaction().await.unwrap();
+        tx.execute("UPDATE acct SET n = 5 WHERE id = 1")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let n: i64 = c
+            .query_one("SELECT n FROM acct")
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(n, 5);
+
+        // Concurrent increments, each a transaction retried on 40001, lose nothing.
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let client = Client::connect(server.addr()).await.unwrap();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..10 {
+                    kvsql_protocol::retry(50, || async {
+                        let tx = client.transaction().await?;
+                        let n: i64 = tx
+                            .query_one("SELECT n FROM acct WHERE id = 1")
+                            .await?
+                            .get(0)?;
+                        tx.execute_with("UPDATE acct SET n = $1 WHERE id = 1", &[&(n + 1)])
+                            .await?;
+                        tx.commit().await
+                    })
+                    .await
+                    .unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let n: i64 = c
+            .query_one("SELECT n FROM acct")
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(n, 45);
+    });
+}
+
+#[test]
+fn a_server_restart_is_a_clean_error_then_a_new_connection_works() {
+    let mut server = TestServer::start();
+    let dir = server.data_dir().to_path_buf();
+    let rt = runtime();
+    let c = rt.block_on(async {
+        let c = Client::connect(server.addr()).await.unwrap();
+        c.batch_execute("CREATE TABLE kept (id INTEGER PRIMARY KEY); INSERT INTO kept VALUES (1)")
+            .await
+            .unwrap();
+        c
+    });
+    server.stop();
+    let err = rt.block_on(c.query("SELECT id FROM kept")).unwrap_err();
+    assert!(matches!(err, Error::Closed | Error::Io(_)), "{err:?}");
+    let server = TestServer::start_in(&dir, &[]);
+    rt.block_on(async {
+        let c = Client::connect(server.addr()).await.unwrap();
+        let id: i64 = c
+            .query_one("SELECT id FROM kept")
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(id, 1);
+        let _ = Value::Null;
+    });
+}
