@@ -22,6 +22,8 @@ mod client;
 pub mod codec;
 mod config;
 mod error;
+#[cfg(feature = "pool")]
+pub mod pool;
 mod row;
 mod serde_row;
 mod typed;

@@ -399,6 +399,7 @@ impl RowStream {
                         self.buffered
                             .push_back(Row::new(self.columns.clone(), values));
                     }
+                    self.most_buffered = self.most_buffered.max(self.buffered.len());
                 }
                 Some(Kind::Suspended(_)) => {
                     // Ask for the next batch; it is written behind any queued request.
