@@ -17,7 +17,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tasks.push(tokio::spawn(async move {
             let client = pool.get().await.map_err(|e| e.to_string())?;
             let row = client
-                .query_one_with("SELECT $1 * $1", &[&i])
+                .query_one("SELECT $1 * $1", &[&i])
                 .await
                 .map_err(|e| e.to_string())?;
             row.get::<i64>(0).map_err(|e| e.to_string())

@@ -21,14 +21,14 @@ async fn main() -> Result<(), Error> {
     println!("parameter types: {:?}", insert.params());
     let started = std::time::Instant::now();
     for n in 0..1_000i64 {
-        client.execute_with(&insert, &[&n, &(n * n)]).await?;
+        client.execute(&insert, &[&n, &(n * n)]).await?;
     }
     println!("1,000 prepared inserts in {:?}", started.elapsed());
     let lookup = client
         .prepare("SELECT square FROM squares WHERE n = $1")
         .await?;
     for n in [3i64, 31, 999] {
-        let square: i64 = client.query_one_with(&lookup, &[&n]).await?.get(0)?;
+        let square: i64 = client.query_one(&lookup, &[&n]).await?.get(0)?;
         println!("{n}^2 = {square}");
     }
     Ok(())

@@ -20,16 +20,23 @@ async fn main() -> Result<(), Error> {
     client
         .execute(
             "CREATE TABLE IF NOT EXISTS quickstart (id INTEGER PRIMARY KEY, name TEXT, score REAL)",
+            &[],
         )
         .await?;
-    client.execute("DELETE FROM quickstart").await?;
+    client.execute("DELETE FROM quickstart", &[]).await?;
     let inserted = client
-        .execute("INSERT INTO quickstart VALUES (1, 'ann', 9.5), (2, 'bob', NULL), (3, 'cy', 7.25)")
+        .execute(
+            "INSERT INTO quickstart VALUES (1, 'ann', 9.5), (2, 'bob', NULL), (3, 'cy', 7.25)",
+            &[],
+        )
         .await?;
     println!("inserted {inserted} rows");
 
     for row in client
-        .query("SELECT id, name, score FROM quickstart WHERE id >= 1 ORDER BY id")
+        .query(
+            "SELECT id, name, score FROM quickstart WHERE id >= 1 ORDER BY id",
+            &[],
+        )
         .await?
     {
         let id: i64 = row.get("id")?;
@@ -39,7 +46,7 @@ async fn main() -> Result<(), Error> {
     }
 
     // Errors carry a SQLSTATE code.
-    match client.query("SELECT * FROM no_such_table").await {
+    match client.query("SELECT * FROM no_such_table", &[]).await {
         Err(e) => println!("as expected: {e}"),
         Ok(_) => println!("unexpected: the table exists"),
     }

@@ -9,16 +9,16 @@ async fn transfer(client: &Client, from: i64, to: i64, amount: i64) -> Result<()
     retry(20, || async {
         let tx = client.transaction().await?;
         let balance: i64 = tx
-            .query_one_with("SELECT balance FROM accounts WHERE id = $1", &[&from])
+            .query_one("SELECT balance FROM accounts WHERE id = $1", &[&from])
             .await?
             .get(0)?;
         if balance >= amount {
-            tx.execute_with(
+            tx.execute(
                 "UPDATE accounts SET balance = balance - $1 WHERE id = $2",
                 &[&amount, &from],
             )
             .await?;
-            tx.execute_with(
+            tx.execute(
                 "UPDATE accounts SET balance = balance + $1 WHERE id = $2",
                 &[&amount, &to],
             )
@@ -57,7 +57,7 @@ async fn main() -> Result<(), Error> {
         task.await.expect("task")?;
     }
     let total: i64 = setup
-        .query_one("SELECT sum(balance) FROM accounts")
+        .query_one("SELECT sum(balance) FROM accounts", &[])
         .await?
         .get(0)?;
     println!("total after 200 transfers: {total}");

@@ -257,53 +257,9 @@ pub(crate) async fn collect(
 }
 
 impl Client {
-    /// Runs the statements and returns the rows of the last one that returned rows.
-    pub async fn query(&self, sql: &str) -> Result<Vec<Row>, Error> {
-        let results = self.simple_query(sql).await?;
-        Ok(results
-            .into_iter()
-            .rev()
-            .find(|r| !r.columns.is_empty())
-            .map(|r| r.rows)
-            .unwrap_or_default())
-    }
-
-    /// Runs the statements and returns the one row of the last result: an error if it
-    /// has none or several.
-    pub async fn query_one(&self, sql: &str) -> Result<Row, Error> {
-        let mut rows = self.query(sql).await?;
-        match rows.len() {
-            1 => Ok(rows.pop().expect("one row")),
-            n => Err(Error::RowCount {
-                expected: "exactly one",
-                got: n,
-            }),
-        }
-    }
-
-    /// Runs the statements and returns the row of the last result, or None if it has no
-    /// rows: an error if it has several.
-    pub async fn query_opt(&self, sql: &str) -> Result<Option<Row>, Error> {
-        let mut rows = self.query(sql).await?;
-        match rows.len() {
-            0 | 1 => Ok(rows.pop()),
-            n => Err(Error::RowCount {
-                expected: "at most one",
-                got: n,
-            }),
-        }
-    }
-
     /// Runs a script of statements, discarding their results; stops at the first error.
     pub async fn batch_execute(&self, script: &str) -> Result<(), Error> {
         self.simple_query(script).await.map(drop)
-    }
-
-    /// Runs the statements and returns the number of rows they inserted, updated or
-    /// deleted in all.
-    pub async fn execute(&self, sql: &str) -> Result<u64, Error> {
-        let results = self.simple_query(sql).await?;
-        Ok(results.iter().map(|r| r.rows_affected).sum())
     }
 }
 

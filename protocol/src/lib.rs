@@ -8,9 +8,9 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), kvsql_protocol::Error> {
 //! let client = kvsql_protocol::Client::connect("127.0.0.1:7878").await?;
-//! client.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)").await?;
-//! client.execute("INSERT INTO t VALUES (1, 'one')").await?;
-//! for row in client.query("SELECT id, name FROM t").await? {
+//! client.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)", &[]).await?;
+//! client.execute("INSERT INTO t VALUES (1, 'one')", &[]).await?;
+//! for row in client.query("SELECT id, name FROM t", &[]).await? {
 //!     let id: i64 = row.get(0)?;
 //!     let name: String = row.get("name")?;
 //!     println!("{id} {name}");

@@ -7,7 +7,7 @@
 //!     .max_size(16)
 //!     .build()?;
 //! let client = pool.get().await?;
-//! client.execute("SELECT 1").await?;
+//! client.execute("SELECT 1", &[]).await?;
 //! # Ok(()) }
 //! ```
 //!

@@ -158,8 +158,10 @@ impl Client {
         collect(id, responses).await
     }
 
-    /// Runs a statement with parameters and returns its rows.
-    pub async fn query_with<S: ToStatement + ?Sized>(
+    /// Runs a statement (text, or a prepared [`Statement`]) with parameters and returns
+    /// the rows of its last result. Text without parameters may hold several
+    /// `;`-separated statements.
+    pub async fn query<S: ToStatement + ?Sized>(
         &self,
         statement: &S,
         params: Params<'_>,
@@ -174,12 +176,12 @@ impl Client {
 
     /// Runs a statement with parameters and returns its one row (an error for any other
     /// number).
-    pub async fn query_one_with<S: ToStatement + ?Sized>(
+    pub async fn query_one<S: ToStatement + ?Sized>(
         &self,
         statement: &S,
         params: Params<'_>,
     ) -> Result<Row, Error> {
-        let mut rows = self.query_with(statement, params).await?;
+        let mut rows = self.query(statement, params).await?;
         match rows.len() {
             1 => Ok(rows.pop().expect("one row")),
             n => Err(Error::RowCount {
@@ -191,12 +193,12 @@ impl Client {
 
     /// Runs a statement with parameters and returns its row, or None (an error for more
     /// than one).
-    pub async fn query_opt_with<S: ToStatement + ?Sized>(
+    pub async fn query_opt<S: ToStatement + ?Sized>(
         &self,
         statement: &S,
         params: Params<'_>,
     ) -> Result<Option<Row>, Error> {
-        let mut rows = self.query_with(statement, params).await?;
+        let mut rows = self.query(statement, params).await?;
         match rows.len() {
             0 | 1 => Ok(rows.pop()),
             n => Err(Error::RowCount {
@@ -207,7 +209,7 @@ impl Client {
     }
 
     /// Runs a statement with parameters and returns the rows it wrote.
-    pub async fn execute_with<S: ToStatement + ?Sized>(
+    pub async fn execute<S: ToStatement + ?Sized>(
         &self,
         statement: &S,
         params: Params<'_>,
@@ -222,7 +224,7 @@ impl Client {
         statement: &S,
         params: Params<'_>,
     ) -> Result<Vec<T>, Error> {
-        self.query_with(statement, params)
+        self.query(statement, params)
             .await?
             .iter()
             .map(Row::deserialize)

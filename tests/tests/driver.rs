@@ -25,7 +25,7 @@ fn parameters_of_every_type_and_prepared_statements() {
         .await
         .unwrap();
         let inserted = c
-            .execute_with(
+            .execute(
                 "INSERT INTO t VALUES ($1, $2, $3, $4, $5)",
                 &[
                     &1i64,
@@ -38,7 +38,7 @@ fn parameters_of_every_type_and_prepared_statements() {
             .await
             .unwrap();
         assert_eq!(inserted, 1);
-        c.execute_with(
+        c.execute(
             "INSERT INTO t VALUES (?, ?, ?, ?, ?)",
             &[
                 &2i32,
@@ -51,7 +51,7 @@ fn parameters_of_every_type_and_prepared_statements() {
         .await
         .unwrap();
         let row = c
-            .query_one_with(
+            .query_one(
                 "SELECT name, score, ok, data FROM t WHERE id = $1",
                 &[&1i64],
             )
@@ -62,12 +62,12 @@ fn parameters_of_every_type_and_prepared_statements() {
         assert!(row.get::<bool>(2).unwrap());
         assert_eq!(row.get::<&[u8]>(3).unwrap(), &[0, 255]);
         let row = c
-            .query_one_with("SELECT name, score FROM t WHERE id = $1", &[&2i64])
+            .query_one("SELECT name, score FROM t WHERE id = $1", &[&2i64])
             .await
             .unwrap();
         assert_eq!(row.get::<Option<String>>(0).unwrap(), None);
         // The wrong number of values is refused by the server.
-        let err = c.query_with("SELECT $1, $2", &[&1i64]).await.unwrap_err();
+        let err = c.query("SELECT $1, $2", &[&1i64]).await.unwrap_err();
         assert_eq!(err.code(), "08P01", "{err}");
 
         // Prepared: types reported, reused 10,000 times.
@@ -84,12 +84,12 @@ fn parameters_of_every_type_and_prepared_statements() {
         );
         for id in 10..10_010i64 {
             let name = format!("n{id}");
-            c.execute_with(&insert, &[&id, &name]).await.unwrap();
+            c.execute(&insert, &[&id, &name]).await.unwrap();
         }
         let get = c.prepare("SELECT name FROM t WHERE id = $1").await.unwrap();
         assert_eq!(get.columns()[0].name, "name");
         for id in (10..10_010i64).step_by(97) {
-            let row = c.query_one_with(&get, &[&id]).await.unwrap();
+            let row = c.query_one(&get, &[&id]).await.unwrap();
             assert_eq!(row.get::<String>(0).unwrap(), format!("n{id}"));
         }
         // A schema change: the statement is planned again (and sees the new column).
@@ -100,7 +100,7 @@ fn parameters_of_every_type_and_prepared_statements() {
         c.batch_execute("ALTER TABLE t ADD COLUMN more TEXT DEFAULT 'm'")
             .await
             .unwrap();
-        let row = c.query_one_with(&all, &[&10i64]).await.unwrap();
+        let row = c.query_one(&all, &[&10i64]).await.unwrap();
         assert_eq!(row.get::<String>("more").unwrap(), "m");
         c.close(all).await.unwrap();
 
@@ -163,7 +163,7 @@ fn a_hundred_requests_in_flight_from_many_tasks_share_one_connection() {
             let c = c.clone();
             let statement = statement.clone();
             tasks.push(tokio::spawn(async move {
-                let row = c.query_one_with(&statement, &[&i]).await.unwrap();
+                let row = c.query_one(&statement, &[&i]).await.unwrap();
                 row.get::<i64>(0).unwrap()
             }));
         }
@@ -215,7 +215,7 @@ fn a_million_rows_stream_in_bounded_memory_and_long_queries_cancel() {
         stream.next().await.unwrap().unwrap();
         drop(stream);
         assert_eq!(
-            c.query_one("SELECT 41 + 1")
+            c.query_one("SELECT 41 + 1", &[])
                 .await
                 .unwrap()
                 .get::<i64>(0)
@@ -228,7 +228,7 @@ fn a_million_rows_stream_in_bounded_memory_and_long_queries_cancel() {
         let started = Instant::now();
         let long = tokio::spawn({
             let c = c.clone();
-            async move { c.query("SELECT count(*) FROM k a, k b, k c").await }
+            async move { c.query("SELECT count(*) FROM k a, k b, k c", &[]).await }
         });
         tokio::time::sleep(Duration::from_millis(300)).await;
         token.cancel().await.unwrap();
@@ -238,7 +238,7 @@ fn a_million_rows_stream_in_bounded_memory_and_long_queries_cancel() {
         // ... and in band, by request.
         let long = tokio::spawn({
             let c = c.clone();
-            async move { c.query("SELECT count(*) FROM k a, k b, k c").await }
+            async move { c.query("SELECT count(*) FROM k a, k b, k c", &[]).await }
         });
         tokio::time::sleep(Duration::from_millis(300)).await;
         c.cancel_request(0).await.unwrap();
@@ -246,7 +246,7 @@ fn a_million_rows_stream_in_bounded_memory_and_long_queries_cancel() {
         assert_eq!(err.code(), "57014", "{err}");
         // The session is fine afterwards.
         assert_eq!(
-            c.query_one("SELECT 1")
+            c.query_one("SELECT 1", &[])
                 .await
                 .unwrap()
                 .get::<i64>(0)
@@ -268,25 +268,25 @@ fn transactions_roll_back_when_dropped_and_retry_on_conflict() {
         .unwrap();
         {
             let tx = c.transaction().await.unwrap();
-            tx.execute_with("UPDATE acct SET n = $1 WHERE id = 1", &[&100i64])
+            tx.execute("UPDATE acct SET n = $1 WHERE id = 1", &[&100i64])
                 .await
                 .unwrap();
             // Dropped without commit.
         }
         let n: i64 = c
-            .query_one("SELECT n FROM acct")
+            .query_one("SELECT n FROM acct", &[])
             .await
             .unwrap()
             .get(0)
             .unwrap();
         assert_eq!(n, 0);
         let tx = c.transaction().await.unwrap();
-        tx.execute("UPDATE acct SET n = 5 WHERE id = 1")
+        tx.execute("UPDATE acct SET n = 5 WHERE id = 1", &[])
             .await
             .unwrap();
         tx.commit().await.unwrap();
         let n: i64 = c
-            .query_one("SELECT n FROM acct")
+            .query_one("SELECT n FROM acct", &[])
             .await
             .unwrap()
             .get(0)
@@ -302,10 +302,10 @@ fn transactions_roll_back_when_dropped_and_retry_on_conflict() {
                     kvsql_protocol::retry(50, || async {
                         let tx = client.transaction().await?;
                         let n: i64 = tx
-                            .query_one("SELECT n FROM acct WHERE id = 1")
+                            .query_one("SELECT n FROM acct WHERE id = 1", &[])
                             .await?
                             .get(0)?;
-                        tx.execute_with("UPDATE acct SET n = $1 WHERE id = 1", &[&(n + 1)])
+                        tx.execute("UPDATE acct SET n = $1 WHERE id = 1", &[&(n + 1)])
                             .await?;
                         tx.commit().await
                     })
@@ -318,7 +318,7 @@ fn transactions_roll_back_when_dropped_and_retry_on_conflict() {
             task.await.unwrap();
         }
         let n: i64 = c
-            .query_one("SELECT n FROM acct")
+            .query_one("SELECT n FROM acct", &[])
             .await
             .unwrap()
             .get(0)
@@ -340,13 +340,15 @@ fn a_server_restart_is_a_clean_error_then_a_new_connection_works() {
         c
     });
     server.stop();
-    let err = rt.block_on(c.query("SELECT id FROM kept")).unwrap_err();
+    let err = rt
+        .block_on(c.query("SELECT id FROM kept", &[]))
+        .unwrap_err();
     assert!(matches!(err, Error::Closed | Error::Io(_)), "{err:?}");
     let server = TestServer::start_in(&dir, &[]);
     rt.block_on(async {
         let c = Client::connect(server.addr()).await.unwrap();
         let id: i64 = c
-            .query_one("SELECT id FROM kept")
+            .query_one("SELECT id FROM kept", &[])
             .await
             .unwrap()
             .get(0)
@@ -381,7 +383,7 @@ fn the_pool_hands_out_checked_connections() {
         }
         // ... which the pool rolls back before lending the connection again.
         let c = pool.get().await.unwrap();
-        assert!(c.query("SELECT id FROM p").await.unwrap().is_empty());
+        assert!(c.query("SELECT id FROM p", &[]).await.unwrap().is_empty());
         drop(c);
         // Twenty tasks share two connections.
         let mut tasks = Vec::new();
@@ -389,9 +391,7 @@ fn the_pool_hands_out_checked_connections() {
             let pool = pool.clone();
             tasks.push(tokio::spawn(async move {
                 let c = pool.get().await.unwrap();
-                c.execute_with("INSERT INTO p VALUES ($1)", &[&i])
-                    .await
-                    .unwrap()
+                c.execute("INSERT INTO p VALUES ($1)", &[&i]).await.unwrap()
             }));
         }
         for task in tasks {
@@ -402,7 +402,7 @@ fn the_pool_hands_out_checked_connections() {
             .get()
             .await
             .unwrap()
-            .query("SELECT id FROM p")
+            .query("SELECT id FROM p", &[])
             .await
             .unwrap();
         assert_eq!(rows.len(), 20);

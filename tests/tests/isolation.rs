@@ -18,12 +18,12 @@ async fn session(server: &TestServer) -> Client {
 }
 
 async fn scalar(client: &Client, sql: &str) -> i64 {
-    client.query_one(sql).await.unwrap().get(0).unwrap()
+    client.query_one(sql, &[]).await.unwrap().get(0).unwrap()
 }
 
 async fn ids(client: &Client, sql: &str) -> Vec<i64> {
     client
-        .query(sql)
+        .query(sql, &[])
         .await
         .unwrap()
         .iter()
@@ -54,12 +54,12 @@ fn a_transaction_reads_one_snapshot_and_no_uncommitted_writes() {
         assert_eq!(ids(&a, "SELECT id FROM acct WHERE owner = 'ann'").await, [1]);
         // ... while b sees its own write.
         assert_eq!(scalar(&b, "SELECT balance FROM acct WHERE id = 1").await, 0);
-        b.execute("ROLLBACK").await.unwrap();
+        b.execute("ROLLBACK", &[]).await.unwrap();
         assert_eq!(scalar(&a, "SELECT balance FROM acct WHERE id = 1").await, 100);
 
         // Non-repeatable reads and phantoms: inside a's transaction, b's committed
         // update and insert do not show; after a commits, they do.
-        a.execute("BEGIN").await.unwrap();
+        a.execute("BEGIN", &[]).await.unwrap();
         assert_eq!(scalar(&a, "SELECT balance FROM acct WHERE id = 2").await, 50);
         assert_eq!(ids(&a, "SELECT id FROM acct WHERE balance > 10").await, [1, 2]);
         b.batch_execute(
@@ -70,7 +70,7 @@ fn a_transaction_reads_one_snapshot_and_no_uncommitted_writes() {
         assert_eq!(scalar(&a, "SELECT balance FROM acct WHERE id = 2").await, 50);
         assert_eq!(ids(&a, "SELECT id FROM acct WHERE balance > 10").await, [1, 2]);
         assert_eq!(ids(&a, "SELECT id FROM acct WHERE owner = 'cy'").await, [0i64; 0]);
-        a.execute("COMMIT").await.unwrap();
+        a.execute("COMMIT", &[]).await.unwrap();
         assert_eq!(scalar(&a, "SELECT balance FROM acct WHERE id = 2").await, 75);
         assert_eq!(ids(&a, "SELECT id FROM acct WHERE owner = 'cy'").await, [3]);
 
@@ -82,8 +82,8 @@ fn a_transaction_reads_one_snapshot_and_no_uncommitted_writes() {
         b.batch_execute("BEGIN; UPDATE acct SET balance = balance + 10 WHERE id = 3; INSERT INTO acct VALUES (4, 'dee', 1)")
             .await
             .unwrap();
-        a.execute("COMMIT").await.unwrap();
-        let err = b.execute("COMMIT").await.unwrap_err();
+        a.execute("COMMIT", &[]).await.unwrap();
+        let err = b.execute("COMMIT", &[]).await.unwrap_err();
         assert_eq!(err.code(), "40001", "{err}");
         assert!(err.is_retryable());
         assert!(err.to_string().contains("retry"), "{err}");
@@ -114,15 +114,15 @@ fn read_modify_write_in_the_client_loses_no_update() {
                     loop {
                         // The new value is computed here, from what the transaction read.
                         let attempt: Result<(), Error> = async {
-                            client.execute("BEGIN").await?;
+                            client.execute("BEGIN", &[]).await?;
                             let n: i64 = client
-                                .query_one("SELECT n FROM c WHERE id = 1")
+                                .query_one("SELECT n FROM c WHERE id = 1", &[])
                                 .await?
                                 .get(0)?;
                             client
-                                .execute(&format!("UPDATE c SET n = {} WHERE id = 1", n + 1))
+                                .execute(&format!("UPDATE c SET n = {} WHERE id = 1", n + 1), &[])
                                 .await?;
-                            client.execute("COMMIT").await?;
+                            client.execute("COMMIT", &[]).await?;
                             Ok(())
                         }
                         .await;
@@ -130,7 +130,7 @@ fn read_modify_write_in_the_client_loses_no_update() {
                             Ok(()) => break,
                             Err(e) if e.is_retryable() => {
                                 retries += 1;
-                                client.execute("ROLLBACK").await.unwrap();
+                                client.execute("ROLLBACK", &[]).await.unwrap();
                             }
                             Err(e) => panic!("increment failed: {e}"),
                         }
@@ -157,7 +157,10 @@ fn concurrent_inserts_of_one_unique_value_let_exactly_one_in() {
     runtime().block_on(async {
         let setup = session(&server).await;
         setup
-            .execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE)")
+            .execute(
+                "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE)",
+                &[],
+            )
             .await
             .unwrap();
         // Each round: several sessions open transactions that insert the same email
@@ -177,7 +180,7 @@ fn concurrent_inserts_of_one_unique_value_let_exactly_one_in() {
             }
             let mut committed = 0;
             for client in &sessions {
-                match client.execute("COMMIT").await {
+                match client.execute("COMMIT", &[]).await {
                     Ok(_) => committed += 1,
                     Err(e) => assert_eq!(e.code(), "40001", "{e}"),
                 }
@@ -209,18 +212,24 @@ fn write_skew_is_possible_under_snapshot_isolation() {
         .await
         .unwrap();
         let on_call = "SELECT doctor FROM oncall WHERE on_call = TRUE";
-        a.execute("BEGIN").await.unwrap();
-        b.execute("BEGIN").await.unwrap();
-        assert_eq!(a.query(on_call).await.unwrap().len(), 2);
-        assert_eq!(b.query(on_call).await.unwrap().len(), 2);
-        a.execute("UPDATE oncall SET on_call = FALSE WHERE doctor = 'alice'")
-            .await
-            .unwrap();
-        b.execute("UPDATE oncall SET on_call = FALSE WHERE doctor = 'bob'")
-            .await
-            .unwrap();
-        a.execute("COMMIT").await.unwrap();
-        b.execute("COMMIT").await.unwrap();
-        assert_eq!(a.query(on_call).await.unwrap().len(), 0);
+        a.execute("BEGIN", &[]).await.unwrap();
+        b.execute("BEGIN", &[]).await.unwrap();
+        assert_eq!(a.query(on_call, &[]).await.unwrap().len(), 2);
+        assert_eq!(b.query(on_call, &[]).await.unwrap().len(), 2);
+        a.execute(
+            "UPDATE oncall SET on_call = FALSE WHERE doctor = 'alice'",
+            &[],
+        )
+        .await
+        .unwrap();
+        b.execute(
+            "UPDATE oncall SET on_call = FALSE WHERE doctor = 'bob'",
+            &[],
+        )
+        .await
+        .unwrap();
+        a.execute("COMMIT", &[]).await.unwrap();
+        b.execute("COMMIT", &[]).await.unwrap();
+        assert_eq!(a.query(on_call, &[]).await.unwrap().len(), 0);
     });
 }

@@ -19,7 +19,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// The single integer a query returns.
 async fn scalar(client: &Client, sql: &str) -> i64 {
-    client.query_one(sql).await.unwrap().get(0).unwrap()
+    client.query_one(sql, &[]).await.unwrap().get(0).unwrap()
 }
 
 fn server_code(e: &Error) -> &str {
@@ -36,17 +36,26 @@ fn create_fill_query_update_delete_through_the_driver() {
         let client = Client::connect(server.addr()).await.unwrap();
         assert_eq!(client.server_info().major, 1);
         client
-            .execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL)")
+            .execute(
+                "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL)",
+                &[],
+            )
             .await
             .unwrap();
         let inserted = client
-            .execute("INSERT INTO t VALUES (1, 'ann', 2.5), (2, 'bob', NULL), (3, 'cy', -1)")
+            .execute(
+                "INSERT INTO t VALUES (1, 'ann', 2.5), (2, 'bob', NULL), (3, 'cy', -1)",
+                &[],
+            )
             .await
             .unwrap();
         assert_eq!(inserted, 3);
 
         let rows = client
-            .query("SELECT id, name, score FROM t WHERE id >= 2 ORDER BY id")
+            .query(
+                "SELECT id, name, score FROM t WHERE id >= 2 ORDER BY id",
+                &[],
+            )
             .await
             .unwrap();
         assert_eq!(rows.len(), 2);
@@ -74,17 +83,20 @@ fn create_fill_query_update_delete_through_the_driver() {
 
         assert_eq!(
             client
-                .execute("UPDATE t SET score = 0 WHERE id <> 1")
+                .execute("UPDATE t SET score = 0 WHERE id <> 1", &[])
                 .await
                 .unwrap(),
             2
         );
         assert_eq!(
-            client.execute("DELETE FROM t WHERE id = 3").await.unwrap(),
+            client
+                .execute("DELETE FROM t WHERE id = 3", &[])
+                .await
+                .unwrap(),
             1
         );
         let rows = client
-            .query("SELECT name, score FROM t ORDER BY name")
+            .query("SELECT name, score FROM t ORDER BY name", &[])
             .await
             .unwrap();
         let got: Vec<(String, f64)> = rows
@@ -95,18 +107,21 @@ fn create_fill_query_update_delete_through_the_driver() {
 
         // Exactly one / at most one row.
         let row = client
-            .query_one("SELECT name FROM t WHERE id = 1")
+            .query_one("SELECT name FROM t WHERE id = 1", &[])
             .await
             .unwrap();
         assert_eq!(row.get::<&str>(0).unwrap(), "ann");
         let none = client
-            .query_opt("SELECT name FROM t WHERE id = 42")
+            .query_opt("SELECT name FROM t WHERE id = 42", &[])
             .await
             .unwrap();
         assert!(none.is_none());
-        let err = client.query_one("SELECT name FROM t").await.unwrap_err();
+        let err = client
+            .query_one("SELECT name FROM t", &[])
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::RowCount { got: 2, .. }), "{err}");
-        assert!(client.query_opt("SELECT name FROM t").await.is_err());
+        assert!(client.query_opt("SELECT name FROM t", &[]).await.is_err());
         client
             .batch_execute("CREATE TABLE s (x INTEGER); INSERT INTO s VALUES (1); DROP TABLE s")
             .await
@@ -118,7 +133,7 @@ fn create_fill_query_update_delete_through_the_driver() {
             .await;
         assert_eq!(server_code(&results.unwrap_err()), "42703");
         let rows = client
-            .query("SELECT name FROM t WHERE id = 9")
+            .query("SELECT name FROM t WHERE id = 9", &[])
             .await
             .unwrap();
         assert_eq!(
@@ -134,11 +149,14 @@ fn errors_carry_codes_positions_and_leave_nothing_behind() {
     let server = TestServer::start();
     runtime().block_on(async {
         let client = Client::connect(server.addr()).await.unwrap();
-        let err = client.query("SELECT * FROM missing").await.unwrap_err();
+        let err = client
+            .query("SELECT * FROM missing", &[])
+            .await
+            .unwrap_err();
         assert_eq!(server_code(&err), "42P01");
         assert!(err.to_string().contains("no such table: missing"), "{err}");
 
-        let err = client.query("SELECT 1;\nSELEC 2").await.unwrap_err();
+        let err = client.query("SELECT 1;\nSELEC 2", &[]).await.unwrap_err();
         assert_eq!(server_code(&err), "42601");
         let Error::Server { position, .. } = &err else {
             unreachable!()
@@ -146,20 +164,23 @@ fn errors_carry_codes_positions_and_leave_nothing_behind() {
         assert_eq!(*position, Some((2, 1)), "{err}");
 
         client
-            .execute("CREATE TABLE k (id INTEGER PRIMARY KEY)")
+            .execute("CREATE TABLE k (id INTEGER PRIMARY KEY)", &[])
             .await
             .unwrap();
-        client.execute("INSERT INTO k VALUES (3)").await.unwrap();
+        client
+            .execute("INSERT INTO k VALUES (3)", &[])
+            .await
+            .unwrap();
         let err = client
-            .execute("INSERT INTO k VALUES (1), (2), (3), (4)")
+            .execute("INSERT INTO k VALUES (1), (2), (3), (4)", &[])
             .await
             .unwrap_err();
         assert_eq!(server_code(&err), "23505");
-        let rows = client.query("SELECT id FROM k").await.unwrap();
+        let rows = client.query("SELECT id FROM k", &[]).await.unwrap();
         assert_eq!(rows.len(), 1, "a failed multi-row insert left rows behind");
 
         let err = client
-            .query("SELECT id FROM k GROUP BY ROLLUP (id)")
+            .query("SELECT id FROM k GROUP BY ROLLUP (id)", &[])
             .await
             .unwrap_err();
         assert_eq!(server_code(&err), "0A000");
@@ -176,24 +197,24 @@ fn data_survives_a_restart_and_shutdown_is_clean() {
     runtime().block_on(async {
         let client = Client::connect(server.addr()).await.unwrap();
         client
-            .execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+            .execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)", &[])
             .await
             .unwrap();
         client
-            .execute("INSERT INTO notes VALUES (1, 'kept'), (2, 'also kept')")
+            .execute("INSERT INTO notes VALUES (1, 'kept'), (2, 'also kept')", &[])
             .await
             .unwrap();
-        client.execute("CREATE TABLE plain (x TEXT)").await.unwrap();
+        client.execute("CREATE TABLE plain (x TEXT)", &[]).await.unwrap();
         client
-            .execute("INSERT INTO plain VALUES ('r1'), ('r2')")
-            .await
-            .unwrap();
-        client
-            .execute("CREATE TABLE draft (id INTEGER PRIMARY KEY); INSERT INTO draft VALUES (7)")
+            .execute("INSERT INTO plain VALUES ('r1'), ('r2')", &[])
             .await
             .unwrap();
         client
-            .execute("ALTER TABLE draft ADD COLUMN tag TEXT DEFAULT 'new'; ALTER TABLE draft RENAME TO final")
+            .execute("CREATE TABLE draft (id INTEGER PRIMARY KEY); INSERT INTO draft VALUES (7)", &[])
+            .await
+            .unwrap();
+        client
+            .execute("ALTER TABLE draft ADD COLUMN tag TEXT DEFAULT 'new'; ALTER TABLE draft RENAME TO final", &[])
             .await
             .unwrap();
     });
@@ -205,20 +226,23 @@ fn data_survives_a_restart_and_shutdown_is_clean() {
     runtime().block_on(async {
         let client = Client::connect(server.addr()).await.unwrap();
         let rows = client
-            .query("SELECT body FROM notes ORDER BY id")
+            .query("SELECT body FROM notes ORDER BY id", &[])
             .await
             .unwrap();
         let bodies: Vec<String> = rows.iter().map(|r| r.get(0).unwrap()).collect();
         assert_eq!(bodies, ["kept", "also kept"]);
-        let rows = client.query("SELECT id, tag FROM final").await.unwrap();
+        let rows = client
+            .query("SELECT id, tag FROM final", &[])
+            .await
+            .unwrap();
         assert_eq!(rows[0].get::<i64>(0).unwrap(), 7);
         assert_eq!(rows[0].get::<&str>(1).unwrap(), "new");
         // Hidden row ids continue after the stored ones instead of overwriting them.
         client
-            .execute("INSERT INTO plain VALUES ('r3')")
+            .execute("INSERT INTO plain VALUES ('r3')", &[])
             .await
             .unwrap();
-        let rows = client.query("SELECT x FROM plain").await.unwrap();
+        let rows = client.query("SELECT x FROM plain", &[]).await.unwrap();
         let xs: Vec<String> = rows.iter().map(|r| r.get(0).unwrap()).collect();
         assert_eq!(xs, ["r1", "r2", "r3"]);
     });
@@ -232,12 +256,12 @@ fn killed_server_keeps_acknowledged_writes() {
     runtime().block_on(async {
         let client = Client::connect(server.addr()).await.unwrap();
         client
-            .execute("CREATE TABLE w (id INTEGER PRIMARY KEY)")
+            .execute("CREATE TABLE w (id INTEGER PRIMARY KEY)", &[])
             .await
             .unwrap();
         for i in 0..50 {
             client
-                .execute(&format!("INSERT INTO w VALUES ({i})"))
+                .execute(&format!("INSERT INTO w VALUES ({i})"), &[])
                 .await
                 .unwrap();
         }
@@ -246,7 +270,10 @@ fn killed_server_keeps_acknowledged_writes() {
     let server = TestServer::start_in(&dir, &[]);
     runtime().block_on(async {
         let client = Client::connect(server.addr()).await.unwrap();
-        assert_eq!(client.query("SELECT id FROM w").await.unwrap().len(), 50);
+        assert_eq!(
+            client.query("SELECT id FROM w", &[]).await.unwrap().len(),
+            50
+        );
     });
 }
 
@@ -270,27 +297,30 @@ fn two_clients_work_at_once() {
     runtime().block_on(async {
         let a = Client::connect(server.addr()).await.unwrap();
         let b = Client::connect(server.addr()).await.unwrap();
-        a.execute("CREATE TABLE shared (id INTEGER PRIMARY KEY, who TEXT)")
-            .await
-            .unwrap();
+        a.execute(
+            "CREATE TABLE shared (id INTEGER PRIMARY KEY, who TEXT)",
+            &[],
+        )
+        .await
+        .unwrap();
         let write = |client: Client, who: &'static str, base: i64| async move {
             for i in 0..100 {
                 client
-                    .execute(&format!(
-                        "INSERT INTO shared VALUES ({}, '{who}')",
-                        base + i
-                    ))
+                    .execute(
+                        &format!("INSERT INTO shared VALUES ({}, '{who}')", base + i),
+                        &[],
+                    )
                     .await
                     .unwrap();
             }
         };
         tokio::join!(write(a.clone(), "a", 0), write(b.clone(), "b", 1000));
         let seen_by_a = a
-            .query("SELECT id FROM shared WHERE who = 'b'")
+            .query("SELECT id FROM shared WHERE who = 'b'", &[])
             .await
             .unwrap();
         let seen_by_b = b
-            .query("SELECT id FROM shared WHERE who = 'a'")
+            .query("SELECT id FROM shared WHERE who = 'a'", &[])
             .await
             .unwrap();
         assert_eq!((seen_by_a.len(), seen_by_b.len()), (100, 100));
@@ -298,7 +328,7 @@ fn two_clients_work_at_once() {
         // Many requests in flight on one connection at once, answered in order.
         let queries = (0..20).map(|i| {
             let a = a.clone();
-            async move { a.query(&format!("SELECT {i} * 2")).await }
+            async move { a.query(&format!("SELECT {i} * 2"), &[]).await }
         });
         let answers = futures_join_all(queries.collect()).await;
         for (i, answer) in answers.into_iter().enumerate() {
@@ -327,9 +357,10 @@ fn fill_padded(server: &TestServer, table: &str, rows: i64, pad_len: usize) {
     runtime().block_on(async {
         let client = Client::connect(server.addr()).await.unwrap();
         client
-            .execute(&format!(
-                "CREATE TABLE {table} (id INTEGER PRIMARY KEY, pad TEXT)"
-            ))
+            .execute(
+                &format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY, pad TEXT)"),
+                &[],
+            )
             .await
             .unwrap();
         let pad = "p".repeat(pad_len);
@@ -338,7 +369,10 @@ fn fill_padded(server: &TestServer, table: &str, rows: i64, pad_len: usize) {
                 .map(|i| format!("({i}, '{pad}')"))
                 .collect();
             client
-                .execute(&format!("INSERT INTO {table} VALUES {}", values.join(",")))
+                .execute(
+                    &format!("INSERT INTO {table} VALUES {}", values.join(",")),
+                    &[],
+                )
                 .await
                 .unwrap();
         }
@@ -358,13 +392,13 @@ fn a_client_vanishing_mid_result_harms_nobody() {
     runtime().block_on(async {
         let client = Client::connect(server.addr()).await.unwrap();
         let rows = client
-            .query("SELECT id FROM big WHERE id >= 9990")
+            .query("SELECT id FROM big WHERE id >= 9990", &[])
             .await
             .unwrap();
         assert_eq!(rows.len(), 10);
         assert_eq!(
             client
-                .execute("DELETE FROM big WHERE id < 5000")
+                .execute("DELETE FROM big WHERE id < 5000", &[])
                 .await
                 .unwrap(),
             5000
@@ -562,21 +596,21 @@ fn transactions_across_sessions_lose_nothing_and_leak_nothing() {
     runtime().block_on(async {
         let setup = Client::connect(server.addr()).await.unwrap();
         setup
-            .execute("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0)")
+            .execute("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0)", &[])
             .await
             .unwrap();
 
         // Uncommitted writes are invisible, and vanish with a client that disconnects.
         let writer = Client::connect(server.addr()).await.unwrap();
         writer
-            .execute("BEGIN; INSERT INTO counter VALUES (2, 99)")
+            .execute("BEGIN; INSERT INTO counter VALUES (2, 99)", &[])
             .await
             .unwrap();
-        assert!(setup.query("SELECT n FROM counter WHERE id = 2").await.unwrap().is_empty());
+        assert!(setup.query("SELECT n FROM counter WHERE id = 2", &[]).await.unwrap().is_empty());
         drop(writer);
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(setup.query("SELECT n FROM counter WHERE id = 2").await.unwrap().is_empty());
-        setup.execute("INSERT INTO counter VALUES (2, 0)").await.unwrap();
+        assert!(setup.query("SELECT n FROM counter WHERE id = 2", &[]).await.unwrap().is_empty());
+        setup.execute("INSERT INTO counter VALUES (2, 0)", &[]).await.unwrap();
 
         // No lost updates: concurrent read-modify-write transactions, retried on 40001.
         const CLIENTS: usize = 8;
@@ -589,14 +623,14 @@ fn transactions_across_sessions_lose_nothing_and_leak_nothing() {
                 for _ in 0..INCREMENTS {
                     loop {
                         let attempt = client
-                            .execute("BEGIN; UPDATE counter SET n = n + 1 WHERE id = 1; COMMIT")
+                            .execute("BEGIN; UPDATE counter SET n = n + 1 WHERE id = 1; COMMIT", &[])
                             .await;
                         match attempt {
                             Ok(_) => break,
                             Err(e) if e.is_retryable() => {
                                 assert_eq!(e.code(), "40001");
                                 retries += 1;
-                                client.execute("ROLLBACK").await.unwrap();
+                                client.execute("ROLLBACK", &[]).await.unwrap();
                             }
                             Err(e) => panic!("increment failed: {e}"),
                         }
@@ -610,7 +644,7 @@ fn transactions_across_sessions_lose_nothing_and_leak_nothing() {
             retries += task.await.unwrap();
         }
         eprintln!("{CLIENTS} clients x {INCREMENTS} increments needed {retries} retries");
-        let rows = setup.query("SELECT n FROM counter WHERE id = 1").await.unwrap();
+        let rows = setup.query("SELECT n FROM counter WHERE id = 1", &[]).await.unwrap();
         assert_eq!(
             rows[0].get::<i64>(0).unwrap(),
             (CLIENTS * INCREMENTS) as i64,
@@ -629,7 +663,10 @@ fn integer_keys_left_out_are_unique_under_concurrency_and_across_restarts() {
     runtime().block_on(async {
         let setup = Client::connect(server.addr()).await.unwrap();
         setup
-            .execute("CREATE TABLE log (id INTEGER PRIMARY KEY, who INTEGER)")
+            .execute(
+                "CREATE TABLE log (id INTEGER PRIMARY KEY, who INTEGER)",
+                &[],
+            )
             .await
             .unwrap();
         let mut tasks = Vec::new();
@@ -638,7 +675,7 @@ fn integer_keys_left_out_are_unique_under_concurrency_and_across_restarts() {
             tasks.push(tokio::spawn(async move {
                 for _ in 0..ROWS {
                     client
-                        .execute(&format!("INSERT INTO log (who) VALUES ({who})"))
+                        .execute(&format!("INSERT INTO log (who) VALUES ({who})"), &[])
                         .await
                         .unwrap();
                 }
@@ -647,7 +684,7 @@ fn integer_keys_left_out_are_unique_under_concurrency_and_across_restarts() {
         for task in tasks {
             task.await.unwrap();
         }
-        let rows = setup.query("SELECT id FROM log").await.unwrap();
+        let rows = setup.query("SELECT id FROM log", &[]).await.unwrap();
         let ids: Vec<i64> = rows.iter().map(|r| r.get(0).unwrap()).collect();
         assert_eq!(ids, (1..=(CLIENTS * ROWS) as i64).collect::<Vec<_>>());
     });
@@ -656,11 +693,11 @@ fn integer_keys_left_out_are_unique_under_concurrency_and_across_restarts() {
     runtime().block_on(async {
         let client = Client::connect(server.addr()).await.unwrap();
         client
-            .execute("INSERT INTO log (who) VALUES (99)")
+            .execute("INSERT INTO log (who) VALUES (99)", &[])
             .await
             .unwrap();
         let rows = client
-            .query("SELECT id FROM log WHERE who = 99")
+            .query("SELECT id FROM log WHERE who = 99", &[])
             .await
             .unwrap();
         assert_eq!(rows[0].get::<i64>(0).unwrap(), (CLIENTS * ROWS) as i64 + 1);
@@ -781,7 +818,7 @@ fn statement_length_and_idle_limits_answer_with_their_codes() {
     runtime().block_on(async {
         let client = Client::connect(server.addr()).await.unwrap();
         let long = format!("SELECT '{}'", "x".repeat(200));
-        let err = client.query(&long).await.unwrap_err();
+        let err = client.query(&long, &[]).await.unwrap_err();
         assert_eq!(server_code(&err), "54000");
         assert!(
             err.to_string().contains("exceeds the limit of 100 bytes"),
