@@ -154,6 +154,12 @@ impl Row {
             found: value.describe(),
         })
     }
+
+    /// The same as [`Row::get`] (which already returns a `Result`), under the name
+    /// tokio-postgres users reach for.
+    pub fn try_get<'a, T: FromValue<'a>>(&'a self, index: impl RowIndex) -> Result<T, Error> {
+        self.get(index)
+    }
 }
 
 /// Conversion from a column value into a Rust type.

@@ -66,6 +66,15 @@ fn parameters_of_every_type_and_prepared_statements() {
             .await
             .unwrap();
         assert_eq!(row.get::<Option<String>>(0).unwrap(), None);
+        // NULL into a non-Option type, and a missing column, are typed errors.
+        assert!(matches!(
+            row.try_get::<String>(0),
+            Err(Error::Conversion { .. })
+        ));
+        assert!(matches!(
+            row.try_get::<f64>("nope"),
+            Err(Error::NoSuchColumn(_))
+        ));
         // The wrong number of values is refused by the server.
         let err = c.query("SELECT $1, $2", &[&1i64]).await.unwrap_err();
         assert_eq!(err.code(), "08P01", "{err}");
