@@ -1,4 +1,6 @@
-//! SQLite's sqllogictest corpus (in `../shared/sqllogictest`, never edited) as a referee:
+//! SQLite's sqllogictest corpus as a referee (an unedited copy of the shared corpus in
+//! `tests/sqllogictest/`, so that a clone anywhere runs it; `diff -r` against
+//! `../shared/sqllogictest` shows it identical):
 //! every applicable file runs on the real engine over RocksDB, in process, and a
 //! selection runs through a real server and the driver. Every record must pass, except
 //! the disagreements listed in [`KNOWN`], each of which must fail exactly as described.
@@ -43,7 +45,7 @@ const KNOWN: &[(&str, u32, &str)] = &[
 ];
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/sqllogictest")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sqllogictest")
 }
 
 fn labels() -> Vec<String> {
