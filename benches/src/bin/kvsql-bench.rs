@@ -1,0 +1,307 @@
+//! `kvsql-bench`: a load generator in the style of redis-benchmark and pgbench. It loads
+//! its own table, runs one workload over N connections (each with D requests in flight)
+//! using prepared statements, then prints throughput and latency percentiles.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use hdrhistogram::Histogram;
+use kvsql_protocol::{Client, Error, Statement};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Workload {
+    /// SELECT value FROM t WHERE id = $1, random existing keys.
+    PointSelect,
+    /// INSERT INTO t VALUES ($1, $2), new keys.
+    Insert,
+    /// UPDATE t SET value = $2 WHERE id = $1, random existing keys.
+    Update,
+    /// SELECT id, value FROM t WHERE id >= $1 AND id < $1 + 100 (100 rows).
+    RangeScan,
+    /// Point selects and updates, --read-ratio of them reads.
+    Mixed,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kvsql-bench",
+    about = "Load generator for kvsql: throughput and latency percentiles of one workload",
+    long_about = "Loads a table of --keys rows of --value-size bytes (unless --no-load), then \
+        runs the workload over --connections connections, each keeping --pipeline requests in \
+        flight, for --duration seconds or --requests requests in all, using prepared \
+        statements. Prints requests per second and latency p50 / p99 / p99.9 (and, with \
+        --json, one JSON line for scripts). Always stops by itself."
+)]
+struct Args {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    addr: String,
+    /// Connections (clients) in parallel.
+    #[arg(short = 'c', long, default_value_t = 1)]
+    connections: usize,
+    /// Requests in flight per connection.
+    #[arg(short = 'P', long, default_value_t = 1)]
+    pipeline: usize,
+    /// Run for this many seconds...
+    #[arg(short = 'd', long, default_value_t = 10.0)]
+    duration: f64,
+    /// ... or stop after this many requests in all.
+    #[arg(short = 'n', long)]
+    requests: Option<u64>,
+    /// Rows in the table.
+    #[arg(short = 'k', long, default_value_t = 100_000)]
+    keys: u64,
+    /// Bytes per value.
+    #[arg(short = 'b', long, default_value_t = 100)]
+    value_size: usize,
+    #[arg(short = 'w', long, value_enum, default_value_t = Workload::PointSelect)]
+    workload: Workload,
+    /// For the mixed workload: the share of reads.
+    #[arg(long, default_value_t = 0.9)]
+    read_ratio: f64,
+    /// The table to use.
+    #[arg(long, default_value = "bench_kv")]
+    table: String,
+    /// Use the table as it is (it must exist with --keys rows).
+    #[arg(long)]
+    no_load: bool,
+    /// Print one JSON line with the results.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A cheap per-task random generator (xorshift).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+async fn load(client: &Client, args: &Args) -> Result<f64, Error> {
+    let t = &args.table;
+    client
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS {t}; CREATE TABLE {t} (id INTEGER PRIMARY KEY, value TEXT NOT NULL)"
+        ))
+        .await?;
+    let value = "v".repeat(args.value_size);
+    let started = Instant::now();
+    let mut id = 0;
+    while id < args.keys {
+        let end = (id + 1000).min(args.keys);
+        let rows: Vec<String> = (id..end).map(|i| format!("({i},'{value}')")).collect();
+        client
+            .execute(&format!("INSERT INTO {t} VALUES {}", rows.join(",")), &[])
+            .await?;
+        id = end;
+    }
+    Ok(args.keys as f64 / started.elapsed().as_secs_f64())
+}
+
+struct Shared {
+    deadline: Option<Instant>,
+    remaining: Option<AtomicU64>,
+    stop: AtomicBool,
+    next_insert: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl Shared {
+    /// Claims the right to send one more request.
+    fn take(&self) -> bool {
+        if self.stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        if let Some(deadline) = self.deadline
+            && Instant::now() >= deadline
+        {
+            self.stop.store(true, Ordering::Relaxed);
+            return false;
+        }
+        if let Some(remaining) = &self.remaining {
+            return remaining
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok();
+        }
+        true
+    }
+}
+
+struct Prepared {
+    select: Statement,
+    insert: Statement,
+    update: Statement,
+    range: Statement,
+}
+
+async fn worker(
+    client: Client,
+    statements: Arc<Prepared>,
+    shared: Arc<Shared>,
+    args: Arc<Args>,
+    seed: u64,
+) -> Histogram<u64> {
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+    let mut rng = Rng(seed | 1);
+    let value = "w".repeat(args.value_size);
+    while shared.take() {
+        let key = (rng.next() % args.keys.max(1)) as i64;
+        let read = match args.workload {
+            Workload::Mixed => (rng.next() % 10_000) as f64 / 10_000.0 < args.read_ratio,
+            _ => false,
+        };
+        let started = Instant::now();
+        let result = match args.workload {
+            Workload::PointSelect => client.query(&statements.select, &[&key]).await.map(drop),
+            Workload::Mixed if read => client.query(&statements.select, &[&key]).await.map(drop),
+            Workload::Update | Workload::Mixed => client
+                .execute(&statements.update, &[&key, &value])
+                .await
+                .map(drop),
+            Workload::Insert => {
+                let id = shared.next_insert.fetch_add(1, Ordering::Relaxed) as i64;
+                client
+                    .execute(&statements.insert, &[&id, &value])
+                    .await
+                    .map(drop)
+            }
+            Workload::RangeScan => {
+                let start = key.min(args.keys.saturating_sub(100) as i64);
+                client.query(&statements.range, &[&start]).await.map(drop)
+            }
+        };
+        let micros = started.elapsed().as_micros() as u64;
+        match result {
+            Ok(()) => {
+                let _ = histogram.record(micros.max(1));
+            }
+            Err(e) => {
+                if shared.errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                    eprintln!("request failed: {e}");
+                }
+            }
+        }
+    }
+    histogram
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Arc::new(Args::parse());
+    if let Err(e) = run(args).await {
+        eprintln!("kvsql-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Arc<Args>) -> Result<(), Error> {
+    let setup = Client::connect(args.addr.as_str()).await?;
+    let load_rate = if args.no_load {
+        None
+    } else {
+        Some(load(&setup, &args).await?)
+    };
+    let t = &args.table;
+    let shared = Arc::new(Shared {
+        deadline: match args.requests {
+            Some(_) => None,
+            None => Some(Instant::now() + Duration::from_secs_f64(args.duration)),
+        },
+        remaining: args.requests.map(AtomicU64::new),
+        stop: AtomicBool::new(false),
+        next_insert: AtomicU64::new(args.keys + 1_000_000_000),
+        errors: AtomicU64::new(0),
+    });
+    // Safety net: however the server behaves, stop after the duration plus a minute.
+    let watchdog = {
+        let shared = shared.clone();
+        let limit = Duration::from_secs_f64(args.duration) + Duration::from_secs(60);
+        tokio::spawn(async move {
+            tokio::time::sleep(limit).await;
+            shared.stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for c in 0..args.connections {
+        let client = Client::connect(args.addr.as_str()).await?;
+        let statements = Arc::new(Prepared {
+            select: client
+                .prepare(&format!("SELECT value FROM {t} WHERE id = $1"))
+                .await?,
+            insert: client
+                .prepare(&format!("INSERT INTO {t} VALUES ($1, $2)"))
+                .await?,
+            update: client
+                .prepare(&format!("UPDATE {t} SET value = $2 WHERE id = $1"))
+                .await?,
+            range: client
+                .prepare(&format!(
+                    "SELECT id, value FROM {t} WHERE id >= $1 AND id < $1 + 100"
+                ))
+                .await?,
+        });
+        for p in 0..args.pipeline.max(1) {
+            tasks.push(tokio::spawn(worker(
+                client.clone(),
+                statements.clone(),
+                shared.clone(),
+                args.clone(),
+                (c * 1000 + p) as u64 * 0x9E37_79B9 + 7,
+            )));
+        }
+    }
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+    for task in tasks {
+        histogram
+            .add(task.await.expect("worker"))
+            .expect("same bounds");
+    }
+    watchdog.abort();
+    let elapsed = started.elapsed().as_secs_f64();
+    let done = histogram.len();
+    let rate = done as f64 / elapsed;
+    let errors = shared.errors.load(Ordering::Relaxed);
+    let p = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    let workload = args
+        .workload
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_string());
+    if let Some(load_rate) = load_rate {
+        println!(
+            "loaded {} rows of {} bytes at {load_rate:.0} rows/s",
+            args.keys, args.value_size
+        );
+    }
+    println!(
+        "{workload}: {done} requests in {elapsed:.2} s over {} connections x {} in flight: \
+         {rate:.0} req/s; latency ms p50 {:.3} p99 {:.3} p99.9 {:.3} max {:.3}; {errors} errors",
+        args.connections,
+        args.pipeline,
+        p(0.5),
+        p(0.99),
+        p(0.999),
+        histogram.max() as f64 / 1000.0
+    );
+    if args.json {
+        println!(
+            "{{\"workload\":\"{workload}\",\"connections\":{},\"pipeline\":{},\"requests\":{done},\"seconds\":{elapsed:.3},\"rps\":{rate:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"p999_ms\":{:.3},\"errors\":{errors},\"load_rows_per_s\":{}}}",
+            args.connections,
+            args.pipeline,
+            p(0.5),
+            p(0.99),
+            p(0.999),
+            load_rate.map_or("null".to_string(), |r| format!("{r:.1}"))
+        );
+    }
+    if errors > 0 {
+        return Err(Error::Protocol(format!("{errors} requests failed")));
+    }
+    Ok(())
+}
