@@ -55,3 +55,14 @@ fn kvsql_bench_runs_every_workload_and_prints_a_json_line() {
         output
     );
 }
+
+#[test]
+fn compare_sh_parses() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../benches/compare.sh");
+    let status = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(status.success(), "bash -n {}", script.display());
+}

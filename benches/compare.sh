@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Runs the same workload shapes on Redis, PostgreSQL and kvsql on this machine, in one
+# run, and prints one table with each figure and the kvsql/peer ratios.
+#
+#   benches/compare.sh [SECONDS]        (default 10 seconds per measurement)
+#
+# Installs redis-server, redis-tools and postgresql when missing (as root, with apt-get),
+# starts each server on a loopback port in a temporary directory, and stops them all at
+# the end (also on failure). Not part of CI: it takes minutes and installs packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+WORK=$(mktemp -d)
+REDIS_PORT=16379
+PG_PORT=15432
+KVSQL_PORT=17878
+KVSQL_SYNC_PORT=17879
+PIDS=()
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ -n "${PG_CTL:-}" ] && [ -d "$WORK/pg" ]; then
+    su postgres -c "$PG_CTL -D $WORK/pg -m fast stop" >/dev/null 2>&1 || true
+  fi
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need redis-server || ! need redis-benchmark || ! need pgbench || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "installing redis-server, redis-tools, postgresql ..." >&2
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools postgresql >/dev/null
+fi
+PG_BIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
+PG_CTL="$PG_BIN/pg_ctl"
+
+echo "building kvsql (release) ..." >&2
+scripts/setup.sh >/dev/null
+cargo build --release --bins >/dev/null 2>&1
+BIN=target/release
+
+# --- start the servers ---------------------------------------------------------------
+redis-server --port $REDIS_PORT --bind 127.0.0.1 --dir "$WORK" --save '' \
+  --appendonly yes --appendfsync everysec --daemonize no >"$WORK/redis.log" 2>&1 &
+PIDS+=($!)
+mkdir -p "$WORK/pg" && chown postgres "$WORK" "$WORK/pg"
+su postgres -c "$PG_BIN/initdb -D $WORK/pg -A trust >/dev/null"
+su postgres -c "$PG_CTL -D $WORK/pg -o '-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c max_connections=200' -l $WORK/pg.log -w start" >/dev/null
+"$BIN/kvsql-server" --listen 127.0.0.1:$KVSQL_PORT --data-dir "$WORK/kvsql" >"$WORK/kvsql.log" 2>&1 &
+PIDS+=($!)
+"$BIN/kvsql-server" --listen 127.0.0.1:$KVSQL_SYNC_PORT --data-dir "$WORK/kvsql-sync" --sync >"$WORK/kvsql-sync.log" 2>&1 &
+PIDS+=($!)
+sleep 2
+
+# --- measure -----------------------------------------------------------------------------
+declare -A R
+redis() { # clients pipeline command
+  redis-benchmark -h 127.0.0.1 -p $REDIS_PORT -c "$1" -P "$2" -t "$3" -d 100 -r 100000 \
+    -n $(( 100000 * (1 + $1 / 10) * $2 )) -q --csv 2>/dev/null | tail -n 1 | cut -d'"' -f4
+}
+pg() { # clients extra-args...
+  local c=$1; shift
+  PGHOST=127.0.0.1 PGPORT=$PG_PORT su postgres -c "pgbench -M prepared -c $c -j $(( c < 2 ? c : 2 )) -T $SECS $* postgres" 2>/dev/null \
+    | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1
+}
+kv() { # port connections pipeline workload extra...
+  local port=$1 c=$2 p=$3 w=$4; shift 4
+  "$BIN/kvsql-bench" --addr 127.0.0.1:"$port" -c "$c" -P "$p" -w "$w" -d "$SECS" --json "$@" \
+    | tail -n 1 | sed -n 's/.*"rps":\([0-9.]*\).*/\1/p'
+}
+
+echo "loading ..." >&2
+PGHOST=127.0.0.1 PGPORT=$PG_PORT su postgres -c "pgbench -i -s 1 postgres" >/dev/null 2>&1
+PGHOST=127.0.0.1 PGPORT=$PG_PORT su postgres -c "psql -q -d postgres -c 'CREATE TABLE kv (id bigint primary key, value text)'" >/dev/null
+echo "INSERT INTO kv VALUES (nextval('kvseq'), repeat('x', 100));" >"$WORK/insert.sql"
+PGHOST=127.0.0.1 PGPORT=$PG_PORT su postgres -c "psql -q -d postgres -c 'CREATE SEQUENCE kvseq'" >/dev/null
+chmod a+r "$WORK/insert.sql"
+"$BIN/kvsql-bench" --addr 127.0.0.1:$KVSQL_PORT -k 100000 -n 1 >/dev/null
+"$BIN/kvsql-bench" --addr 127.0.0.1:$KVSQL_SYNC_PORT -k 1000 -n 1 >/dev/null
+
+echo "measuring ($SECS s each) ..." >&2
+R[redis_get_1]=$(redis 1 1 get)
+R[redis_get_50]=$(redis 50 1 get)
+R[redis_get_50p16]=$(redis 50 16 get)
+R[redis_set_50]=$(redis 50 1 set)
+R[pg_select_1]=$(pg 1 -S)
+R[pg_select_16]=$(pg 16 -S)
+R[pg_insert_16_sync]=$(pg 16 -n -f "$WORK/insert.sql")
+PGHOST=127.0.0.1 PGPORT=$PG_PORT su postgres -c "psql -q -d postgres -c 'ALTER SYSTEM SET synchronous_commit = off' -c 'SELECT pg_reload_conf()'" >/dev/null
+R[pg_insert_16_async]=$(pg 16 -n -f "$WORK/insert.sql")
+R[kv_select_1]=$(kv $KVSQL_PORT 1 1 point-select --no-load -k 100000)
+R[kv_select_50]=$(kv $KVSQL_PORT 50 1 point-select --no-load -k 100000)
+R[kv_select_50p16]=$(kv $KVSQL_PORT 50 16 point-select --no-load -k 100000)
+R[kv_insert_50]=$(kv $KVSQL_PORT 50 1 insert --no-load -k 100000)
+R[kv_insert_16_sync]=$(kv $KVSQL_SYNC_PORT 16 1 insert --no-load -k 1000)
+LOAD=$("$BIN/kvsql-bench" --addr 127.0.0.1:$KVSQL_PORT --table bulk -k 1000000 -b 100 -n 1 --json \
+  | tail -n 1 | sed -n 's/.*"load_rows_per_s":\([0-9.]*\).*/\1/p')
+
+# --- report --------------------------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
+row() { printf "| %s | %s | %s | %s |\n" "$1" "$2" "$3" "$4"; }
+echo
+echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB; $SECS s per figure"
+echo
+row "workload" "kvsql" "peer" "kvsql / peer"
+row "---" "---" "---" "---"
+row "point select, 1 client" "${R[kv_select_1]}" "Redis GET ${R[redis_get_1]}" "$(ratio "${R[kv_select_1]}" "${R[redis_get_1]}")"
+row "point select, 1 client" "${R[kv_select_1]}" "PostgreSQL -S ${R[pg_select_1]}" "$(ratio "${R[kv_select_1]}" "${R[pg_select_1]}")"
+row "point select, 50 clients" "${R[kv_select_50]}" "Redis GET ${R[redis_get_50]}" "$(ratio "${R[kv_select_50]}" "${R[redis_get_50]}")"
+row "point select, 50 clients" "${R[kv_select_50]}" "PostgreSQL -S (16) ${R[pg_select_16]}" "$(ratio "${R[kv_select_50]}" "${R[pg_select_16]}")"
+row "point select, 50 x 16 pipelined" "${R[kv_select_50p16]}" "Redis GET -P 16 ${R[redis_get_50p16]}" "$(ratio "${R[kv_select_50p16]}" "${R[redis_get_50p16]}")"
+row "insert, 50 clients" "${R[kv_insert_50]}" "Redis SET (AOF everysec) ${R[redis_set_50]}" "$(ratio "${R[kv_insert_50]}" "${R[redis_set_50]}")"
+row "insert, 50 clients" "${R[kv_insert_50]}" "PostgreSQL sync off (16) ${R[pg_insert_16_async]}" "$(ratio "${R[kv_insert_50]}" "${R[pg_insert_16_async]}")"
+row "insert --sync, 16 clients" "${R[kv_insert_16_sync]}" "PostgreSQL sync on (16) ${R[pg_insert_16_sync]}" "$(ratio "${R[kv_insert_16_sync]}" "${R[pg_insert_16_sync]}")"
+row "bulk load, rows/s (100-byte rows)" "$LOAD" "target 1,000,000" "$(ratio "$LOAD" 1000000)"
