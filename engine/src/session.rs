@@ -129,6 +129,7 @@ impl Database {
             shared: self.shared.clone(),
             txn: TxnState::Autocommit,
             interrupt: None,
+            ddl_pending: false,
         }
     }
 
@@ -171,6 +172,8 @@ pub struct Session {
     txn: TxnState,
     /// When set (by another thread), the running statement stops with 57014.
     interrupt: Option<Arc<AtomicBool>>,
+    /// The open transaction changed the schema (the epoch moves at its COMMIT).
+    ddl_pending: bool,
 }
 
 /// An index as the catalog describes it: (table, index, columns, unique).
@@ -280,7 +283,9 @@ impl Session {
         params: &[Value],
         sink: &mut dyn ResultSink,
     ) -> Result<()> {
-        if prepared.epoch != self.shared.schema_epoch.load(Ordering::Acquire) {
+        // Plan again after a committed schema change, or inside a transaction that
+        // changed the schema itself (not committed yet, so the epoch has not moved).
+        if self.ddl_pending || prepared.epoch != self.shared.schema_epoch.load(Ordering::Acquire) {
             // The schema changed: plan again (a dropped table now fails clearly here).
             *prepared = self.plan_prepared(prepared.statement.clone())?;
         }
@@ -317,14 +322,21 @@ impl Session {
             }
             (Some(Statement::Begin), _) => return Err(Error::TransactionInProgress),
             (Some(Statement::Commit), _) => {
+                let ddl = std::mem::take(&mut self.ddl_pending);
                 return match std::mem::replace(&mut self.txn, TxnState::Autocommit) {
-                    TxnState::Open(txn) => txn.commit().map(|()| control("COMMIT")),
+                    TxnState::Open(txn) => txn.commit().map(|()| {
+                        if ddl {
+                            self.shared.schema_epoch.fetch_add(1, Ordering::AcqRel);
+                        }
+                        control("COMMIT")
+                    }),
                     // Like PostgreSQL: COMMIT of an aborted transaction rolls it back.
                     TxnState::Aborted => Ok(control("ROLLBACK")),
                     TxnState::Autocommit => Ok(control("COMMIT")),
                 };
             }
             (Some(Statement::Rollback), _) => {
+                self.ddl_pending = false;
                 if let TxnState::Open(txn) = std::mem::replace(&mut self.txn, TxnState::Autocommit)
                 {
                     txn.rollback()?;
@@ -334,37 +346,38 @@ impl Session {
             (_, TxnState::Aborted) => return Err(Error::TransactionAborted),
             (statement, TxnState::Open(txn)) => {
                 let result = plan_of(txn.as_mut(), statement, work_plan).and_then(|plan| {
-                    let ddl = plan.changes_schema();
-                    let outcome = execute::execute(
+                    run_plan(
+                        &self.shared,
                         plan,
                         txn.as_mut(),
-                        self.shared.as_ref(),
                         sink,
                         params,
-                        self.interrupt.as_ref(),
-                    );
-                    if ddl {
-                        self.shared.schema_epoch.fetch_add(1, Ordering::AcqRel);
-                    }
-                    outcome
+                        &self.interrupt,
+                    )
                 });
-                if result.is_err() {
-                    // Dropping the transaction rolls it back.
-                    self.txn = TxnState::Aborted;
+                match result {
+                    Ok((outcome, ddl)) => {
+                        self.ddl_pending |= ddl;
+                        outcome
+                    }
+                    Err(e) => {
+                        // Dropping the transaction rolls it back.
+                        self.txn = TxnState::Aborted;
+                        self.ddl_pending = false;
+                        return Err(e);
+                    }
                 }
-                result?
             }
             (statement, TxnState::Autocommit) => {
                 let mut txn = self.shared.store.begin()?;
                 let plan = plan_of(txn.as_mut(), statement, work_plan)?;
-                let ddl = plan.changes_schema();
-                let outcome = execute::execute(
+                let (outcome, ddl) = run_plan(
+                    &self.shared,
                     plan,
                     txn.as_mut(),
-                    self.shared.as_ref(),
                     sink,
                     params,
-                    self.interrupt.as_ref(),
+                    &self.interrupt,
                 )?;
                 txn.commit()?;
                 if ddl {
@@ -422,6 +435,22 @@ impl Session {
         self.execute_with(sql, params, &mut collector)?;
         Ok(collector.done)
     }
+}
+
+/// Executes a plan; returns its outcome and whether it changed the schema (the caller
+/// bumps the schema epoch once that change is committed, so that a prepared statement
+/// planning again sees it).
+fn run_plan(
+    shared: &Shared,
+    plan: Plan,
+    txn: &mut dyn Transaction,
+    sink: &mut dyn ResultSink,
+    params: &[Value],
+    interrupt: &Option<Arc<AtomicBool>>,
+) -> Result<(Outcome, bool)> {
+    let ddl = plan.changes_schema();
+    let outcome = execute::execute(plan, txn, shared, sink, params, interrupt.as_ref())?;
+    Ok((outcome, ddl))
 }
 
 #[derive(Default)]

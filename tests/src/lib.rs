@@ -14,6 +14,15 @@ use std::time::{Duration, Instant};
 
 pub mod slt;
 
+/// A small multi-threaded runtime for a test's async part.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// How long a server may take to start or to stop before the test fails.
 pub const PROCESS_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -4,15 +4,7 @@
 use std::time::{Duration, Instant};
 
 use kvsql_protocol::{Client, Error, Value};
-use kvsql_tests::TestServer;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use kvsql_tests::{TestServer, runtime};
 
 #[test]
 fn parameters_of_every_type_and_prepared_statements() {

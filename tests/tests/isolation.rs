@@ -3,15 +3,7 @@
 //! allows (write skew) is shown to happen, as docs/transactions.md says.
 
 use kvsql_protocol::{Client, Error};
-use kvsql_tests::TestServer;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use kvsql_tests::{TestServer, runtime};
 
 async fn session(server: &TestServer) -> Client {
     Client::connect(server.addr()).await.unwrap()

@@ -6,16 +6,8 @@ use std::time::Duration;
 
 use kvsql_protocol::codec::{PREAMBLE, encode_frame};
 use kvsql_protocol::{Client, ColumnType, Error, pb};
-use kvsql_tests::TestServer;
+use kvsql_tests::{TestServer, runtime};
 use prost::Message;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// The single integer a query returns.
 async fn scalar(client: &Client, sql: &str) -> i64 {
