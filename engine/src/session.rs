@@ -194,6 +194,58 @@ pub struct Prepared {
     pub columns: Vec<ColumnInfo>,
 }
 
+impl Prepared {
+    /// Whether the statement touches at most one row, found by its full primary key (or
+    /// inserts a single row): work of microseconds whatever the parameters.
+    pub fn is_point(&self) -> bool {
+        match &self.plan {
+            Some(Plan::Query { node, .. }) => point_node(node),
+            Some(Plan::Update { source, .. } | Plan::Delete { source, .. }) => point_node(source),
+            Some(Plan::Insert {
+                rows: plan::InsertRows::Values(rows),
+                ..
+            }) => rows.len() == 1,
+            _ => false,
+        }
+    }
+}
+
+/// Whether a node reads one row by full primary key (directly, or through a filter
+/// whose equalities with constants or parameters cover the key).
+fn point_node(node: &plan::Node) -> bool {
+    use crate::sql::ast::{BinaryOp, Expr};
+    use plan::Node;
+    match node {
+        Node::Project { source, .. } | Node::Filter { source, .. } | Node::Limit { source, .. } => {
+            point_node(source)
+        }
+        Node::Scan {
+            table,
+            access,
+            filter,
+            ..
+        } => {
+            if access.is_primary_point(table) {
+                return true;
+            }
+            let Some(filter) = filter else { return false };
+            let conjuncts = filter.clone().into_conjuncts();
+            !table.primary_key.is_empty()
+                && table.primary_key.iter().all(|&pk| {
+                    conjuncts.iter().any(|c| match c {
+                        Expr::Binary(BinaryOp::Eq, l, r) => matches!(
+                            (l.as_ref(), r.as_ref()),
+                            (Expr::Column(x), Expr::Param(_) | Expr::Literal(_))
+                                | (Expr::Param(_) | Expr::Literal(_), Expr::Column(x)) if *x == pk
+                        ),
+                        _ => false,
+                    })
+                })
+        }
+        _ => false,
+    }
+}
+
 /// What a statement run needs: a statement to plan, or a plan made earlier.
 enum Work {
     Statement(Statement),

@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kvsql_engine::{Database, Prepared, ResultSink, Session, Value};
 use kvsql_protocol::codec::{self, FrameError, PREAMBLE};
@@ -20,6 +20,13 @@ use tracing::{debug, info, warn};
 
 use crate::Config;
 use crate::sink::ChannelSink;
+
+/// A prepared statement that touches one row by primary key (see
+/// `Prepared::is_point`) and whose last run took less than this runs on the
+/// connection's task instead of a blocking thread: such statements take microseconds and
+/// gain most from skipping the handoff and back. A slow one (an fsync with --sync, a
+/// cold read) moves back to the blocking pool after one run.
+const INLINE_BELOW: Duration = Duration::from_micros(150);
 
 /// How long a new connection may take to send its preamble and hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -213,7 +220,8 @@ pub async fn serve(
 
     let statement_limit = config.max_statement_bytes.unwrap_or(config.max_frame_bytes);
     let mut session = Some(db.session());
-    let mut prepared: HashMap<u64, Prepared> = HashMap::new();
+    // Prepared statements, with how long their last run took on the blocking pool.
+    let mut prepared: HashMap<u64, (Prepared, Duration)> = HashMap::new();
     let mut next_statement = 1u64;
     loop {
         let idle = async {
@@ -287,7 +295,36 @@ pub async fn serve(
                 max_rows: query.max_rows,
             },
             Some(request::Kind::Execute(execute)) => match prepared.remove(&execute.statement_id) {
-                Some(statement) => Work::Prepared {
+                Some((mut statement, last))
+                    if last < INLINE_BELOW && execute.max_rows == 0 && statement.is_point() =>
+                {
+                    // A statement that runs in microseconds (a point select or a
+                    // single-row write): run it here, without the handoff to a blocking
+                    // thread and back, and write its responses at once.
+                    let started = Instant::now();
+                    let params: Vec<Value> = execute.params.into_iter().map(engine_value).collect();
+                    let mut sink = ChannelSink::buffered(id);
+                    let current = session.as_mut().expect("session between requests");
+                    let result = current.execute_prepared(&mut statement, &params, &mut sink);
+                    sink.finish(result);
+                    let mut ok = true;
+                    for response in sink.into_buffer() {
+                        if codec::write_frame(&mut writer, &response).await.is_err() {
+                            ok = false;
+                            break;
+                        }
+                    }
+                    // Pipelined requests waiting: answer them before flushing.
+                    if ok && queue.is_empty() && writer.flush().await.is_err() {
+                        ok = false;
+                    }
+                    prepared.insert(execute.statement_id, (statement, started.elapsed()));
+                    if !ok {
+                        break;
+                    }
+                    continue;
+                }
+                Some((statement, _)) => Work::Prepared {
                     statement_id: execute.statement_id,
                     statement: Box::new(statement),
                     params: execute.params.into_iter().map(engine_value).collect(),
@@ -363,11 +400,19 @@ pub async fn serve(
         let running = session
             .take()
             .expect("session is returned after each request");
+        let started = Instant::now();
+        // A statement just prepared has not run yet: its first run goes to the pool.
+        let prepare = matches!(work, Work::Prepare { .. });
         match run(id, work, running, &mut writer, &state).await {
             Some((returned, kept)) => {
                 session = Some(returned);
                 if let Some((statement_id, statement)) = kept {
-                    prepared.insert(statement_id, statement);
+                    let cost = if prepare {
+                        Duration::MAX
+                    } else {
+                        started.elapsed()
+                    };
+                    prepared.insert(statement_id, (statement, cost));
                 }
             }
             None => break,

@@ -13,7 +13,9 @@ const BATCH_BYTES: usize = 64 * 1024;
 
 pub struct ChannelSink {
     id: u64,
-    tx: mpsc::Sender<pb::Response>,
+    /// None when responses are collected in `buffer` instead (a statement run inline).
+    tx: Option<mpsc::Sender<pb::Response>>,
+    buffer: Vec<pb::Response>,
     batch: Vec<pb::Row>,
     batch_bytes: usize,
     /// A `prepared` answer was the final response.
@@ -24,21 +26,47 @@ impl ChannelSink {
     pub fn new(id: u64, tx: mpsc::Sender<pb::Response>) -> Self {
         ChannelSink {
             id,
-            tx,
+            tx: Some(tx),
+            buffer: Vec::new(),
             batch: Vec::new(),
             batch_bytes: 0,
             prepared_sent: false,
         }
     }
 
-    fn send(&self, kind: Kind) -> kvsql_engine::Result<()> {
-        self.tx
-            .blocking_send(pb::Response {
-                id: self.id,
-                kind: Some(kind),
-            })
-            // The connection is gone: stop the statement.
-            .map_err(|_| kvsql_engine::Error::Cancelled)
+    /// A sink that keeps every response, for a statement run on the connection's own
+    /// task (a fast one; see the connection loop).
+    pub fn buffered(id: u64) -> Self {
+        ChannelSink {
+            id,
+            tx: None,
+            buffer: Vec::new(),
+            batch: Vec::new(),
+            batch_bytes: 0,
+            prepared_sent: false,
+        }
+    }
+
+    /// The responses a buffered sink kept.
+    pub fn into_buffer(self) -> Vec<pb::Response> {
+        self.buffer
+    }
+
+    fn send(&mut self, kind: Kind) -> kvsql_engine::Result<()> {
+        let response = pb::Response {
+            id: self.id,
+            kind: Some(kind),
+        };
+        match &self.tx {
+            None => {
+                self.buffer.push(response);
+                Ok(())
+            }
+            Some(tx) => tx
+                .blocking_send(response)
+                // The connection is gone: stop the statement.
+                .map_err(|_| kvsql_engine::Error::Cancelled),
+        }
     }
 
     fn flush_rows(&mut self) -> kvsql_engine::Result<()> {
@@ -76,7 +104,7 @@ impl ChannelSink {
     }
 
     /// Sends the final response of the request.
-    pub fn finish(mut self, result: kvsql_engine::Result<()>) {
+    pub fn finish(&mut self, result: kvsql_engine::Result<()>) {
         let last = match result.and_then(|()| self.flush_rows()) {
             Ok(()) if self.prepared_sent => return,
             Ok(()) => Kind::Done(pb::Done {}),
