@@ -187,18 +187,8 @@ fn visit(e: &Expr, f: &mut dyn FnMut(&Expr)) {
 fn for_each_node(plan: &Plan, f: &mut dyn FnMut(&Node)) {
     fn walk(node: &Node, f: &mut dyn FnMut(&Node)) {
         f(node);
-        match node {
-            Node::Scan { .. } | Node::Unit | Node::Values { .. } => {}
-            Node::Filter { source, .. }
-            | Node::Sort { source, .. }
-            | Node::Limit { source, .. }
-            | Node::Project { source, .. }
-            | Node::Aggregate { source, .. }
-            | Node::Distinct { source } => walk(source, f),
-            Node::Join { left, right, .. } | Node::SetOp { left, right, .. } => {
-                walk(left, f);
-                walk(right, f);
-            }
+        for input in node.inputs() {
+            walk(input, f);
         }
     }
     match plan {

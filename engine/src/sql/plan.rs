@@ -88,6 +88,24 @@ pub enum Node {
     },
 }
 
+impl Node {
+    /// The nodes this one reads rows from.
+    pub fn inputs(&self) -> Vec<&Node> {
+        match self {
+            Node::Scan { .. } | Node::Unit | Node::Values { .. } => Vec::new(),
+            Node::Filter { source, .. }
+            | Node::Sort { source, .. }
+            | Node::Limit { source, .. }
+            | Node::Project { source, .. }
+            | Node::Aggregate { source, .. }
+            | Node::Distinct { source } => vec![source],
+            Node::Join { left, right, .. } | Node::SetOp { left, right, .. } => {
+                vec![left, right]
+            }
+        }
+    }
+}
+
 /// How a join finds the right rows for a left row.
 #[derive(Clone, Debug)]
 pub enum JoinMethod {
