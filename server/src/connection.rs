@@ -403,7 +403,16 @@ pub async fn serve(
         let started = Instant::now();
         // A statement just prepared has not run yet: its first run goes to the pool.
         let prepare = matches!(work, Work::Prepare { .. });
-        match run(id, work, running, &mut writer, &state).await {
+        match run(
+            id,
+            work,
+            running,
+            &mut writer,
+            &state,
+            config.statement_timeout,
+        )
+        .await
+        {
             Some((returned, kept)) => {
                 session = Some(returned);
                 if let Some((statement_id, statement)) = kept {
@@ -554,8 +563,19 @@ async fn run(
     mut session: Session,
     writer: &mut Writer,
     state: &Arc<Mutex<ConnState>>,
+    timeout_seconds: u64,
 ) -> Option<(Session, Option<(u64, Prepared)>)> {
     let cancel = Arc::new(AtomicBool::new(false));
+    // The statement timeout sets the same flag a cancel does, and says so.
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let timer = (timeout_seconds > 0).then(|| {
+        let (cancel, timed_out) = (cancel.clone(), timed_out.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(timeout_seconds)).await;
+            timed_out.store(true, Ordering::Relaxed);
+            cancel.store(true, Ordering::Relaxed);
+        })
+    });
     let (fetch_tx, mut fetch_rx) = mpsc::unbounded_channel();
     state.lock().expect("poisoned").running = Some(Running {
         id,
@@ -603,7 +623,16 @@ async fn run(
     });
     let mut connected = true;
     let mut budget: Option<u64> = (max_rows > 0).then_some(u64::from(max_rows));
-    'forward: while let Some(response) = rx.recv().await {
+    'forward: while let Some(mut response) = rx.recv().await {
+        if let Some(Kind::Error(e)) = &mut response.kind
+            && e.code == "57014"
+            && timed_out.load(Ordering::Relaxed)
+        {
+            e.message = format!(
+                "statement timeout: the statement ran longer than {timeout_seconds} s \
+                 (--statement-timeout)"
+            );
+        }
         let mut pending = vec![response];
         if let (Some(_), Some(Kind::Rows(_))) = (budget, &pending[0].kind) {
             let Some(Kind::Rows(batch)) = pending.pop().and_then(|r| r.kind) else {
@@ -674,6 +703,9 @@ async fn run(
     // rolls its transaction back; either way wait for it to stop.
     let stopped_early = !rx.is_closed() || rx.try_recv().is_ok();
     drop(rx);
+    if let Some(timer) = timer {
+        timer.abort();
+    }
     state.lock().expect("poisoned").running = None;
     let outcome = task.await.ok();
     if connected && stopped_early && cancel.load(Ordering::Relaxed) {

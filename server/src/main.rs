@@ -59,6 +59,12 @@ pub struct Config {
     #[arg(long, default_value_t = 0)]
     pub idle_timeout: u64,
 
+    /// Stop a statement that runs longer than this many seconds, with error 57014
+    /// ("statement timeout"); 0 means no limit. The session and its transaction go on
+    /// (inside BEGIN the transaction is aborted, as after any error).
+    #[arg(long, default_value_t = 0, env = "KVSQL_STATEMENT_TIMEOUT")]
+    pub statement_timeout: u64,
+
     /// How long to wait at shutdown for running statements to finish, in seconds.
     #[arg(long, default_value_t = 30)]
     pub shutdown_timeout: u64,

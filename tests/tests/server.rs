@@ -827,3 +827,33 @@ fn statement_length_and_idle_limits_answer_with_their_codes() {
     assert_eq!(error.code, "57P05");
     assert!(read_response(&mut raw).is_none(), "closed after the error");
 }
+
+#[test]
+fn a_statement_past_the_statement_timeout_stops_with_57014() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(&dir.path().join("data"), &["--statement-timeout", "1"]);
+    runtime().block_on(async {
+        let c = Client::connect(server.addr()).await.unwrap();
+        let values: Vec<String> = (0..1000).map(|i| format!("({i})")).collect();
+        c.batch_execute(&format!(
+            "CREATE TABLE k (id INTEGER PRIMARY KEY); INSERT INTO k VALUES {}",
+            values.join(", ")
+        ))
+        .await
+        .unwrap();
+        // 10^9 rows to count: far longer than a second. The bound below only keeps the
+        // test from hanging if the timeout did not work.
+        let err = tokio::time::timeout(
+            Duration::from_secs(60),
+            c.query("SELECT count(*) FROM k a, k b, k c", &[]),
+        )
+        .await
+        .expect("the statement timeout stops the query")
+        .unwrap_err();
+        assert_eq!(server_code(&err), "57014");
+        assert!(err.to_string().contains("statement timeout"), "{err}");
+        assert!(err.to_string().contains("--statement-timeout"), "{err}");
+        // Short statements are unaffected, and the session goes on.
+        assert_eq!(scalar(&c, "SELECT count(*) FROM k").await, 1000);
+    });
+}
