@@ -17,7 +17,8 @@ use rustyline::{Completer, Editor, Helper, Highlighter, Hinter};
 /// kvsql, the SQL shell for kvsql servers.
 ///
 /// Interactive when standard input is a terminal: type SQL statements ending in `;`
-/// (they may span lines), or meta commands such as \help and \q. With -c, or with
+/// (they may span lines), or meta commands such as \help and \q. With -c (SQL or a meta
+/// command such as '\d t'), or with
 /// statements piped on standard input, it runs them and exits; the exit status is
 /// non-zero if a statement fails, and nothing after the failing statement runs.
 #[derive(Parser, Debug)]
@@ -51,7 +52,8 @@ Statements end with ';' (outside strings and comments) and may span lines.
 Meta commands:
   \\help, \\?         show this help
   \\dt               list tables
-  \\d NAME           describe a table (columns, types, keys)
+  \\d NAME           describe a table (columns, types, keys, indexes)
+  \\di [TABLE]       list indexes (of a table, or all)
   \\timing [on|off]  show how long each statement takes
   \\q                quit (Ctrl-D works too)
 Ctrl-C clears the current input.";
@@ -105,9 +107,13 @@ fn main() -> ExitCode {
     };
 
     let ok = if !args.command.is_empty() {
+        let mut timing = false;
         args.command
             .iter()
-            .all(|sql| run_input(&runtime, &client, sql, OnError::Stop, false))
+            .all(|sql| match sql.trim().strip_prefix('\\') {
+                Some(command) => meta(&runtime, &client, command, &mut timing) != Meta::Done(false),
+                None => run_input(&runtime, &client, sql, OnError::Stop, timing),
+            })
     } else if std::io::stdin().is_terminal() {
         interactive(&runtime, &client, &address, args.history_file)
     } else {
@@ -200,6 +206,102 @@ fn print_error(e: &kvsql_protocol::Error, statement: &split::Statement) {
     }
 }
 
+/// What a meta command asks of the session.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Meta {
+    Quit,
+    /// It ran (true: without error).
+    Done(bool),
+}
+
+/// Runs a meta command (the text after the backslash).
+fn meta(
+    runtime: &tokio::runtime::Runtime,
+    client: &Client,
+    command: &str,
+    timing: &mut bool,
+) -> Meta {
+    let mut words = command.split_whitespace();
+    Meta::Done(match (words.next().unwrap_or(""), words.next()) {
+        ("q" | "quit", _) => return Meta::Quit,
+        ("help" | "?" | "h", _) => {
+            println!("{HELP}");
+            true
+        }
+        ("dt", _) | ("d", None) => {
+            run_input(runtime, client, "SHOW TABLES", OnError::Continue, *timing)
+        }
+        ("d", Some(name)) => {
+            let sql = format!("DESCRIBE {name}");
+            run_input(runtime, client, &sql, OnError::Continue, *timing)
+                && print_indexes(runtime, client, name, false)
+        }
+        ("di", name) => print_indexes(runtime, client, name.unwrap_or(""), true),
+        ("timing", setting) => {
+            *timing = match setting {
+                None => !*timing,
+                Some("on") => true,
+                Some("off") => false,
+                Some(other) => {
+                    eprintln!("\\timing takes on or off, not {other}");
+                    return Meta::Done(false);
+                }
+            };
+            println!("Timing is {}.", if *timing { "on" } else { "off" });
+            true
+        }
+        (other, _) => {
+            eprintln!("unknown command \\{other}; try \\help");
+            false
+        }
+    })
+}
+
+/// Lists indexes (of one table, or all), from the server's catalog: as psql's \d does
+/// under a table's columns, or as a table of their own for \di.
+fn print_indexes(
+    runtime: &tokio::runtime::Runtime,
+    client: &Client,
+    table: &str,
+    listing: bool,
+) -> bool {
+    let rows = match runtime.block_on(client.indexes(table)) {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("ERROR {}: {e}", e.code());
+            return false;
+        }
+    };
+    let field = |row: &kvsql_protocol::Row, name: &str| row.get::<String>(name).unwrap_or_default();
+    if listing {
+        if rows.is_empty() {
+            println!("No indexes.");
+        }
+        for row in &rows {
+            let unique = row.get::<bool>("unique").unwrap_or(false);
+            println!(
+                "{} on {} ({}){}",
+                field(row, "index"),
+                field(row, "table"),
+                field(row, "columns"),
+                if unique { " UNIQUE" } else { "" }
+            );
+        }
+    } else if !rows.is_empty() {
+        println!("Indexes:");
+        for row in &rows {
+            let unique = row.get::<bool>("unique").unwrap_or(false);
+            println!(
+                "    \"{}\" {}({})",
+                field(row, "index"),
+                if unique { "UNIQUE " } else { "" },
+                field(row, "columns")
+            );
+        }
+    }
+    true
+}
+
 fn history_path(explicit: Option<PathBuf>) -> Option<PathBuf> {
     explicit
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".kvsql_history")))
@@ -243,31 +345,9 @@ fn interactive(
                 if let Some(path) = &history {
                     let _ = editor.save_history(path);
                 }
-                if let Some(meta) = trimmed.strip_prefix('\\') {
-                    let mut words = meta.split_whitespace();
-                    match (words.next().unwrap_or(""), words.next()) {
-                        ("q" | "quit", _) => break,
-                        ("help" | "?" | "h", _) => println!("{HELP}"),
-                        ("dt", _) | ("d", None) => {
-                            run_input(runtime, client, "SHOW TABLES", OnError::Continue, timing);
-                        }
-                        ("d", Some(name)) => {
-                            let sql = format!("DESCRIBE {name}");
-                            run_input(runtime, client, &sql, OnError::Continue, timing);
-                        }
-                        ("timing", setting) => {
-                            timing = match setting {
-                                None => !timing,
-                                Some("on") => true,
-                                Some("off") => false,
-                                Some(other) => {
-                                    eprintln!("\\timing takes on or off, not {other}");
-                                    timing
-                                }
-                            };
-                            println!("Timing is {}.", if timing { "on" } else { "off" });
-                        }
-                        (other, _) => eprintln!("unknown command \\{other}; try \\help"),
+                if let Some(command) = trimmed.strip_prefix('\\') {
+                    if meta(runtime, client, command, &mut timing) == Meta::Quit {
+                        break;
                     }
                     continue;
                 }

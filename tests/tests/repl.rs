@@ -197,3 +197,31 @@ fn writes_with_returning_print_their_rows_then_the_count() {
         "CREATE TABLE\n id | v\n----+---\n  1 | x\n  2 | y\n(2 rows)\nINSERT 2\n"
     );
 }
+
+#[test]
+fn describe_and_di_show_indexes_from_the_catalog() {
+    let server = TestServer::start();
+    let (status, _, err) = run(
+        server.kvsql().args([
+            "-c",
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT UNIQUE, city TEXT)",
+            "-c",
+            "CREATE INDEX t_city ON t (city)",
+        ]),
+        "",
+    );
+    assert!(status.success(), "{err}");
+    let (status, out, err) = run(server.kvsql().args(["-c", "\\d t"]), "");
+    assert!(status.success(), "{err}");
+    assert!(out.contains(" email  | TEXT"), "{out}");
+    assert!(
+        out.contains("Indexes:\n    \"t_email_key\" UNIQUE (email)\n    \"t_city\" (city)\n"),
+        "{out}"
+    );
+    let (status, out, _) = run(server.kvsql().args(["-c", "\\di"]), "");
+    assert!(status.success());
+    assert_eq!(out, "t_email_key on t (email) UNIQUE\nt_city on t (city)\n");
+    let (status, _, err) = run(server.kvsql().args(["-c", "\\nope"]), "");
+    assert!(!status.success());
+    assert!(err.contains("unknown command \\nope"), "{err}");
+}
