@@ -88,3 +88,120 @@ pub fn render(result: &QueryResult) -> String {
     }
     out
 }
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// An aligned table with a row count (psql's default).
+    Table,
+    /// RFC 4180 CSV with a header line; NULL is an empty field.
+    Csv,
+    /// One JSON array of objects per result.
+    Json,
+    /// A Markdown table.
+    Markdown,
+}
+
+/// Renders a result in `format`. Statements without rows print their tag in the table
+/// and Markdown formats, and nothing in CSV and JSON (which stay machine-readable).
+pub fn render_as(result: &QueryResult, format: Format) -> String {
+    if format == Format::Table {
+        return render(result);
+    }
+    if result.columns.is_empty() {
+        return match format {
+            Format::Markdown => render(result),
+            _ => String::new(),
+        };
+    }
+    let names: Vec<&str> = result.columns.iter().map(|c| c.name.as_str()).collect();
+    let mut out = String::new();
+    match format {
+        Format::Csv => {
+            let field = |s: &str| {
+                if s.contains([',', '"', '\n', '\r']) {
+                    format!("\"{}\"", s.replace('"', "\"\""))
+                } else {
+                    s.to_string()
+                }
+            };
+            out.push_str(&names.iter().map(|n| field(n)).collect::<Vec<_>>().join(","));
+            out.push('\n');
+            for row in &result.rows {
+                let cells: Vec<String> = row
+                    .values()
+                    .iter()
+                    .map(|v| match v {
+                        Value::Null => String::new(),
+                        other => field(&cell(other)),
+                    })
+                    .collect();
+                out.push_str(&cells.join(","));
+                out.push('\n');
+            }
+        }
+        Format::Json => {
+            let rows: Vec<String> = result
+                .rows
+                .iter()
+                .map(|row| {
+                    let fields: Vec<String> = names
+                        .iter()
+                        .zip(row.values())
+                        .map(|(n, v)| format!("{}:{}", json_string(n), json_value(v)))
+                        .collect();
+                    format!("{{{}}}", fields.join(","))
+                })
+                .collect();
+            out.push('[');
+            out.push_str(&rows.join(",\n "));
+            out.push_str("]\n");
+        }
+        Format::Markdown => {
+            let escape = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+            out.push_str(&format!(
+                "| {} |\n",
+                names
+                    .iter()
+                    .map(|n| escape(n))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ));
+            out.push_str(&format!("|{}\n", "---|".repeat(names.len())));
+            for row in &result.rows {
+                let cells: Vec<String> = row.values().iter().map(|v| escape(&cell(v))).collect();
+                out.push_str(&format!("| {} |\n", cells.join(" | ")));
+            }
+        }
+        Format::Table => unreachable!("handled above"),
+    }
+    out
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_value(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Boolean(b) => b.to_string(),
+        Value::Integer(i) => i.to_string(),
+        Value::Real(r) if r.is_finite() => cell(v),
+        Value::Real(_) => "null".into(),
+        other => json_string(&cell(other)),
+    }
+}

@@ -36,6 +36,10 @@ struct Args {
     #[arg(long, short = 'c', value_name = "SQL")]
     command: Vec<String>,
 
+    /// How to print results.
+    #[arg(long, value_enum, default_value_t = format::Format::Table)]
+    format: format::Format,
+
     /// History file for interactive sessions (default: ~/.kvsql_history).
     #[arg(long, env = "KVSQL_HISTORY")]
     history_file: Option<PathBuf>,
@@ -55,6 +59,7 @@ Meta commands:
   \\d NAME           describe a table (columns, types, keys, indexes)
   \\di [TABLE]       list indexes (of a table, or all)
   \\timing [on|off]  show how long each statement takes
+  \\format FORMAT    print results as table, csv, json or markdown
   \\q                quit (Ctrl-D works too)
 Ctrl-C clears the current input.";
 
@@ -107,19 +112,33 @@ fn main() -> ExitCode {
     };
 
     let ok = if !args.command.is_empty() {
-        let mut timing = false;
+        let mut settings = Settings {
+            timing: false,
+            format: args.format,
+        };
         args.command
             .iter()
             .all(|sql| match sql.trim().strip_prefix('\\') {
-                Some(command) => meta(&runtime, &client, command, &mut timing) != Meta::Done(false),
-                None => run_input(&runtime, &client, sql, OnError::Stop, timing),
+                Some(command) => {
+                    meta(&runtime, &client, command, &mut settings) != Meta::Done(false)
+                }
+                None => run_input(&runtime, &client, sql, OnError::Stop, settings),
             })
     } else if std::io::stdin().is_terminal() {
-        interactive(&runtime, &client, &address, args.history_file)
+        interactive(&runtime, &client, &address, args.history_file, args.format)
     } else {
         let mut input = String::new();
         match std::io::stdin().read_to_string(&mut input) {
-            Ok(_) => run_input(&runtime, &client, &input, OnError::Stop, false),
+            Ok(_) => run_input(
+                &runtime,
+                &client,
+                &input,
+                OnError::Stop,
+                Settings {
+                    timing: false,
+                    format: args.format,
+                },
+            ),
             Err(e) => {
                 eprintln!("kvsql: cannot read standard input: {e}");
                 false
@@ -139,8 +158,9 @@ fn run_input(
     client: &Client,
     input: &str,
     on_error: OnError,
-    timing: bool,
+    settings: Settings,
 ) -> bool {
+    let Settings { timing, format } = settings;
     let statements = match split::split(input) {
         Ok(statements) => statements,
         Err(e) => {
@@ -157,7 +177,7 @@ fn run_input(
         match answer {
             Ok(results) => {
                 for result in &results {
-                    let _ = out.write_all(format::render(result).as_bytes());
+                    let _ = out.write_all(format::render_as(result, format).as_bytes());
                 }
                 if timing {
                     let _ = writeln!(out, "Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0);
@@ -206,6 +226,13 @@ fn print_error(e: &kvsql_protocol::Error, statement: &split::Statement) {
     }
 }
 
+/// How the shell prints results.
+#[derive(Clone, Copy)]
+struct Settings {
+    timing: bool,
+    format: format::Format,
+}
+
 /// What a meta command asks of the session.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Meta {
@@ -219,7 +246,7 @@ fn meta(
     runtime: &tokio::runtime::Runtime,
     client: &Client,
     command: &str,
-    timing: &mut bool,
+    settings: &mut Settings,
 ) -> Meta {
     let mut words = command.split_whitespace();
     Meta::Done(match (words.next().unwrap_or(""), words.next()) {
@@ -229,15 +256,27 @@ fn meta(
             true
         }
         ("dt", _) | ("d", None) => {
-            run_input(runtime, client, "SHOW TABLES", OnError::Continue, *timing)
+            run_input(runtime, client, "SHOW TABLES", OnError::Continue, *settings)
         }
         ("d", Some(name)) => {
             let sql = format!("DESCRIBE {name}");
-            run_input(runtime, client, &sql, OnError::Continue, *timing)
+            run_input(runtime, client, &sql, OnError::Continue, *settings)
                 && print_indexes(runtime, client, name, false)
         }
         ("di", name) => print_indexes(runtime, client, name.unwrap_or(""), true),
+        ("format", Some(name)) => match <format::Format as clap::ValueEnum>::from_str(name, true) {
+            Ok(format) => {
+                settings.format = format;
+                println!("Output format is {name}.");
+                true
+            }
+            Err(_) => {
+                eprintln!("\\format takes table, csv, json or markdown, not {name}");
+                false
+            }
+        },
         ("timing", setting) => {
+            let timing = &mut settings.timing;
             *timing = match setting {
                 None => !*timing,
                 Some("on") => true,
@@ -312,6 +351,7 @@ fn interactive(
     client: &Client,
     address: &str,
     history_file: Option<PathBuf>,
+    format: format::Format,
 ) -> bool {
     let mut editor: Editor<SqlHelper, FileHistory> = match Editor::new() {
         Ok(editor) => editor,
@@ -333,7 +373,10 @@ fn interactive(
         info.major,
         info.minor
     );
-    let mut timing = false;
+    let mut settings = Settings {
+        timing: false,
+        format,
+    };
     loop {
         match editor.readline("kvsql> ") {
             Ok(input) => {
@@ -346,12 +389,12 @@ fn interactive(
                     let _ = editor.save_history(path);
                 }
                 if let Some(command) = trimmed.strip_prefix('\\') {
-                    if meta(runtime, client, command, &mut timing) == Meta::Quit {
+                    if meta(runtime, client, command, &mut settings) == Meta::Quit {
                         break;
                     }
                     continue;
                 }
-                run_input(runtime, client, &input, OnError::Continue, timing);
+                run_input(runtime, client, &input, OnError::Continue, settings);
             }
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,

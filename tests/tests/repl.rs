@@ -225,3 +225,54 @@ fn describe_and_di_show_indexes_from_the_catalog() {
     assert!(!status.success());
     assert!(err.contains("unknown command \\nope"), "{err}");
 }
+
+#[test]
+fn output_formats_print_machine_readable_results() {
+    let server = TestServer::start();
+    let (status, _, err) = run(
+        server.kvsql().args([
+            "-c",
+            "CREATE TABLE f (id INTEGER PRIMARY KEY, name TEXT, score REAL, ok BOOLEAN)",
+            "-c",
+            "INSERT INTO f VALUES (1, 'ann, \"the\" first', 2.5, TRUE), (2, NULL, NULL, FALSE)",
+        ]),
+        "",
+    );
+    assert!(status.success(), "{err}");
+    let query = "SELECT * FROM f ORDER BY id";
+    let expected = [
+        (
+            "csv",
+            "id,name,score,ok\n1,\"ann, \"\"the\"\" first\",2.5,true\n2,,,false\n",
+        ),
+        (
+            "json",
+            "[{\"id\":1,\"name\":\"ann, \\\"the\\\" first\",\"score\":2.5,\"ok\":true},\n \
+             {\"id\":2,\"name\":null,\"score\":null,\"ok\":false}]\n",
+        ),
+        (
+            "markdown",
+            "| id | name | score | ok |\n|---|---|---|---|\n| 1 | ann, \"the\" first | 2.5 | true |\n\
+             | 2 | NULL | NULL | false |\n",
+        ),
+    ];
+    for (format, want) in expected {
+        let (status, out, err) = run(server.kvsql().args(["--format", format, "-c", query]), "");
+        assert!(status.success(), "{format}: {err}");
+        assert_eq!(out, want, "{format}");
+    }
+    // \format switches within a script; writes print no tag in CSV.
+    let (status, out, _) = run(
+        server.kvsql().args([
+            "-c",
+            "\\format csv",
+            "-c",
+            "UPDATE f SET score = 1",
+            "-c",
+            "SELECT score FROM f ORDER BY id",
+        ]),
+        "",
+    );
+    assert!(status.success());
+    assert_eq!(out, "Output format is csv.\nscore\n1.0\n1.0\n");
+}
