@@ -18,9 +18,9 @@ use rustyline::{Completer, Editor, Helper, Highlighter, Hinter};
 ///
 /// Interactive when standard input is a terminal: type SQL statements ending in `;`
 /// (they may span lines), or meta commands such as \help and \q. With -c (SQL or a meta
-/// command such as '\d t'), or with
+/// command such as '\d t'), -f FILE, or with
 /// statements piped on standard input, it runs them and exits; the exit status is
-/// non-zero if a statement fails, and nothing after the failing statement runs.
+/// non-zero if a statement fails, and (unless --no-bail) nothing after it runs.
 #[derive(Parser, Debug)]
 #[command(name = "kvsql", version, about, long_about)]
 struct Args {
@@ -39,6 +39,15 @@ struct Args {
     /// How to print results.
     #[arg(long, value_enum, default_value_t = format::Format::Table)]
     format: format::Format,
+
+    /// Run the statements in this file and exit (may be given several times; after -c).
+    #[arg(long, short = 'f', value_name = "FILE")]
+    file: Vec<PathBuf>,
+
+    /// In scripts (-c, -f, standard input): go on after a failing statement instead of
+    /// stopping at it; the exit status is still 1 if any statement failed.
+    #[arg(long)]
+    no_bail: bool,
 
     /// History file for interactive sessions (default: ~/.kvsql_history).
     #[arg(long, env = "KVSQL_HISTORY")]
@@ -111,34 +120,50 @@ fn main() -> ExitCode {
         }
     };
 
-    let ok = if !args.command.is_empty() {
-        let mut settings = Settings {
-            timing: false,
-            format: args.format,
-        };
-        args.command
-            .iter()
-            .all(|sql| match sql.trim().strip_prefix('\\') {
+    let on_error = if args.no_bail {
+        OnError::Continue
+    } else {
+        OnError::Stop
+    };
+    let mut settings = Settings {
+        timing: false,
+        format: args.format,
+    };
+    let ok = if !args.command.is_empty() || !args.file.is_empty() {
+        // -c commands, then -f files, in order; with --no-bail every one runs and the
+        // status says whether all succeeded.
+        let mut ok = true;
+        for sql in &args.command {
+            let done = match sql.trim().strip_prefix('\\') {
                 Some(command) => {
                     meta(&runtime, &client, command, &mut settings) != Meta::Done(false)
                 }
-                None => run_input(&runtime, &client, sql, OnError::Stop, settings),
-            })
+                None => run_input(&runtime, &client, sql, on_error, settings),
+            };
+            ok &= done;
+            if !done && on_error == OnError::Stop {
+                break;
+            }
+        }
+        for path in &args.file {
+            if !ok && on_error == OnError::Stop {
+                break;
+            }
+            match std::fs::read_to_string(path) {
+                Ok(script) => ok &= run_input(&runtime, &client, &script, on_error, settings),
+                Err(e) => {
+                    eprintln!("kvsql: cannot read {}: {e}", path.display());
+                    ok = false;
+                }
+            }
+        }
+        ok
     } else if std::io::stdin().is_terminal() {
         interactive(&runtime, &client, &address, args.history_file, args.format)
     } else {
         let mut input = String::new();
         match std::io::stdin().read_to_string(&mut input) {
-            Ok(_) => run_input(
-                &runtime,
-                &client,
-                &input,
-                OnError::Stop,
-                Settings {
-                    timing: false,
-                    format: args.format,
-                },
-            ),
+            Ok(_) => run_input(&runtime, &client, &input, on_error, settings),
             Err(e) => {
                 eprintln!("kvsql: cannot read standard input: {e}");
                 false

@@ -276,3 +276,60 @@ fn output_formats_print_machine_readable_results() {
     assert!(status.success());
     assert_eq!(out, "Output format is csv.\nscore\n1.0\n1.0\n");
 }
+
+#[test]
+fn files_run_in_order_and_no_bail_goes_on_with_a_failure_status() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.sql");
+    let second = dir.path().join("second.sql");
+    std::fs::write(
+        &first,
+        "CREATE TABLE n (id INTEGER PRIMARY KEY);\nINSERT INTO n VALUES (1);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &second,
+        "INSERT INTO nope VALUES (2);\nINSERT INTO n VALUES (3);\n",
+    )
+    .unwrap();
+    let file_args = |extra: &[&str]| {
+        let mut cmd = server.kvsql();
+        cmd.args(extra).arg("-f").arg(&first).arg("-f").arg(&second);
+        cmd
+    };
+    // Stops at the first failure: 3 is never inserted.
+    let (status, _, err) = run(&mut file_args(&[]), "");
+    assert_eq!(status.code(), Some(1));
+    assert!(err.contains("no such table: nope"), "{err}");
+    let (_, out, _) = run(
+        server
+            .kvsql()
+            .args(["--format", "csv", "-c", "SELECT id FROM n"]),
+        "",
+    );
+    assert_eq!(out, "id\n1\n");
+    // --no-bail goes on, and still fails overall.
+    let (status, _, _) = run(
+        server
+            .kvsql()
+            .args(["-c", "DROP TABLE n", "--no-bail"])
+            .arg("-f")
+            .arg(&first)
+            .arg("-f")
+            .arg(&second),
+        "",
+    );
+    assert_eq!(status.code(), Some(1));
+    let (_, out, _) = run(
+        server
+            .kvsql()
+            .args(["--format", "csv", "-c", "SELECT id FROM n ORDER BY id"]),
+        "",
+    );
+    assert_eq!(out, "id\n1\n3\n");
+    // A missing file is an error naming it.
+    let (status, _, err) = run(server.kvsql().args(["-f", "/nonexistent/x.sql"]), "");
+    assert_eq!(status.code(), Some(1));
+    assert!(err.contains("cannot read /nonexistent/x.sql"), "{err}");
+}
