@@ -229,7 +229,18 @@ fn point_node(node: &plan::Node) -> bool {
                 return true;
             }
             let Some(filter) = filter else { return false };
-            let conjuncts = filter.clone().into_conjuncts();
+            // The AND-ed parts, by reference: this runs on every execution.
+            fn parts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+                match e {
+                    Expr::Binary(BinaryOp::And, l, r) => {
+                        parts(l, out);
+                        parts(r, out);
+                    }
+                    other => out.push(other),
+                }
+            }
+            let mut conjuncts = Vec::new();
+            parts(filter, &mut conjuncts);
             !table.primary_key.is_empty()
                 && table.primary_key.iter().all(|&pk| {
                     conjuncts.iter().any(|c| match c {
