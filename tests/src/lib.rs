@@ -14,6 +14,19 @@ use std::time::{Duration, Instant};
 
 pub mod slt;
 
+/// Creates `table (id INTEGER PRIMARY KEY)` holding the ids 0 .. n: joined with itself
+/// it makes results as large as a test needs (n x n, n x n x n rows).
+pub async fn create_ids_table(client: &kvsql_protocol::Client, table: &str, n: u32) {
+    let values: Vec<String> = (0..n).map(|i| format!("({i})")).collect();
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE {table} (id INTEGER PRIMARY KEY); INSERT INTO {table} VALUES {}",
+            values.join(", ")
+        ))
+        .await
+        .expect("create the ids table");
+}
+
 /// A small multi-threaded runtime for a test's async part.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

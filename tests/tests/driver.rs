@@ -179,13 +179,7 @@ fn a_million_rows_stream_in_bounded_memory_and_long_queries_cancel() {
     let server = TestServer::start();
     runtime().block_on(async {
         let c = Client::connect(server.addr()).await.unwrap();
-        let values: Vec<String> = (0..1000).map(|i| format!("({i})")).collect();
-        c.batch_execute(&format!(
-            "CREATE TABLE k (id INTEGER PRIMARY KEY); INSERT INTO k VALUES {}",
-            values.join(", ")
-        ))
-        .await
-        .unwrap();
+        kvsql_tests::create_ids_table(&c, "k", 1000).await;
         // 1,000 x 1,000 = 1,000,000 rows, read 1,000 at a time.
         let mut stream = c
             .query_stream("SELECT a.id, b.id FROM k a, k b", &[])

@@ -834,13 +834,7 @@ fn a_statement_past_the_statement_timeout_stops_with_57014() {
     let server = TestServer::start_in(&dir.path().join("data"), &["--statement-timeout", "1"]);
     runtime().block_on(async {
         let c = Client::connect(server.addr()).await.unwrap();
-        let values: Vec<String> = (0..1000).map(|i| format!("({i})")).collect();
-        c.batch_execute(&format!(
-            "CREATE TABLE k (id INTEGER PRIMARY KEY); INSERT INTO k VALUES {}",
-            values.join(", ")
-        ))
-        .await
-        .unwrap();
+        kvsql_tests::create_ids_table(&c, "k", 1000).await;
         // 10^9 rows to count: far longer than a second. The bound below only keeps the
         // test from hanging if the timeout did not work.
         let err = tokio::time::timeout(
