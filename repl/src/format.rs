@@ -205,3 +205,56 @@ fn json_value(v: &Value) -> String {
         other => json_string(&cell(other)),
     }
 }
+
+/// Renders a query's rows one field per line, as psql's expanded display (`\x`) does:
+/// for wide rows on narrow terminals.
+pub fn render_expanded(result: &QueryResult) -> String {
+    if result.columns.is_empty() {
+        return render(result);
+    }
+    let name_width = result
+        .columns
+        .iter()
+        .map(|c| width(&c.name))
+        .max()
+        .unwrap_or(0);
+    let cells: Vec<Vec<String>> = result
+        .rows
+        .iter()
+        .map(|row| row.values().iter().map(cell).collect())
+        .collect();
+    let value_width = cells
+        .iter()
+        .flatten()
+        .flat_map(|c| c.lines())
+        .map(width)
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for (n, row) in cells.iter().enumerate() {
+        let title = format!("-[ RECORD {} ]", n + 1);
+        let rule = (name_width + 1).saturating_sub(width(&title));
+        out.push_str(&title);
+        out.push_str(&"-".repeat(rule));
+        out.push('+');
+        out.push_str(&"-".repeat(value_width + 1));
+        out.push('\n');
+        for (column, value) in result.columns.iter().zip(row) {
+            let fill = " ".repeat(name_width - width(&column.name));
+            out.push_str(format!("{}{fill} | {value}", column.name).trim_end());
+            out.push('\n');
+        }
+    }
+    if cells.is_empty() {
+        out.push_str("(0 rows)\n");
+    }
+    if matches!(result.tag.as_str(), "INSERT" | "UPDATE" | "DELETE") {
+        out.push_str(&format!("{} {}\n", result.tag, result.rows_affected));
+    }
+    out
+}
+
+/// The widest line of `text`, in characters.
+pub fn widest_line(text: &str) -> usize {
+    text.lines().map(width).max().unwrap_or(0)
+}

@@ -1,9 +1,13 @@
 //! `kvsql`: the interactive SQL shell for kvsql servers.
 
+mod copy;
 mod format;
+mod helper;
+mod lex;
+mod shell;
 mod split;
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,16 +15,20 @@ use clap::Parser;
 use kvsql_protocol::{Client, DEFAULT_PORT};
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
-use rustyline::validate::{ValidationContext, ValidationResult, Validator};
-use rustyline::{Completer, Editor, Helper, Highlighter, Hinter};
+use rustyline::{CompletionType, Config, Editor};
+
+use crate::helper::SqlHelper;
+use crate::lex::Open;
+use crate::shell::{Expanded, Meta, OnError, Settings, Shell};
 
 /// kvsql, the SQL shell for kvsql servers.
 ///
-/// Interactive when standard input is a terminal: type SQL statements ending in `;`
-/// (they may span lines), or meta commands such as \help and \q. With -c (SQL or a meta
-/// command such as '\d t'), -f FILE, or with
-/// statements piped on standard input, it runs them and exits; the exit status is
-/// non-zero if a statement fails, and (unless --no-bail) nothing after it runs.
+/// Interactive when standard input and output are a terminal: type SQL statements ending
+/// in `;` (they may span lines), or meta commands such as \help and \q; Tab completes
+/// keywords, tables and columns, Ctrl-C cancels a running statement. With -c (SQL or a
+/// meta command such as '\d t'), -f FILE, or with statements piped on standard input, it
+/// runs them and exits, with no prompts or colours; the exit status is 0 only if every
+/// statement succeeded, and (unless --no-bail) nothing after a failure runs.
 #[derive(Parser, Debug)]
 #[command(name = "kvsql", version, about, long_about)]
 struct Args {
@@ -46,54 +54,43 @@ struct Args {
 
     /// In scripts (-c, -f, standard input): go on after a failing statement instead of
     /// stopping at it; the exit status is still 1 if any statement failed.
-    #[arg(long)]
+    #[arg(long, overrides_with = "bail")]
     no_bail: bool,
+
+    /// In scripts: stop at the first failing statement (the default).
+    #[arg(long, overrides_with = "no_bail")]
+    bail: bool,
+
+    /// Print no banner, no command tags (CREATE TABLE, INSERT 3) and no confirmations;
+    /// query results and errors still print.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+
+    /// Display each row as a list of fields: on, off, or auto (when wider than the
+    /// terminal).
+    #[arg(long, short = 'x', value_name = "WHEN", num_args = 0..=1, default_missing_value = "on")]
+    expanded: Option<String>,
+
+    /// Set a variable, used in statements as :NAME (may be given several times).
+    #[arg(long = "set", short = 'v', value_name = "NAME=VALUE")]
+    variables: Vec<String>,
 
     /// History file for interactive sessions (default: ~/.kvsql_history).
     #[arg(long, env = "KVSQL_HISTORY")]
     history_file: Option<PathBuf>,
 }
 
-const HELP: &str = "\
-Statements end with ';' (outside strings and comments) and may span lines.
-  CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL DEFAULT 0);
-  INSERT INTO t VALUES (1, 'ann', 2.5), (2, 'bob', 1.0);
-  SELECT name, score * 2 FROM t WHERE id >= 1 ORDER BY score DESC LIMIT 10;
-  UPDATE t SET score = score + 1 WHERE id = 2;   DELETE FROM t WHERE id = 1;
-  SHOW TABLES;   DESCRIBE t;   EXPLAIN SELECT * FROM t WHERE id = 1;
-  BEGIN;  ...;  COMMIT;   (or ROLLBACK;)
-Meta commands:
-  \\help, \\?         show this help
-  \\dt               list tables
-  \\d NAME           describe a table (columns, types, keys, indexes)
-  \\di [TABLE]       list indexes (of a table, or all)
-  \\timing [on|off]  show how long each statement takes
-  \\format FORMAT    print results as table, csv, json or markdown
-  \\q                quit (Ctrl-D works too)
-Ctrl-C clears the current input.";
-
-#[derive(Completer, Helper, Highlighter, Hinter)]
-struct SqlHelper;
-
-impl Validator for SqlHelper {
-    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
-        Ok(if split::is_complete(ctx.input()) {
-            ValidationResult::Valid(None)
-        } else {
-            ValidationResult::Incomplete
-        })
-    }
-}
-
-/// Whether to go on after a failed statement.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum OnError {
-    Stop,
-    Continue,
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
+    let expanded = match args.expanded.as_deref() {
+        None | Some("off") => Expanded::Off,
+        Some("on") => Expanded::On,
+        Some("auto") => Expanded::Auto,
+        Some(other) => {
+            eprintln!("kvsql: --expanded takes on, off or auto, not {other}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -119,51 +116,39 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-
-    let on_error = if args.no_bail {
-        OnError::Continue
-    } else {
-        OnError::Stop
-    };
-    let mut settings = Settings {
+    let settings = Settings {
         timing: false,
         format: args.format,
+        expanded,
+        pager: true,
+        quiet: args.quiet,
+        on_error: if args.no_bail {
+            OnError::Continue
+        } else {
+            OnError::Stop
+        },
     };
-    let ok = if !args.command.is_empty() || !args.file.is_empty() {
-        // -c commands, then -f files, in order; with --no-bail every one runs and the
-        // status says whether all succeeded.
-        let mut ok = true;
-        for sql in &args.command {
-            let done = match sql.trim().strip_prefix('\\') {
-                Some(command) => {
-                    meta(&runtime, &client, command, &mut settings) != Meta::Done(false)
-                }
-                None => run_input(&runtime, &client, sql, on_error, settings),
-            };
-            ok &= done;
-            if !done && on_error == OnError::Stop {
-                break;
+    let mut shell = Shell::new(runtime, client, address, settings);
+    for assignment in &args.variables {
+        match assignment.split_once('=') {
+            Some((name, value)) if !name.is_empty() => {
+                shell.vars.insert(name.to_string(), value.to_string());
+            }
+            _ => {
+                eprintln!("kvsql: --set takes NAME=VALUE, not {assignment}");
+                return ExitCode::FAILURE;
             }
         }
-        for path in &args.file {
-            if !ok && on_error == OnError::Stop {
-                break;
-            }
-            match std::fs::read_to_string(path) {
-                Ok(script) => ok &= run_input(&runtime, &client, &script, on_error, settings),
-                Err(e) => {
-                    eprintln!("kvsql: cannot read {}: {e}", path.display());
-                    ok = false;
-                }
-            }
-        }
-        ok
-    } else if std::io::stdin().is_terminal() {
-        interactive(&runtime, &client, &address, args.history_file, args.format)
+    }
+    let scripted = !args.command.is_empty() || !args.file.is_empty();
+    let ok = if scripted {
+        run_commands_and_files(&mut shell, &args.command, &args.file)
+    } else if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        interactive(&mut shell, args.history_file)
     } else {
         let mut input = String::new();
         match std::io::stdin().read_to_string(&mut input) {
-            Ok(_) => run_input(&runtime, &client, &input, on_error, settings),
+            Ok(_) => shell.run_script(&input),
             Err(e) => {
                 eprintln!("kvsql: cannot read standard input: {e}");
                 false
@@ -177,193 +162,37 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs every statement in `input`, printing results; returns false if any failed.
-fn run_input(
-    runtime: &tokio::runtime::Runtime,
-    client: &Client,
-    input: &str,
-    on_error: OnError,
-    settings: Settings,
-) -> bool {
-    let Settings { timing, format } = settings;
-    let statements = match split::split(input) {
-        Ok(statements) => statements,
-        Err(e) => {
-            eprintln!("ERROR 42601: {e}");
-            return false;
-        }
-    };
+/// -c commands, then -f files, in order; with --no-bail every one runs and the status
+/// says whether all succeeded.
+fn run_commands_and_files(shell: &mut Shell, commands: &[String], files: &[PathBuf]) -> bool {
+    let stop = shell.settings.on_error == OnError::Stop;
     let mut ok = true;
-    let mut out = std::io::stdout().lock();
-    for statement in statements {
-        let started = std::time::Instant::now();
-        let answer = runtime.block_on(client.simple_query(&statement.text));
-        let elapsed = started.elapsed();
-        match answer {
-            Ok(results) => {
-                for result in &results {
-                    let _ = out.write_all(format::render_as(result, format).as_bytes());
-                }
-                if timing {
-                    let _ = writeln!(out, "Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0);
-                }
-            }
-            Err(e) => {
-                let _ = out.flush();
-                print_error(&e, &statement);
-                ok = false;
-                if on_error == OnError::Stop {
-                    break;
-                }
-            }
-        }
-    }
-    let _ = out.flush();
-    ok
-}
-
-fn print_error(e: &kvsql_protocol::Error, statement: &split::Statement) {
-    match e {
-        kvsql_protocol::Error::Server {
-            code,
-            message,
-            position,
-            ..
-        } => {
-            let at = match position {
-                // Positions are relative to the statement; show them in the input.
-                Some((1, column)) => format!(
-                    " (at line {}, column {})",
-                    statement.line,
-                    statement.column + u64::from(*column) - 1
-                ),
-                Some((line, column)) => {
-                    format!(
-                        " (at line {}, column {column})",
-                        statement.line + u64::from(*line) - 1
-                    )
-                }
-                None => String::new(),
-            };
-            eprintln!("ERROR {code}: {message}{at}");
-        }
-        other => eprintln!("ERROR {}: {other}", other.code()),
-    }
-}
-
-/// How the shell prints results.
-#[derive(Clone, Copy)]
-struct Settings {
-    timing: bool,
-    format: format::Format,
-}
-
-/// What a meta command asks of the session.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Meta {
-    Quit,
-    /// It ran (true: without error).
-    Done(bool),
-}
-
-/// Runs a meta command (the text after the backslash).
-fn meta(
-    runtime: &tokio::runtime::Runtime,
-    client: &Client,
-    command: &str,
-    settings: &mut Settings,
-) -> Meta {
-    let mut words = command.split_whitespace();
-    Meta::Done(match (words.next().unwrap_or(""), words.next()) {
-        ("q" | "quit", _) => return Meta::Quit,
-        ("help" | "?" | "h", _) => {
-            println!("{HELP}");
-            true
-        }
-        ("dt", _) | ("d", None) => {
-            run_input(runtime, client, "SHOW TABLES", OnError::Continue, *settings)
-        }
-        ("d", Some(name)) => {
-            let sql = format!("DESCRIBE {name}");
-            run_input(runtime, client, &sql, OnError::Continue, *settings)
-                && print_indexes(runtime, client, name, false)
-        }
-        ("di", name) => print_indexes(runtime, client, name.unwrap_or(""), true),
-        ("format", Some(name)) => match <format::Format as clap::ValueEnum>::from_str(name, true) {
-            Ok(format) => {
-                settings.format = format;
-                println!("Output format is {name}.");
-                true
-            }
-            Err(_) => {
-                eprintln!("\\format takes table, csv, json or markdown, not {name}");
-                false
-            }
-        },
-        ("timing", setting) => {
-            let timing = &mut settings.timing;
-            *timing = match setting {
-                None => !*timing,
-                Some("on") => true,
-                Some("off") => false,
-                Some(other) => {
-                    eprintln!("\\timing takes on or off, not {other}");
-                    return Meta::Done(false);
-                }
-            };
-            println!("Timing is {}.", if *timing { "on" } else { "off" });
-            true
-        }
-        (other, _) => {
-            eprintln!("unknown command \\{other}; try \\help");
-            false
-        }
-    })
-}
-
-/// Lists indexes (of one table, or all), from the server's catalog: as psql's \d does
-/// under a table's columns, or as a table of their own for \di.
-fn print_indexes(
-    runtime: &tokio::runtime::Runtime,
-    client: &Client,
-    table: &str,
-    listing: bool,
-) -> bool {
-    let rows = match runtime.block_on(client.indexes(table)) {
-        Ok(rows) => rows,
-        Err(e) => {
-            eprintln!("ERROR {}: {e}", e.code());
+    for sql in commands {
+        let done = match sql.trim().strip_prefix('\\') {
+            Some(command) => match shell.meta(command) {
+                Meta::Quit => return ok,
+                Meta::Done(done) => done,
+            },
+            None => shell.run_sql(sql, 1),
+        };
+        ok &= done;
+        if !done && stop {
             return false;
         }
-    };
-    let field = |row: &kvsql_protocol::Row, name: &str| row.get::<String>(name).unwrap_or_default();
-    if listing {
-        if rows.is_empty() {
-            println!("No indexes.");
+    }
+    for path in files {
+        match std::fs::read_to_string(path) {
+            Ok(script) => ok &= shell.run_script(&script),
+            Err(e) => {
+                eprintln!("kvsql: cannot read {}: {e}", path.display());
+                ok = false;
+            }
         }
-        for row in &rows {
-            let unique = row.get::<bool>("unique").unwrap_or(false);
-            println!(
-                "{} on {} ({}){}",
-                field(row, "index"),
-                field(row, "table"),
-                field(row, "columns"),
-                if unique { " UNIQUE" } else { "" }
-            );
-        }
-    } else if !rows.is_empty() {
-        println!("Indexes:");
-        for row in &rows {
-            let unique = row.get::<bool>("unique").unwrap_or(false);
-            println!(
-                "    \"{}\" {}({})",
-                field(row, "index"),
-                if unique { "UNIQUE " } else { "" },
-                field(row, "columns")
-            );
+        if !ok && stop {
+            break;
         }
     }
-    true
+    ok
 }
 
 fn history_path(explicit: Option<PathBuf>) -> Option<PathBuf> {
@@ -371,57 +200,100 @@ fn history_path(explicit: Option<PathBuf>) -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".kvsql_history")))
 }
 
-fn interactive(
-    runtime: &tokio::runtime::Runtime,
-    client: &Client,
-    address: &str,
-    history_file: Option<PathBuf>,
-    format: format::Format,
-) -> bool {
-    let mut editor: Editor<SqlHelper, FileHistory> = match Editor::new() {
+/// The prompt for the next line: `kvsql> ` for a new statement, and for a statement
+/// still open, what is open: `'` a string, `"` an identifier, `*` a comment, `(` a
+/// parenthesis, `-` just more to come.
+fn prompt(pending: &str) -> &'static str {
+    if pending.trim().is_empty() {
+        return "kvsql> ";
+    }
+    let scan = lex::scan(pending, Open::Nothing);
+    match scan.open {
+        Open::String => "kvsql'> ",
+        Open::Quoted => "kvsql\"> ",
+        Open::BlockComment => "kvsql*> ",
+        Open::Nothing if scan.depth > 0 => "kvsql(> ",
+        Open::Nothing => "kvsql-> ",
+    }
+}
+
+fn interactive(shell: &mut Shell, history_file: Option<PathBuf>) -> bool {
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .auto_add_history(false)
+        .max_history_size(10_000)
+        .map(|b| b.build());
+    let editor = config.and_then(Editor::<SqlHelper, FileHistory>::with_config);
+    let mut editor = match editor {
         Ok(editor) => editor,
         Err(e) => {
             eprintln!("kvsql: cannot start the line editor: {e}");
             return false;
         }
     };
-    editor.set_helper(Some(SqlHelper));
+    {
+        let mut shared = shell.shared.lock().unwrap_or_else(|e| e.into_inner());
+        shared.colour = std::env::var_os("NO_COLOR").is_none()
+            && std::env::var("TERM").map_or(true, |term| term != "dumb");
+    }
+    editor.set_helper(Some(SqlHelper::new(shell.shared.clone())));
     let history = history_path(history_file);
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
-    let info = client.server_info();
-    println!(
-        "kvsql {} connected to {address} (server {}, protocol {}.{}). Type \\help for help.",
-        env!("CARGO_PKG_VERSION"),
-        info.server_version,
-        info.major,
-        info.minor
-    );
-    let mut settings = Settings {
-        timing: false,
-        format,
-    };
+    shell.catch_interrupts();
+    shell.refresh_catalog();
+    if !shell.settings.quiet {
+        let info = shell.client.server_info();
+        println!(
+            "kvsql {} connected to {} (server {}, protocol {}.{}). Type \\help for help.",
+            env!("CARGO_PKG_VERSION"),
+            shell.address,
+            info.server_version,
+            info.major,
+            info.minor
+        );
+    }
+    let mut pending = String::new();
     loop {
-        match editor.readline("kvsql> ") {
-            Ok(input) => {
-                let trimmed = input.trim();
-                if trimmed.is_empty() {
+        shell
+            .shared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pending
+            .clone_from(&pending);
+        match editor.readline(prompt(&pending)) {
+            Ok(line) => {
+                if pending.trim().is_empty() {
+                    pending.clear();
+                    if let Some(command) = line.trim_start().strip_prefix('\\') {
+                        let _ = editor.add_history_entry(line.trim());
+                        if let Some(path) = &history {
+                            let _ = editor.save_history(path);
+                        }
+                        if shell.meta(command) == Meta::Quit {
+                            break;
+                        }
+                        continue;
+                    }
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                }
+                pending.push_str(&line);
+                pending.push('\n');
+                if !split::is_complete(&pending) {
                     continue;
                 }
-                let _ = editor.add_history_entry(trimmed);
+                let statement = std::mem::take(&mut pending);
+                let _ = editor.add_history_entry(statement.trim_end());
                 if let Some(path) = &history {
                     let _ = editor.save_history(path);
                 }
-                if let Some(command) = trimmed.strip_prefix('\\') {
-                    if meta(runtime, client, command, &mut settings) == Meta::Quit {
-                        break;
-                    }
-                    continue;
-                }
-                run_input(runtime, client, &input, OnError::Continue, settings);
+                shell.run_sql(&statement, 1);
             }
-            Err(ReadlineError::Interrupted) => continue,
+            // Ctrl-C: drop what was typed (all lines of an unfinished statement).
+            Err(ReadlineError::Interrupted) => pending.clear(),
             Err(ReadlineError::Eof) => break,
             Err(e) => {
                 eprintln!("kvsql: input error: {e}");

@@ -1,9 +1,7 @@
-//! End to end through the `kvsql` shell: with -c, with piped input, and interactively
-//! through a pseudo-terminal.
+//! End to end through the `kvsql` shell as a plain process: -c, -f, piped input, output
+//! formats, meta commands, variables and \copy. (Interactive use, through a terminal, is
+//! in repl_terminal.rs.)
 
-use std::time::Duration;
-
-use expectrl::{ControlCode, Expect, Session};
 use kvsql_tests::{TestServer, run};
 
 #[test]
@@ -113,77 +111,6 @@ fn connection_refused_is_explained() {
     let (status, _, err) = run(command.args(["-c", "SELECT 1"]), "");
     assert!(!status.success());
     assert!(err.contains("cannot connect to 127.0.0.1:"), "{err}");
-}
-
-/// Waits for the prompt, then types a line: as a person would, since a line editor may
-/// discard input typed while it switches the terminal's mode.
-fn at_prompt(shell: &mut expectrl::session::OsSession, line: &str) {
-    shell.expect("kvsql> ").unwrap();
-    shell.send_line(line).unwrap();
-}
-
-#[test]
-fn interactive_session_in_a_terminal() {
-    let server = TestServer::start();
-    let temp = tempfile::tempdir().unwrap();
-    let history = temp.path().join("history");
-    let mut command = server.kvsql();
-    command.env("KVSQL_HISTORY", &history).env("TERM", "xterm");
-    let mut shell = Session::spawn(command).expect("spawn kvsql in a pty");
-    shell.set_expect_timeout(Some(Duration::from_secs(20)));
-
-    shell.expect("Type \\help for help.").unwrap();
-    at_prompt(
-        &mut shell,
-        "CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT);",
-    );
-    shell.expect("CREATE TABLE").unwrap();
-
-    // A statement over two lines: the first line's ';' is inside a string, so the
-    // editor asks for more instead of running it.
-    at_prompt(&mut shell, "INSERT INTO t VALUES (1, 'x;y'),");
-    shell.send_line("(2, 'z');").unwrap();
-    shell.expect("INSERT 2").unwrap();
-
-    at_prompt(&mut shell, "SELECT b FROM t ORDER BY a;");
-    shell.expect("x;y").unwrap();
-    shell.expect("(2 rows)").unwrap();
-
-    // Errors keep the session going.
-    at_prompt(&mut shell, "SELEC 1;");
-    shell.expect("ERROR 42601").unwrap();
-    at_prompt(&mut shell, "SELECT * FROM nope;");
-    shell.expect("ERROR 42P01").unwrap();
-
-    // Ctrl-C clears the line being typed.
-    shell.expect("kvsql> ").unwrap();
-    shell.send("SELECT 'abandoned'").unwrap();
-    shell.send(ControlCode::EndOfText).unwrap();
-    at_prompt(&mut shell, "SELECT 40 + 2 AS answer;");
-    shell.expect("42").unwrap();
-    shell.expect("(1 row)").unwrap();
-
-    at_prompt(&mut shell, "\\help");
-    shell.expect("Meta commands").unwrap();
-    at_prompt(&mut shell, "\\dt");
-    shell.expect(" t\r\n(1 row)").unwrap();
-    at_prompt(&mut shell, "\\d t");
-    shell.expect("primary_key").unwrap();
-    shell.expect(" a      | INTEGER").unwrap();
-    at_prompt(&mut shell, "\\timing on");
-    shell.expect("Timing is on.").unwrap();
-    at_prompt(&mut shell, "SELECT 1;");
-    shell.expect("Time: ").unwrap();
-    shell.expect(" ms").unwrap();
-    at_prompt(&mut shell, "\\q");
-    shell.expect(expectrl::Eof).unwrap();
-
-    let saved = std::fs::read_to_string(&history).expect("history file written");
-    assert!(
-        saved.contains("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT);"),
-        "{saved}"
-    );
-    assert!(!saved.contains("abandoned"), "{saved}");
 }
 
 #[test]

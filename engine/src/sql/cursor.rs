@@ -515,6 +515,9 @@ impl JoinCursor<'_> {
                     _ => &self.candidates,
                 };
                 while self.position < pool.len() {
+                    // Rows held in memory pass no scan, so check here too: a join of
+                    // small tables can still run for ever.
+                    ctx.check_interrupt()?;
                     let right = &pool[self.position];
                     self.position += 1;
                     let mut row = left.clone();
