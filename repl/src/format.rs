@@ -232,12 +232,18 @@ pub fn render_expanded(result: &QueryResult) -> String {
         .unwrap_or(0);
     let mut out = String::new();
     for (n, row) in cells.iter().enumerate() {
+        // As psql: the rule marks the column boundary with '+' when the title leaves
+        // room for it.
         let title = format!("-[ RECORD {} ]", n + 1);
-        let rule = (name_width + 1).saturating_sub(width(&title));
         out.push_str(&title);
-        out.push_str(&"-".repeat(rule));
-        out.push('+');
-        out.push_str(&"-".repeat(value_width + 1));
+        if width(&title) <= name_width + 1 {
+            out.push_str(&"-".repeat(name_width + 1 - width(&title)));
+            out.push('+');
+            out.push_str(&"-".repeat(value_width + 1));
+        } else {
+            let total = name_width + 3 + value_width;
+            out.push_str(&"-".repeat(total.saturating_sub(width(&title))));
+        }
         out.push('\n');
         for (column, value) in result.columns.iter().zip(row) {
             let fill = " ".repeat(name_width - width(&column.name));

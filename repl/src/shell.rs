@@ -431,8 +431,13 @@ impl Shell {
                     eprintln!("\\set: invalid variable name {name}: use letters, digits and _");
                     return Meta::Done(false);
                 }
-                self.vars
-                    .insert(name.to_string(), unquote(value).to_string());
+                // 'quoted' values may hold blanks, and '' stands for one quote.
+                let value = if value.starts_with('\'') && value.len() >= 2 {
+                    unquote(value).replace("''", "'")
+                } else {
+                    value.to_string()
+                };
+                self.vars.insert(name.to_string(), value);
                 true
             }
             ("unset", Some(name)) => {

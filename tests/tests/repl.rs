@@ -2,6 +2,8 @@
 //! formats, meta commands, variables and \copy. (Interactive use, through a terminal, is
 //! in repl_terminal.rs.)
 
+use std::path::Path;
+
 use kvsql_tests::{TestServer, run};
 
 #[test]
@@ -167,24 +169,17 @@ fn output_formats_print_machine_readable_results() {
     );
     assert!(status.success(), "{err}");
     let query = "SELECT * FROM f ORDER BY id";
-    let expected = [
-        (
-            "csv",
-            "id,name,score,ok\n1,\"ann, \"\"the\"\" first\",2.5,true\n2,,,false\n",
-        ),
-        (
-            "json",
-            "[{\"id\":1,\"name\":\"ann, \\\"the\\\" first\",\"score\":2.5,\"ok\":true},\n \
-             {\"id\":2,\"name\":null,\"score\":null,\"ok\":false}]\n",
-        ),
-        (
-            "markdown",
-            "| id | name | score | ok |\n|---|---|---|---|\n| 1 | ann, \"the\" first | 2.5 | true |\n\
-             | 2 | NULL | NULL | false |\n",
-        ),
-    ];
-    for (format, want) in expected {
-        let (status, out, err) = run(server.kvsql().args(["--format", format, "-c", query]), "");
+    // Each format's output is kept in tests/expected/formats/FORMAT.out.
+    let expected = Path::new(env!("CARGO_MANIFEST_DIR")).join("expected/formats");
+    for (format, flags) in [
+        ("table", &[][..]),
+        ("expanded", &["--expanded"][..]),
+        ("csv", &["--format", "csv"][..]),
+        ("json", &["--format", "json"][..]),
+        ("markdown", &["--format", "markdown"][..]),
+    ] {
+        let want = std::fs::read_to_string(expected.join(format!("{format}.out"))).unwrap();
+        let (status, out, err) = run(server.kvsql().args(flags).args(["-c", query]), "");
         assert!(status.success(), "{format}: {err}");
         assert_eq!(out, want, "{format}");
     }
@@ -259,4 +254,306 @@ fn files_run_in_order_and_no_bail_goes_on_with_a_failure_status() {
     let (status, _, err) = run(server.kvsql().args(["-f", "/nonexistent/x.sql"]), "");
     assert_eq!(status.code(), Some(1));
     assert!(err.contains("cannot read /nonexistent/x.sql"), "{err}");
+}
+
+/// Runs `kvsql` with `args` against `server`, expecting success; returns its output.
+fn kvsql_ok(server: &TestServer, args: &[&str], stdin: &str) -> String {
+    let (status, out, err) = run(server.kvsql().args(args), stdin);
+    assert!(status.success(), "kvsql {args:?} failed: {err}\n{out}");
+    out
+}
+
+#[test]
+fn variables_are_substituted_outside_strings() {
+    let server = TestServer::start();
+    kvsql_ok(
+        &server,
+        &[
+            "-c",
+            "CREATE TABLE v (id INTEGER PRIMARY KEY, name TEXT)",
+            "-c",
+            "INSERT INTO v VALUES (1, 'ann'), (2, 'o''brien')",
+        ],
+        "",
+    );
+    let out = kvsql_ok(
+        &server,
+        &[
+            "--set",
+            "id=2",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT name, ':id' AS literal FROM v WHERE id = :id",
+        ],
+        "",
+    );
+    assert_eq!(out, "name,literal\no'brien,:id\n");
+    // \set in a script, a quoted value, and :'name' as a string literal.
+    let script = "\\set who 'o''brien'\n\\format csv\nSELECT id FROM v WHERE name = :'who';\n\\set\n\\unset who\nSELECT :'who' AS kept;\n";
+    let (status, out, err) = run(&mut server.kvsql(), script);
+    assert!(!status.success(), "an unknown variable is left as written");
+    assert_eq!(
+        out, "Output format is csv.\nid\n2\nwho = 'o'brien'\n",
+        "{err}"
+    );
+}
+
+#[test]
+fn quiet_prints_results_but_no_tags_or_confirmations() {
+    let server = TestServer::start();
+    let out = kvsql_ok(
+        &server,
+        &[
+            "--quiet",
+            "-c",
+            "CREATE TABLE q (id INTEGER PRIMARY KEY)",
+            "-c",
+            "INSERT INTO q VALUES (1), (2)",
+            "-c",
+            "\\timing off",
+            "-c",
+            "SELECT id FROM q ORDER BY id",
+        ],
+        "",
+    );
+    assert_eq!(out, " id\n----\n  1\n  2\n(2 rows)\n");
+}
+
+#[test]
+fn output_redirection_include_and_reconnect() {
+    let server = TestServer::start();
+    let other = TestServer::start();
+    kvsql_ok(
+        &other,
+        &["-c", "CREATE TABLE elsewhere (id INTEGER PRIMARY KEY)"],
+        "",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("saved.txt");
+    let included = dir.path().join("included.sql");
+    std::fs::write(
+        &included,
+        "CREATE TABLE inc (id INTEGER PRIMARY KEY);\nINSERT INTO inc VALUES (7);\n",
+    )
+    .unwrap();
+    let script = format!(
+        "\\i {}\n\\o {}\nSELECT id AS to_file FROM inc;\n\\o\nSELECT id + 1 AS to_screen FROM inc;\n\\c 127.0.0.1:{}\nSELECT count(*) AS tables FROM elsewhere;\n",
+        included.display(),
+        saved.display(),
+        other.addr().port()
+    );
+    let out = kvsql_ok(&server, &[], &script);
+    assert_eq!(
+        out,
+        format!(
+            "CREATE TABLE\nINSERT 1\n to_screen\n-----------\n         8\n(1 row)\n\
+             Connected to 127.0.0.1:{} (server {}, session 2).\n tables\n--------\n      0\n(1 row)\n",
+            other.addr().port(),
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(&saved).unwrap(),
+        " to_file\n---------\n       7\n(1 row)\n"
+    );
+    // A failed reconnect keeps the session it had.
+    let (status, out, err) = run(
+        server.kvsql().args([
+            "--no-bail",
+            "-c",
+            "\\c 127.0.0.1:1",
+            "-c",
+            "SELECT id FROM inc",
+        ]),
+        "",
+    );
+    assert_eq!(status.code(), Some(1));
+    assert!(err.contains("cannot connect to 127.0.0.1:1"), "{err}");
+    assert!(err.contains("still connected to"), "{err}");
+    assert!(out.contains("(1 row)"), "{out}");
+}
+
+/// A CSV of `rows` people with a header line; `bad` replaces the score on one line.
+fn people_csv(rows: usize, bad: Option<(usize, &str)>) -> String {
+    let mut csv = String::from("id,name,score\n");
+    for id in 1..=rows {
+        let line = id + 1;
+        let score = match bad {
+            Some((at, text)) if at == line => text.to_string(),
+            _ => format!("{}.5", id % 10),
+        };
+        let name = match id % 3 {
+            0 => format!("\"smith, {id}\""),
+            1 => String::new(),
+            _ => format!("p{id}"),
+        };
+        csv.push_str(&format!("{id},{name},{score}\n"));
+    }
+    csv
+}
+
+fn count(server: &TestServer, table: &str) -> String {
+    kvsql_ok(
+        server,
+        &[
+            "--format",
+            "csv",
+            "-c",
+            &format!("SELECT count(*) AS n FROM {table}"),
+        ],
+        "",
+    )
+}
+
+#[test]
+fn copy_loads_csv_in_whole_batches_and_reports_the_first_bad_line() {
+    let server = TestServer::start();
+    kvsql_ok(
+        &server,
+        &[
+            "-c",
+            "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, score REAL NOT NULL)",
+        ],
+        "",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, people_csv(2500, None)).unwrap();
+    let out = kvsql_ok(
+        &server,
+        &[
+            "-c",
+            &format!("\\copy people FROM '{}' HEADER", good.display()),
+        ],
+        "",
+    );
+    assert_eq!(out, "COPY 2500\n");
+    assert_eq!(count(&server, "people"), "n\n2500\n");
+    let out = kvsql_ok(
+        &server,
+        &[
+            "--format",
+            "csv",
+            "-c",
+            "SELECT id, name, score FROM people WHERE id IN (1, 2, 3) ORDER BY id",
+        ],
+        "",
+    );
+    // An empty field is NULL; quotes and commas come through.
+    assert_eq!(out, "id,name,score\n1,,1.5\n2,p2,2.5\n3,\"smith, 3\",3.5\n");
+
+    // A bad value on line 1,503 (in the second batch of 1,000 rows): the first batch
+    // stays, nothing of the second is stored.
+    kvsql_ok(&server, &["-c", "DELETE FROM people"], "");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, people_csv(2500, Some((1503, "lots")))).unwrap();
+    let (status, out, err) = run(
+        server.kvsql().args([
+            "-c",
+            &format!("\\copy people FROM '{}' HEADER", bad.display()),
+        ]),
+        "",
+    );
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(out, "");
+    assert!(
+        err.contains("line 1503, column score: \"lots\" is not a REAL"),
+        "{err}"
+    );
+    assert!(err.contains("1000 rows were copied before it"), "{err}");
+    assert_eq!(count(&server, "people"), "n\n1000\n");
+
+    // A row the server refuses (a duplicate key) fails its whole batch the same way.
+    kvsql_ok(&server, &["-c", "DELETE FROM people WHERE id > 1"], "");
+    let duplicate = dir.path().join("duplicate.csv");
+    std::fs::write(&duplicate, "2,a,1\n3,b,2\n1,again,3\n4,c,4\n").unwrap();
+    let (status, _, err) = run(
+        server.kvsql().args([
+            "-c",
+            &format!(
+                "\\copy people (id, name, score) FROM '{}'",
+                duplicate.display()
+            ),
+        ]),
+        "",
+    );
+    assert_eq!(status.code(), Some(1));
+    assert!(err.contains("ERROR 23505"), "{err}");
+    assert!(err.contains("in the batch of lines 1-4"), "{err}");
+    assert_eq!(count(&server, "people"), "n\n1\n");
+
+    // Wrong field counts and unknown columns are explained.
+    std::fs::write(&duplicate, "5,a\n").unwrap();
+    let (_, _, err) = run(
+        server.kvsql().args([
+            "-c",
+            &format!("\\copy people FROM '{}'", duplicate.display()),
+        ]),
+        "",
+    );
+    assert!(err.contains("line 1: expected 3 fields, found 2"), "{err}");
+    let (_, _, err) = run(
+        server.kvsql().args([
+            "-c",
+            &format!("\\copy people (id, nope) FROM '{}'", duplicate.display()),
+        ]),
+        "",
+    );
+    assert!(err.contains("table people has no column \"nope\""), "{err}");
+}
+
+#[test]
+fn copy_saves_query_results_and_tables_that_load_back_the_same() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source.csv");
+    std::fs::write(&source, people_csv(1200, None)).unwrap();
+    let saved = dir.path().join("saved.csv");
+    let some = dir.path().join("some.csv");
+    let out = kvsql_ok(
+        &server,
+        &[
+            "-c",
+            "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, score REAL)",
+            "-c",
+            "CREATE TABLE copy2 (id INTEGER PRIMARY KEY, name TEXT, score REAL)",
+            "-c",
+            &format!("\\copy people FROM '{}' HEADER", source.display()),
+            "-c",
+            "INSERT INTO people VALUES (5000, '', NULL), (5001, ' pad ', -0.25)",
+            "-c",
+            &format!("\\copy people TO '{}'", saved.display()),
+            "-c",
+            &format!("\\copy copy2 FROM '{}'", saved.display()),
+            "-c",
+            &format!(
+                "\\copy (SELECT id, name FROM people WHERE id IN (3, 4, 5000, 5001) ORDER BY id) TO '{}' WITH (FORMAT csv, HEADER)",
+                some.display()
+            ),
+        ],
+        "",
+    );
+    assert_eq!(
+        out,
+        "CREATE TABLE\nCREATE TABLE\nCOPY 1200\nINSERT 2\nCOPY 1202\nCOPY 1202\nCOPY 4\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&some).unwrap(),
+        "id,name\n3,\"smith, 3\"\n4,\n5000,\"\"\n5001,\" pad \"\n"
+    );
+    // Every row came back exactly, NULLs and empty strings apart.
+    let out = kvsql_ok(
+        &server,
+        &[
+            "--format",
+            "csv",
+            "-c",
+            "SELECT count(*) AS differ FROM (SELECT * FROM people EXCEPT SELECT * FROM copy2) AS x",
+            "-c",
+            "SELECT count(*) AS nulls FROM copy2 WHERE name IS NULL",
+        ],
+        "",
+    );
+    assert_eq!(out, "differ\n0\nnulls\n400\n");
 }
