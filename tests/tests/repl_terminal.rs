@@ -12,6 +12,12 @@ use kvsql_tests::{TestServer, run};
 const TAB: &str = "\t";
 const UP: &str = "\x1b[A";
 
+/// A table `d` of the digits 0-9, for joins that make many rows.
+const DIGITS: [&str; 2] = [
+    "CREATE TABLE d (x INTEGER PRIMARY KEY)",
+    "INSERT INTO d VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)",
+];
+
 /// Starts `kvsql` in a terminal against `server`, with its history in `history`.
 fn open_shell(server: &TestServer, history: &Path, env: &[(&str, &str)]) -> OsSession {
     let mut command = server.kvsql();
@@ -136,20 +142,10 @@ fn tab_completes_keywords_tables_columns_and_meta_commands() {
 
     // Keyword, column of the table named later in the line, and table name.
     shell.expect("kvsql> ").unwrap();
-    shell.send("sel").unwrap();
-    shell.send(TAB).unwrap();
-    shell.send(" na").unwrap();
-    shell.send(TAB).unwrap();
-    shell.send(", pr").unwrap();
-    shell.send(TAB).unwrap();
-    shell.send(" fr").unwrap();
-    shell.send(TAB).unwrap();
-    shell.send(" fr").unwrap();
-    shell.send(TAB).unwrap();
-    shell.send(" wher").unwrap();
-    shell.send(TAB).unwrap();
-    shell.send(" fruit.i").unwrap();
-    shell.send(TAB).unwrap();
+    for piece in ["sel", " na", ", pr", " fr", " fr", " wher", " fruit.i"] {
+        shell.send(piece).unwrap();
+        shell.send(TAB).unwrap();
+    }
     shell.send_line(" = 1;").unwrap();
     shell.expect(" name  | price\r\n").unwrap();
     shell.expect(" apple |   0.5\r\n(1 row)").unwrap();
@@ -202,13 +198,7 @@ fn keywords_strings_and_numbers_are_coloured_unless_no_color() {
 #[test]
 fn ctrl_c_cancels_the_running_statement_and_keeps_the_session() {
     let server = TestServer::start();
-    setup(
-        &server,
-        &[
-            "CREATE TABLE d (x INTEGER PRIMARY KEY)",
-            "INSERT INTO d VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)",
-        ],
-    );
+    setup(&server, &DIGITS);
     let temp = tempfile::tempdir().unwrap();
     let mut shell = open_shell(&server, &temp.path().join("history"), &[]);
     at_prompt(&mut shell, "BEGIN;");
@@ -260,13 +250,7 @@ fn history_is_kept_across_sessions() {
 #[test]
 fn a_pager_shows_tall_results_until_turned_off() {
     let server = TestServer::start();
-    setup(
-        &server,
-        &[
-            "CREATE TABLE d (x INTEGER PRIMARY KEY)",
-            "INSERT INTO d VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)",
-        ],
-    );
+    setup(&server, &DIGITS);
     let temp = tempfile::tempdir().unwrap();
     let pager = "sed 's/^/paged:/'";
     let mut shell = open_shell(
@@ -291,6 +275,31 @@ fn a_pager_shows_tall_results_until_turned_off() {
         "SELECT a.x * 10 + b.x AS n FROM d a, d b ORDER BY n;",
     );
     shell.expect("\r\n 99\r\n(100 rows)").unwrap();
+    at_prompt(&mut shell, "\\q");
+    shell.expect(expectrl::Eof).unwrap();
+}
+
+#[test]
+fn copy_shows_progress_on_a_terminal() {
+    let server = TestServer::start();
+    setup(
+        &server,
+        &["CREATE TABLE nums (n INTEGER PRIMARY KEY, half REAL)"],
+    );
+    let temp = tempfile::tempdir().unwrap();
+    let csv = temp.path().join("nums.csv");
+    let rows: String = (1..=3000)
+        .map(|n| format!("{n},{}\n", n as f64 / 2.0))
+        .collect();
+    std::fs::write(&csv, rows).unwrap();
+    let mut shell = open_shell(&server, &temp.path().join("history"), &[]);
+    at_prompt(&mut shell, &format!("\\copy nums FROM '{}'", csv.display()));
+    // The last progress line before it is cleared, then the tag.
+    shell.expect("3,000 rows, ").unwrap();
+    shell.expect(" rows/s").unwrap();
+    shell.expect("COPY 3000").unwrap();
+    at_prompt(&mut shell, "SELECT sum(half) AS total FROM nums;");
+    shell.expect(" 2250750.0\r\n(1 row)").unwrap();
     at_prompt(&mut shell, "\\q");
     shell.expect(expectrl::Eof).unwrap();
 }
