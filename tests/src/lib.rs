@@ -12,6 +12,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod crash;
 pub mod slt;
 
 /// Creates `table (id INTEGER PRIMARY KEY)` holding the ids 0 .. n: joined with itself
@@ -42,11 +43,12 @@ pub const PROCESS_TIMEOUT: Duration = Duration::from_secs(30);
 /// The path of a workspace binary in the target directory the tests were built into.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable lives in target/<profile>/deps");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>; a harness binary (crash,
+    // slt) lives in target/<profile> itself.
+    let mut dir = exe.parent().expect("executable has a directory");
+    if dir.ends_with("deps") {
+        dir = dir.parent().expect("target/<profile>/deps");
+    }
     let path = dir.join(name);
     assert!(
         path.exists(),
