@@ -59,7 +59,7 @@ struct Write {
     ids: Vec<i64>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Ledger {
     acknowledged: Vec<Write>,
     in_doubt: Vec<Write>,
@@ -275,8 +275,8 @@ pub fn run(dir: &Path, cycles: u32, sync: bool, seed: u64) -> Report {
         // Check what the last cycle left, then write until killed.
         rt.block_on(async {
             let client = Client::connect(addr).await.expect("connect after restart");
-            let ledger = ledger.lock().unwrap();
-            report.rows_checked += check(&client, &ledger, cycle).await;
+            let snapshot = ledger.lock().unwrap().clone();
+            report.rows_checked += check(&client, &snapshot, cycle).await;
         });
         {
             let mut ledger = ledger.lock().unwrap();
@@ -303,10 +303,10 @@ pub fn run(dir: &Path, cycles: u32, sync: bool, seed: u64) -> Report {
     let server = TestServer::start_in(&data, args);
     rt.block_on(async {
         let client = Client::connect(server.addr()).await.expect("connect");
-        let ledger = ledger.lock().unwrap();
-        report.rows_checked += check(&client, &ledger, cycles).await;
-        report.acknowledged = ledger.acknowledged.len() as u64;
-        report.in_doubt += ledger.in_doubt.len() as u64;
+        let snapshot = ledger.lock().unwrap().clone();
+        report.rows_checked += check(&client, &snapshot, cycles).await;
+        report.acknowledged = snapshot.acknowledged.len() as u64;
+        report.in_doubt += snapshot.in_doubt.len() as u64;
     });
     report
 }
