@@ -217,12 +217,7 @@ pub(crate) async fn collect(
         let mut rows = Vec::new();
         loop {
             let response = responses.recv().await.ok_or(Error::Closed)?;
-            if response.id != id {
-                return Err(Error::Protocol(format!(
-                    "response for request {} while waiting for {id}",
-                    response.id
-                )));
-            }
+            let response = answering(response, id)?;
             match response.kind {
                 Some(Kind::Header(header)) => {
                     columns = columns_of(header.columns);
@@ -260,6 +255,20 @@ impl Client {
     /// Runs a script of statements, discarding their results; stops at the first error.
     pub async fn batch_execute(&self, script: &str) -> Result<(), Error> {
         self.simple_query(script).await.map(drop)
+    }
+}
+
+/// Checks that `response` answers request `id`. An error for request 0 is about the
+/// connection itself (a frame over the server's size limit, say): the server closes the
+/// connection after it, so it is the answer to whatever was waiting.
+pub(crate) fn answering(response: pb::Response, id: u64) -> Result<pb::Response, Error> {
+    match response.kind {
+        _ if response.id == id => Ok(response),
+        Some(Kind::Error(e)) if response.id == 0 => Err(server_error(e)),
+        _ => Err(Error::Protocol(format!(
+            "response for request {} while waiting for {id}",
+            response.id
+        ))),
     }
 }
 

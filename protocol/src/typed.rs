@@ -237,12 +237,7 @@ impl Client {
             sql: sql.to_string(),
         }))?;
         let response = responses.recv().await.ok_or(Error::Closed)?;
-        if response.id != id {
-            return Err(Error::Protocol(format!(
-                "response for request {} while waiting for {id}",
-                response.id
-            )));
-        }
+        let response = crate::client::answering(response, id)?;
         match response.kind {
             Some(Kind::Prepared(p)) => Ok(Statement {
                 id: p.statement_id,

@@ -13,6 +13,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub mod crash;
+pub mod raw;
 pub mod slt;
 
 /// Creates `table (id INTEGER PRIMARY KEY)` holding the ids 0 .. n: joined with itself

@@ -1,13 +1,14 @@
 //! End to end through the driver: a real `kvsql-server` process on loopback.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use kvsql_protocol::codec::{PREAMBLE, encode_frame};
+use kvsql_protocol::codec::PREAMBLE;
 use kvsql_protocol::{Client, ColumnType, Error, pb};
+use kvsql_tests::raw::{
+    connect_raw, errors_until_closed, handshake, hello_frame, read_response, send_request,
+};
 use kvsql_tests::{TestServer, runtime};
-use prost::Message;
 
 /// The single integer a query returns.
 async fn scalar(client: &Client, sql: &str) -> i64 {
@@ -396,74 +397,6 @@ fn a_client_vanishing_mid_result_harms_nobody() {
             5000
         );
     });
-}
-
-fn hello_frame(major: u32) -> Vec<u8> {
-    let mut frame = Vec::new();
-    encode_frame(
-        &pb::Request {
-            id: 0,
-            kind: Some(pb::request::Kind::Hello(pb::ClientHello {
-                major,
-                minor: 0,
-                client_name: "raw test".into(),
-            })),
-        },
-        &mut frame,
-    );
-    frame
-}
-
-fn connect_raw(server: &TestServer) -> TcpStream {
-    let stream = TcpStream::connect(server.addr()).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
-}
-
-fn handshake(server: &TestServer) -> TcpStream {
-    let mut stream = connect_raw(server);
-    stream.write_all(&PREAMBLE).unwrap();
-    stream.write_all(&hello_frame(1)).unwrap();
-    let hello = read_response(&mut stream).expect("server hello");
-    assert!(matches!(hello.kind, Some(pb::response::Kind::Hello(_))));
-    stream
-}
-
-fn send_request(stream: &mut TcpStream, id: u64, sql: &str) {
-    let mut frame = Vec::new();
-    encode_frame(
-        &pb::Request {
-            id,
-            kind: Some(pb::request::Kind::Query(pb::Query {
-                sql: sql.into(),
-                ..Default::default()
-            })),
-        },
-        &mut frame,
-    );
-    stream.write_all(&frame).unwrap();
-}
-
-/// Reads one response frame, or None if the connection closed.
-fn read_response(stream: &mut TcpStream) -> Option<pb::Response> {
-    let mut len = [0u8; 4];
-    stream.read_exact(&mut len).ok()?;
-    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-    stream.read_exact(&mut body).ok()?;
-    Some(pb::Response::decode(body.as_slice()).expect("server sent a decodable response"))
-}
-
-/// Reads until the server closes, returning the error responses seen on the way.
-fn errors_until_closed(stream: &mut TcpStream) -> Vec<pb::Error> {
-    let mut errors = Vec::new();
-    while let Some(response) = read_response(stream) {
-        if let Some(pb::response::Kind::Error(e)) = response.kind {
-            errors.push(e);
-        }
-    }
-    errors
 }
 
 #[test]
