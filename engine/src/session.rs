@@ -278,6 +278,14 @@ impl Session {
         params: &[Value],
         sink: &mut dyn ResultSink,
     ) -> Result<()> {
+        if let Some(target) = backup_target(sql)? {
+            self.shared.store.backup(Path::new(&target))?;
+            return sink.complete(&Outcome {
+                tag: "BACKUP",
+                rows_affected: 0,
+                rows_returned: 0,
+            });
+        }
         let statements = translate::parse(sql)?;
         if !params.is_empty() && statements.len() > 1 {
             return Err(Error::Parameters(format!(
@@ -516,6 +524,34 @@ fn run_plan(
     Ok((outcome, ddl))
 }
 
+/// The directory of a `BACKUP TO 'directory'` statement (not SQL that sqlparser knows),
+/// or None for any other statement.
+fn backup_target(sql: &str) -> Result<Option<String>> {
+    let text = sql.trim().trim_end_matches(';').trim_end();
+    let starts = text
+        .get(..6)
+        .is_some_and(|word| word.eq_ignore_ascii_case("BACKUP"));
+    if !starts || text[6..].starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+        return Ok(None);
+    }
+    let usage = || Error::Syntax {
+        message: "expected BACKUP TO 'directory'".into(),
+        position: None,
+    };
+    let rest = text[6..].trim_start();
+    let to = rest.get(..2).ok_or_else(usage)?;
+    if !to.eq_ignore_ascii_case("TO") {
+        return Err(usage());
+    }
+    let quoted = rest[2..].trim();
+    let inner = quoted
+        .strip_prefix('\'')
+        .and_then(|q| q.strip_suffix('\''))
+        .filter(|inner| !inner.is_empty() && !inner.replace("''", "").contains('\''))
+        .ok_or_else(usage)?;
+    Ok(Some(inner.replace("''", "'")))
+}
+
 #[derive(Default)]
 struct Collector {
     columns: Vec<ColumnInfo>,
@@ -541,5 +577,39 @@ impl ResultSink for Collector {
             outcome: outcome.clone(),
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod backup_tests {
+    use super::*;
+
+    #[test]
+    fn backup_statements_name_a_directory() {
+        assert_eq!(
+            backup_target("BACKUP TO '/tmp/b1';").unwrap(),
+            Some("/tmp/b1".into())
+        );
+        assert_eq!(
+            backup_target("  backup to 'it''s here'  ").unwrap(),
+            Some("it's here".into())
+        );
+        assert_eq!(backup_target("SELECT 1").unwrap(), None);
+        assert_eq!(backup_target("BACKUPS").unwrap(), None);
+        for bad in [
+            "BACKUP",
+            "BACKUP TO",
+            "BACKUP TO x",
+            "BACKUP TO ''",
+            "BACKUP 'x'",
+        ] {
+            assert!(
+                matches!(backup_target(bad), Err(Error::Syntax { .. })),
+                "{bad}"
+            );
+        }
+        let db = Database::memory();
+        let err = db.session().query("BACKUP TO '/tmp/nowhere'").unwrap_err();
+        assert!(matches!(err, Error::Unsupported(_)), "{err}");
     }
 }

@@ -21,6 +21,7 @@ pub const KEYWORDS: &[&str] = &[
     "AS",
     "ASC",
     "AUTOINCREMENT",
+    "BACKUP",
     "BEGIN",
     "BETWEEN",
     "BLOB",

@@ -34,6 +34,11 @@ pub struct Config {
     #[arg(long, default_value = "./kvsql-data", env = "KVSQL_DATA_DIR")]
     pub data_dir: PathBuf,
 
+    /// Before starting, fill a new --data-dir with a copy of this backup (made by
+    /// `BACKUP TO 'dir'`). Refused if --data-dir already holds data.
+    #[arg(long, value_name = "BACKUP_DIR")]
+    pub restore_from: Option<PathBuf>,
+
     /// Fsync the write-ahead log before acknowledging each commit, so that
     /// acknowledged writes survive power loss, not only a crash of the server process.
     #[arg(long)]
@@ -108,6 +113,14 @@ async fn run(config: Config) -> Result<(), String> {
             Durability::Process
         },
     };
+    if let Some(backup) = &config.restore_from {
+        restore(backup, &config.data_dir)?;
+        info!(
+            backup = %backup.display(),
+            data_dir = %config.data_dir.display(),
+            "restored"
+        );
+    }
     let data_dir = config.data_dir.clone();
     let db = tokio::task::spawn_blocking(move || Database::open_with(&data_dir, options))
         .await
@@ -202,4 +215,34 @@ async fn shutdown_signal() -> &'static str {
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",
     }
+}
+
+/// Copies a backup directory into a new data directory.
+fn restore(backup: &std::path::Path, data_dir: &std::path::Path) -> Result<(), String> {
+    if !backup.join("CURRENT").is_file() {
+        return Err(format!(
+            "cannot restore from {}: not a kvsql backup (no CURRENT file)",
+            backup.display()
+        ));
+    }
+    let occupied = std::fs::read_dir(data_dir).is_ok_and(|mut entries| entries.next().is_some());
+    if occupied {
+        return Err(format!(
+            "cannot restore into {}: it already holds data; name a new or empty --data-dir",
+            data_dir.display()
+        ));
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let entries =
+        std::fs::read_dir(backup).map_err(|e| format!("cannot read {}: {e}", backup.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot read {}: {e}", backup.display()))?;
+        let path = entry.path();
+        if path.is_file() {
+            std::fs::copy(&path, data_dir.join(entry.file_name()))
+                .map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
 }

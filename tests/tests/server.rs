@@ -784,3 +784,122 @@ fn a_statement_past_the_statement_timeout_stops_with_57014() {
         assert_eq!(scalar(&c, "SELECT count(*) FROM k").await, 1000);
     });
 }
+
+#[test]
+fn an_online_backup_taken_under_writers_restores_row_for_row() {
+    let temp = tempfile::tempdir().unwrap();
+    let backup = temp.path().join("backups/first");
+    let server = TestServer::start_in(&temp.path().join("data"), &[]);
+    let rt = runtime();
+    let (stable, acked_before, written) = rt.block_on(async {
+        let c = Client::connect(server.addr()).await.unwrap();
+        c.batch_execute(
+            "CREATE TABLE stable (id INTEGER PRIMARY KEY, v TEXT, n REAL);
+             CREATE TABLE moving (id INTEGER PRIMARY KEY, v TEXT NOT NULL);
+             CREATE INDEX moving_v ON moving (v)",
+        )
+        .await
+        .unwrap();
+        for batch in 0..5 {
+            let rows: Vec<String> = (batch * 1000..(batch + 1) * 1000)
+                .map(|i| format!("({i}, 'v{}', {})", i * 7 % 13, f64::from(i) / 4.0))
+                .collect();
+            c.execute(
+                format!("INSERT INTO stable VALUES {}", rows.join(", ")).as_str(),
+                &[],
+            )
+            .await
+            .unwrap();
+        }
+        // A writer inserts rows one by one throughout the backup.
+        let acked = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = tokio::spawn({
+            let c = Client::connect(server.addr()).await.unwrap();
+            let (acked, stop) = (acked.clone(), stop.clone());
+            async move {
+                let mut i = 0i64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    c.execute("INSERT INTO moving VALUES ($1, 'm' || $1)", &[&i])
+                        .await
+                        .unwrap();
+                    i += 1;
+                    acked.store(i, std::sync::atomic::Ordering::Relaxed);
+                }
+                i
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let acked_before = acked.load(std::sync::atomic::Ordering::Relaxed);
+        let sql = format!("BACKUP TO '{}'", backup.display());
+        let results = c.simple_query(&sql).await.unwrap();
+        assert_eq!(results[0].tag, "BACKUP");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let written = writer.await.unwrap();
+        assert!(
+            written > acked_before,
+            "the writer kept writing during the backup"
+        );
+        // A second backup to the same place is refused, naming the problem.
+        let err = c.simple_query(&sql).await.unwrap_err();
+        assert!(err.to_string().contains("already exists"), "{err}");
+        let stable = c
+            .query("SELECT * FROM stable ORDER BY id", &[])
+            .await
+            .unwrap();
+        (stable, acked_before, written)
+    });
+    assert_eq!(stable.len(), 5000);
+
+    let restored = TestServer::start_in(
+        &temp.path().join("restored"),
+        &["--restore-from", backup.to_str().unwrap()],
+    );
+    rt.block_on(async {
+        let c = Client::connect(restored.addr()).await.unwrap();
+        // The table nobody wrote during the backup comes back row for row.
+        let back = c
+            .query("SELECT * FROM stable ORDER BY id", &[])
+            .await
+            .unwrap();
+        assert_eq!(back.len(), stable.len());
+        for (a, b) in stable.iter().zip(&back) {
+            assert_eq!(a.values(), b.values());
+        }
+        // The written table holds a prefix of the writes: at least all acknowledged
+        // before the backup began, each row whole, and its index agrees.
+        let ids: Vec<i64> = c
+            .query("SELECT id FROM moving ORDER BY id", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0).unwrap())
+            .collect();
+        let n = ids.len() as i64;
+        assert!(
+            n >= acked_before && n <= written,
+            "{n} rows, {acked_before}..{written}"
+        );
+        assert_eq!(ids, (0..n).collect::<Vec<_>>());
+        assert_eq!(
+            scalar(&c, "SELECT count(*) FROM moving WHERE v = 'm' || id").await,
+            n
+        );
+        assert_eq!(
+            scalar(&c, "SELECT count(*) FROM moving WHERE v >= 'm'").await,
+            n
+        );
+    });
+    // Restoring over data is refused.
+    let log = temp.path().join("refused.log");
+    let err = TestServer::try_start(
+        &temp.path().join("restored"),
+        &["--restore-from", backup.to_str().unwrap()],
+        &log,
+    )
+    .err()
+    .expect("restore over data must be refused");
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("already holds data"), "{err}\n{log}");
+}

@@ -73,6 +73,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Flushes in-memory state to durable files (used at clean shutdown).
     fn flush(&self) -> Result<()>;
+
+    /// Writes a consistent copy of every committed write into `target` (a directory that
+    /// must not exist yet), while writers go on. The copy is itself a data directory.
+    fn backup(&self, target: &std::path::Path) -> Result<()> {
+        let _ = target;
+        Err(crate::error::Error::Unsupported(
+            "BACKUP of an in-memory database".into(),
+        ))
+    }
 }
 
 /// A transaction over a [`Store`]. Dropping it without commit rolls it back.

@@ -74,6 +74,25 @@ impl Store for RocksStore {
         self.db.flush_wal(true).map_err(storage_error)?;
         self.db.flush().map_err(storage_error)
     }
+
+    fn backup(&self, target: &std::path::Path) -> Result<()> {
+        // A RocksDB checkpoint: live files hard-linked (copied across file systems) and
+        // the WAL copied, as of one moment; writers are not stopped.
+        if target.exists() {
+            return Err(Error::InvalidValue(format!(
+                "backup target {} already exists; name a new directory",
+                target.display()
+            )));
+        }
+        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::Storage(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let checkpoint = rocksdb::checkpoint::Checkpoint::new(&*self.db).map_err(storage_error)?;
+        checkpoint
+            .create_checkpoint(target)
+            .map_err(|e| Error::Storage(format!("backup to {} failed: {e}", target.display())))
+    }
 }
 
 struct RocksTransaction {
