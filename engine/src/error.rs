@@ -69,6 +69,10 @@ pub enum Error {
     /// A value is out of range or malformed for its use (a negative LIMIT, say).
     #[error("{0}")]
     InvalidValue(String),
+    /// A statement's sorts, hash tables and held rows outgrew the per-statement memory
+    /// limit.
+    #[error("{0}")]
+    MemoryLimit(String),
     /// A concurrent transaction wrote the same key first. Retrying may succeed.
     #[error(
         "serialization conflict: a concurrent transaction wrote the same rows; retry the transaction"
@@ -116,6 +120,7 @@ impl Error {
             Error::TransactionInProgress => "25001",
             Error::TransactionAborted => "25P02",
             Error::Cancelled => "57014",
+            Error::MemoryLimit(_) => "53200",
             Error::Storage(_) => "58030",
             Error::Corrupt(_) => "XX001",
         }

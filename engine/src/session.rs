@@ -21,6 +21,9 @@ use crate::value::{DataType, Value};
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
     pub durability: Durability,
+    /// Bytes one statement may hold in sorts, hash tables and materialized rows before
+    /// it fails with 53200; None: no limit.
+    pub statement_memory: Option<usize>,
 }
 
 struct Shared {
@@ -33,6 +36,8 @@ struct Shared {
     ids: Mutex<HashMap<u64, i64>>,
     /// Bumped by every schema change, so prepared statements know to plan again.
     schema_epoch: AtomicU64,
+    /// See [`Options::statement_memory`].
+    statement_memory: usize,
 }
 
 impl Shared {
@@ -102,10 +107,14 @@ impl Database {
                 dir.display()
             ))
         })?;
-        Ok(Self::with_store(Box::new(RocksStore::open(
-            dir,
-            options.durability,
-        )?)))
+        let store = Box::new(RocksStore::open(dir, options.durability)?);
+        let mut db = Self::with_store(store);
+        if let Some(bytes) = options.statement_memory {
+            Arc::get_mut(&mut db.shared)
+                .expect("not shared yet")
+                .statement_memory = bytes;
+        }
+        Ok(db)
     }
 
     /// A database that lives in memory only (for tests and experiments).
@@ -119,6 +128,7 @@ impl Database {
                 store,
                 ids: Mutex::new(HashMap::new()),
                 schema_epoch: AtomicU64::new(0),
+                statement_memory: usize::MAX,
             }),
         }
     }
@@ -520,7 +530,15 @@ fn run_plan(
     interrupt: &Option<Arc<AtomicBool>>,
 ) -> Result<(Outcome, bool)> {
     let ddl = plan.changes_schema();
-    let outcome = execute::execute(plan, txn, shared, sink, params, interrupt.as_ref())?;
+    let outcome = execute::execute(
+        plan,
+        txn,
+        shared,
+        sink,
+        params,
+        interrupt.as_ref(),
+        shared.statement_memory,
+    )?;
     Ok((outcome, ddl))
 }
 

@@ -39,6 +39,12 @@ pub struct Config {
     #[arg(long, value_name = "BACKUP_DIR")]
     pub restore_from: Option<PathBuf>,
 
+    /// Memory one statement may use for sorts, hash tables, DISTINCT and held rows, in
+    /// MiB; a statement needing more fails with 53200 (out of memory) instead of
+    /// growing the server. 0: no limit.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub statement_memory_mb: usize,
+
     /// Fsync the write-ahead log before acknowledging each commit, so that
     /// acknowledged writes survive power loss, not only a crash of the server process.
     #[arg(long)]
@@ -112,6 +118,8 @@ async fn run(config: Config) -> Result<(), String> {
         } else {
             Durability::Process
         },
+        statement_memory: (config.statement_memory_mb > 0)
+            .then(|| config.statement_memory_mb.saturating_mul(1 << 20)),
     };
     if let Some(backup) = &config.restore_from {
         restore(backup, &config.data_dir)?;

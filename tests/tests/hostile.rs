@@ -522,3 +522,41 @@ fn huge_and_deeply_nested_statements_are_refused_naming_the_limit() {
     });
     assert!(!server.log().contains("panicked"));
 }
+
+#[test]
+fn sorts_and_hash_tables_past_the_statement_memory_limit_fail_with_53200() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(&dir.path().join("data"), &["--statement-memory-mb", "8"]);
+    runtime().block_on(async {
+        let c = Client::connect(server.addr()).await.unwrap();
+        kvsql_tests::create_ids_table(&c, "k", 1000).await;
+        // A million rows to sort, to de-duplicate, to group, to hash: each needs far
+        // more than 8 MiB.
+        for sql in [
+            "SELECT a.id, b.id FROM k a, k b ORDER BY b.id DESC, a.id",
+            "SELECT DISTINCT a.id * 1000 + b.id FROM k a, k b",
+            "SELECT a.id * 1000 + b.id AS g, count(*) FROM k a, k b GROUP BY g",
+            "SELECT count(*) FROM (SELECT a.id * 1000 + b.id AS v FROM k a, k b) x \
+             JOIN (SELECT a.id * 1000 + b.id AS w FROM k a, k b) y ON x.v + 0 = y.w + 0",
+        ] {
+            let (code, message) = refusal(&c, sql).await;
+            assert_eq!(code, "53200", "{sql}: {message}");
+            assert!(message.contains("--statement-memory-mb"), "{message}");
+        }
+        // Within the limit all is well, and the session goes on.
+        let rows = c
+            .query("SELECT id FROM k ORDER BY id DESC LIMIT 3", &[])
+            .await
+            .unwrap();
+        assert_eq!(rows[0].get::<i64>(0).unwrap(), 999);
+        assert_eq!(
+            scalar(
+                &c,
+                "SELECT count(*) FROM (SELECT DISTINCT id % 10 FROM k) AS d"
+            )
+            .await,
+            10
+        );
+    });
+    assert!(!server.log().contains("panicked"));
+}

@@ -35,6 +35,10 @@ pub struct Ctx<'t> {
     /// Set from elsewhere to stop the statement (cancellation, timeouts).
     pub interrupt: Option<Arc<AtomicBool>>,
     cache: HashMap<usize, Cached>,
+    /// Bytes the statement may hold in sorts, hash tables and materialized rows.
+    pub memory_limit: usize,
+    /// Bytes held so far (an estimate; released only when the statement ends).
+    memory_used: usize,
 }
 
 enum Cached {
@@ -51,6 +55,8 @@ impl<'t> Ctx<'t> {
             params: Vec::new(),
             interrupt: None,
             cache: HashMap::new(),
+            memory_limit: usize::MAX,
+            memory_used: 0,
         }
     }
 
@@ -62,7 +68,36 @@ impl<'t> Ctx<'t> {
             params: Vec::new(),
             interrupt: None,
             cache: HashMap::new(),
+            memory_limit: usize::MAX,
+            memory_used: 0,
         }
+    }
+
+    /// Counts `values` as held in memory until the statement ends; fails with 53200 when
+    /// that passes the statement's memory limit.
+    pub fn hold(&mut self, values: &[Value]) -> Result<()> {
+        let bytes = 24
+            + values
+                .iter()
+                .map(|v| {
+                    std::mem::size_of::<Value>()
+                        + match v {
+                            Value::Text(s) => s.len(),
+                            Value::Blob(b) => b.len(),
+                            _ => 0,
+                        }
+                })
+                .sum::<usize>();
+        self.memory_used = self.memory_used.saturating_add(bytes);
+        if self.memory_used > self.memory_limit {
+            return Err(Error::MemoryLimit(format!(
+                "out of memory for this statement: its sorts, hash tables and held rows need \
+                 more than {} MiB (the server's --statement-memory-mb); narrow it with WHERE \
+                 or LIMIT, or raise the limit",
+                self.memory_limit >> 20
+            )));
+        }
+        Ok(())
     }
 
     /// Fails with 57014 if the statement was asked to stop.
@@ -399,6 +434,7 @@ impl<'p> Cursor<'p> {
                     return Ok(None);
                 };
                 if seen.insert(Key(row.clone())) {
+                    ctx.hold(&row)?;
                     return Ok(Some(row));
                 }
             },
@@ -420,6 +456,7 @@ impl<'p> Cursor<'p> {
             } => {
                 if let Some(mut input) = right.take() {
                     while let Some(row) = input.next(ctx)? {
+                        ctx.hold(&row)?;
                         right_rows.insert(Key(row));
                     }
                 }
@@ -429,6 +466,7 @@ impl<'p> Cursor<'p> {
                     };
                     let key = Key(row);
                     if right_rows.contains(&key) == *keep_if_found && seen.insert(key.clone()) {
+                        ctx.hold(&key.0)?;
                         return Ok(Some(key.0));
                     }
                 }
@@ -442,6 +480,7 @@ pub fn collect(node: &Node, ctx: &mut Ctx) -> Result<Vec<Row>> {
     let mut cursor = Cursor::open(node);
     let mut out = Vec::new();
     while let Some(row) = cursor.next(ctx)? {
+        ctx.hold(&row)?;
         out.push(row);
     }
     Ok(out)
@@ -451,10 +490,12 @@ pub fn collect(node: &Node, ctx: &mut Ctx) -> Result<Vec<Row>> {
 fn sort(input: &mut Cursor, keys: &[OrderTerm], ctx: &mut Ctx) -> Result<Vec<Row>> {
     let mut keyed: Vec<(Row, Row)> = Vec::new();
     while let Some(row) = input.next(ctx)? {
-        let sort_key = keys
+        let sort_key: Row = keys
             .iter()
             .map(|k| k.expr.eval(&row, ctx))
             .collect::<Result<_>>()?;
+        ctx.hold(&sort_key)?;
+        ctx.hold(&row)?;
         keyed.push((sort_key, row));
     }
     keyed.sort_by(|(a, _), (b, _)| compare_keys(a, b, keys));
@@ -564,6 +605,7 @@ impl JoinCursor<'_> {
                             if key.iter().any(Value::is_null) {
                                 continue;
                             }
+                            ctx.hold(&row)?;
                             table.entry(Key(key)).or_default().push(row);
                         }
                         self.hashed = Some(table);
@@ -663,7 +705,11 @@ fn aggregate(input: &mut Cursor, node: &Node, ctx: &mut Ctx) -> Result<Vec<Row>>
             .collect::<Result<_>>()?;
         let group = match groups.entry(Key(key)) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => e.insert(new_group(row.clone())),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                ctx.hold(&row)?;
+                ctx.hold(&e.key().0)?;
+                e.insert(new_group(row.clone()))
+            }
         };
         for (acc, call) in group.accumulators.iter_mut().zip(aggregates) {
             acc.add(call, &row, ctx)?;
@@ -890,7 +936,10 @@ fn run_subquery(sub: &SubPlan, row: &[Value], ctx: &mut Ctx) -> Result<Cached> {
                 while let Some(r) = cursor.next(ctx)? {
                     match r.into_iter().next() {
                         Some(Value::Null) | None => has_null = true,
-                        Some(v) => values.push(v),
+                        Some(v) => {
+                            ctx.hold(std::slice::from_ref(&v))?;
+                            values.push(v);
+                        }
                     }
                 }
                 values.sort_by(Value::total_cmp);

@@ -57,6 +57,7 @@ pub fn execute(
     sink: &mut dyn ResultSink,
     params: &[Value],
     interrupt: Option<&std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    memory_limit: usize,
 ) -> Result<Outcome> {
     let outcome = |tag, rows_affected, rows_returned| Outcome {
         tag,
@@ -67,6 +68,7 @@ pub fn execute(
     let mut ctx = Ctx::new(txn);
     ctx.params = params.to_vec();
     ctx.interrupt = interrupt.cloned();
+    ctx.memory_limit = memory_limit;
     let ctx = &mut ctx;
     Ok(match plan {
         Plan::Query { node, columns } => {
