@@ -73,6 +73,9 @@ pub enum Error {
     /// limit.
     #[error("{0}")]
     MemoryLimit(String),
+    /// The session's user may not do this.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
     /// A concurrent transaction wrote the same key first. Retrying may succeed.
     #[error(
         "serialization conflict: a concurrent transaction wrote the same rows; retry the transaction"
@@ -121,6 +124,7 @@ impl Error {
             Error::TransactionAborted => "25P02",
             Error::Cancelled => "57014",
             Error::MemoryLimit(_) => "53200",
+            Error::PermissionDenied(_) => "42501",
             Error::Storage(_) => "58030",
             Error::Corrupt(_) => "XX001",
         }

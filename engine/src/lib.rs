@@ -20,6 +20,7 @@ pub mod error;
 mod session;
 pub mod sql;
 pub mod storage;
+pub mod users;
 pub mod value;
 
 pub use error::{Error, Position, Result};
@@ -27,4 +28,5 @@ pub use session::{Database, Options, Prepared, ResultSet, Session};
 pub use sql::execute::{Outcome, ResultSink};
 pub use sql::plan::ColumnInfo;
 pub use storage::Durability;
+pub use users::User;
 pub use value::{DataType, Value};

@@ -15,6 +15,7 @@ use crate::sql::translate;
 use crate::storage::memory::MemoryStore;
 use crate::storage::rocks::RocksStore;
 use crate::storage::{Durability, Store, Transaction};
+use crate::users::{self, User};
 use crate::value::{DataType, Value};
 
 /// How to open a database.
@@ -140,7 +141,56 @@ impl Database {
             txn: TxnState::Autocommit,
             interrupt: None,
             ddl_pending: false,
+            user: None,
         }
+    }
+
+    /// Whether clients must log in: some user exists.
+    pub fn auth_required(&self) -> Result<bool> {
+        let mut txn = self.shared.store.begin()?;
+        let any = users::any(txn.as_mut());
+        txn.rollback()?;
+        any
+    }
+
+    /// The user, if `password` is theirs. An unknown name costs the same time as a wrong
+    /// password and gives the same answer (None).
+    pub fn authenticate(&self, name: &str, password: &str) -> Result<Option<User>> {
+        let mut txn = self.shared.store.begin()?;
+        let stored = users::load(txn.as_mut(), name);
+        txn.rollback()?;
+        Ok(match stored? {
+            Some((admin, hash)) if users::verify(&hash, password) => Some(User {
+                name: name.to_string(),
+                admin,
+            }),
+            Some(_) => None,
+            None => {
+                users::verify(users::decoy(), password);
+                None
+            }
+        })
+    }
+
+    /// Creates `name` as an admin if no user exists yet (the initial admin of a new
+    /// database); returns whether it did.
+    pub fn create_initial_admin(&self, name: &str, password: &str) -> Result<bool> {
+        let Some(users::UserStatement::Create { name, .. }) =
+            users::parse(&format!("CREATE USER {name} PASSWORD 'x'"))?
+        else {
+            return Err(Error::InvalidValue(format!("invalid user name {name:?}")));
+        };
+        if password.is_empty() {
+            return Err(Error::InvalidValue("a password cannot be empty".into()));
+        }
+        let mut txn = self.shared.store.begin()?;
+        if users::any(txn.as_mut())? {
+            txn.rollback()?;
+            return Ok(false);
+        }
+        users::store(txn.as_mut(), &name, true, &users::hash(password)?)?;
+        txn.commit()?;
+        Ok(true)
     }
 
     /// Flushes memory tables to disk; the write-ahead log already holds every commit, so
@@ -184,6 +234,8 @@ pub struct Session {
     interrupt: Option<Arc<AtomicBool>>,
     /// The open transaction changed the schema (the epoch moves at its COMMIT).
     ddl_pending: bool,
+    /// Who logged in (None: nobody; while no user exists, anyone may do anything).
+    user: Option<User>,
 }
 
 /// An index as the catalog describes it: (table, index, columns, unique).
@@ -274,6 +326,111 @@ enum Work {
 }
 
 impl Session {
+    /// Who this session acts as (after a successful login).
+    pub fn set_user(&mut self, user: Option<User>) {
+        self.user = user;
+    }
+
+    /// Fails unless the session may administer the database: it logged in as an admin,
+    /// or no user exists yet.
+    fn require_admin(&self, what: &str) -> Result<()> {
+        if self.user.as_ref().is_some_and(|u| u.admin) {
+            return Ok(());
+        }
+        let mut txn = self.shared.store.begin()?;
+        let any = users::any(txn.as_mut());
+        txn.rollback()?;
+        if any? {
+            return Err(Error::PermissionDenied(format!("only an admin may {what}")));
+        }
+        Ok(())
+    }
+
+    /// Runs CREATE / ALTER / DROP USER or SHOW USERS, each in a transaction of its own.
+    fn run_user_statement(
+        &mut self,
+        statement: users::UserStatement,
+        sink: &mut dyn ResultSink,
+    ) -> Result<()> {
+        use users::UserStatement;
+        if !matches!(self.txn, TxnState::Autocommit) {
+            return Err(Error::Unsupported(
+                "user statements inside a transaction (run them outside BEGIN)".into(),
+            ));
+        }
+        let tag = match &statement {
+            UserStatement::Create { .. } => "CREATE USER",
+            UserStatement::Alter { .. } => "ALTER USER",
+            UserStatement::Drop { .. } => "DROP USER",
+            UserStatement::Show => "SHOW",
+        };
+        let own = |name: &str| self.user.as_ref().is_some_and(|u| u.name == name);
+        match &statement {
+            UserStatement::Alter { name, .. } if own(name) => {}
+            UserStatement::Show => {}
+            _ => self.require_admin("create, change or drop users")?,
+        }
+        let mut txn = self.shared.store.begin()?;
+        let mut rows_returned = 0;
+        match statement {
+            UserStatement::Create {
+                name,
+                password,
+                admin,
+            } => {
+                if users::load(txn.as_mut(), &name)?.is_some() {
+                    return Err(Error::NameTaken(format!("user {name}")));
+                }
+                // The first user is an admin: someone must be able to manage the rest.
+                let admin = admin || !users::any(txn.as_mut())?;
+                users::store(txn.as_mut(), &name, admin, &users::hash(&password)?)?;
+            }
+            UserStatement::Alter { name, password } => {
+                let (admin, _) = users::load(txn.as_mut(), &name)?
+                    .ok_or_else(|| Error::InvalidValue(format!("no such user: {name}")))?;
+                users::store(txn.as_mut(), &name, admin, &users::hash(&password)?)?;
+            }
+            UserStatement::Drop { name, if_exists } => match users::load(txn.as_mut(), &name)? {
+                None if if_exists => {}
+                None => return Err(Error::InvalidValue(format!("no such user: {name}"))),
+                Some((admin, _)) => {
+                    let admins = users::list(txn.as_mut())?
+                        .iter()
+                        .filter(|u| u.admin)
+                        .count();
+                    if admin && admins == 1 {
+                        return Err(Error::InvalidValue(format!(
+                            "cannot drop {name}, the last admin; make another admin first"
+                        )));
+                    }
+                    users::remove(txn.as_mut(), &name)?;
+                }
+            },
+            UserStatement::Show => {
+                sink.columns(&[
+                    ColumnInfo {
+                        name: "user".into(),
+                        data_type: Some(DataType::Text),
+                    },
+                    ColumnInfo {
+                        name: "admin".into(),
+                        data_type: Some(DataType::Boolean),
+                    },
+                ])?;
+                for user in users::list(txn.as_mut())? {
+                    sink.row(vec![Value::Text(user.name), Value::Boolean(user.admin)])?;
+                    rows_returned += 1;
+                }
+            }
+        }
+        txn.commit()?;
+        sink.complete(&Outcome {
+            tag,
+            rows_affected: 0,
+            rows_returned,
+        })
+    }
+
     /// Runs every statement in `sql`, streaming results to `sink`. Stops at the first
     /// error; statements before it stay committed (or, inside BEGIN, stay pending).
     pub fn execute(&mut self, sql: &str, sink: &mut dyn ResultSink) -> Result<()> {
@@ -288,13 +445,32 @@ impl Session {
         params: &[Value],
         sink: &mut dyn ResultSink,
     ) -> Result<()> {
-        if let Some(target) = backup_target(sql)? {
-            self.shared.store.backup(Path::new(&target))?;
-            return sink.complete(&Outcome {
-                tag: "BACKUP",
-                rows_affected: 0,
-                rows_returned: 0,
-            });
+        // kvsql's own statements (users, BACKUP), which sqlparser does not know, run
+        // piece by piece; a script without them goes to sqlparser whole.
+        let pieces = split_statements(sql);
+        if pieces.iter().any(|p| is_own_statement(p)) {
+            if !params.is_empty() && pieces.len() > 1 {
+                return Err(Error::Parameters(format!(
+                    "parameters can be given to a single statement, not {}",
+                    pieces.len()
+                )));
+            }
+            for piece in pieces {
+                if let Some(statement) = users::parse(piece)? {
+                    self.run_user_statement(statement, sink)?;
+                } else if let Some(target) = backup_target(piece)? {
+                    self.require_admin("take a backup")?;
+                    self.shared.store.backup(Path::new(&target))?;
+                    sink.complete(&Outcome {
+                        tag: "BACKUP",
+                        rows_affected: 0,
+                        rows_returned: 0,
+                    })?;
+                } else {
+                    self.execute_with(piece, params, sink)?;
+                }
+            }
+            return Ok(());
         }
         let statements = translate::parse(sql)?;
         if !params.is_empty() && statements.len() > 1 {
@@ -542,6 +718,50 @@ fn run_plan(
     Ok((outcome, ddl))
 }
 
+/// Whether `piece` is one of kvsql's own statements rather than SQL for sqlparser.
+fn is_own_statement(piece: &str) -> bool {
+    // Either parser answers Ok(None) for statements that are not theirs.
+    !matches!(users::parse(piece), Ok(None)) || !matches!(backup_target(piece), Ok(None))
+}
+
+/// Cuts `sql` at each `;` outside strings, quoted names and comments; drops empty pieces.
+fn split_statements(sql: &str) -> Vec<&str> {
+    let bytes = sql.as_bytes();
+    let mut pieces = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            quote @ (b'\'' | b'"') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    i += 1;
+                }
+            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b';' => {
+                pieces.push(&sql[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    pieces.push(&sql[start.min(sql.len())..]);
+    pieces.retain(|p| !p.trim().is_empty());
+    pieces
+}
+
 /// The directory of a `BACKUP TO 'directory'` statement (not SQL that sqlparser knows),
 /// or None for any other statement.
 fn backup_target(sql: &str) -> Result<Option<String>> {
@@ -614,6 +834,17 @@ mod backup_tests {
         );
         assert_eq!(backup_target("SELECT 1").unwrap(), None);
         assert_eq!(backup_target("BACKUPS").unwrap(), None);
+        assert_eq!(
+            split_statements("CREATE USER a PASSWORD 'x;y'; SELECT ';' -- ;\n; /* ; */ SELECT 2"),
+            vec![
+                "CREATE USER a PASSWORD 'x;y'",
+                " SELECT ';' -- ;\n",
+                " /* ; */ SELECT 2"
+            ]
+        );
+        assert!(is_own_statement(" create user a password 'x'"));
+        assert!(is_own_statement("BACKUP TO"));
+        assert!(!is_own_statement("SELECT 1"));
         for bad in [
             "BACKUP",
             "BACKUP TO",

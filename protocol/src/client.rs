@@ -67,6 +67,15 @@ pub struct Client {
     addr: std::net::SocketAddr,
 }
 
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.addr)
+            .field("session_id", &self.server.session_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Client {
     /// Connects and performs the version handshake, giving up after 10 seconds (use
     /// [`crate::Config`] for other settings).
@@ -88,7 +97,28 @@ impl Client {
         client_name: &str,
         timeout: std::time::Duration,
     ) -> Result<Client, Error> {
-        tokio::time::timeout(timeout, Self::connect_now(addr, client_name))
+        Self::connect_login(addr, client_name, timeout, None).await
+    }
+
+    /// Connects and logs in as `user` with `password` (servers with users require it).
+    pub async fn connect_user(
+        addr: impl ToSocketAddrs,
+        user: &str,
+        password: &str,
+    ) -> Result<Client, Error> {
+        let defaults = crate::Config::default();
+        let login = Some((user, password));
+        Self::connect_login(addr, &defaults.client_name, defaults.connect_timeout, login).await
+    }
+
+    /// Connects, performs the handshake and, when the server requires it, logs in.
+    pub(crate) async fn connect_login(
+        addr: impl ToSocketAddrs,
+        client_name: &str,
+        timeout: std::time::Duration,
+        login: Option<(&str, &str)>,
+    ) -> Result<Client, Error> {
+        tokio::time::timeout(timeout, Self::connect_now(addr, client_name, login))
             .await
             .map_err(|_| {
                 Error::Io(std::io::Error::new(
@@ -98,7 +128,11 @@ impl Client {
             })?
     }
 
-    async fn connect_now(addr: impl ToSocketAddrs, client_name: &str) -> Result<Client, Error> {
+    async fn connect_now(
+        addr: impl ToSocketAddrs,
+        client_name: &str,
+        login: Option<(&str, &str)>,
+    ) -> Result<Client, Error> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let peer = stream.peer_addr()?;
@@ -122,17 +156,52 @@ impl Client {
             .await
             .map_err(frame_error)?
             .ok_or(Error::Closed)?;
-        let server = match reply.kind {
-            Some(Kind::Hello(h)) => ServerInfo {
-                major: h.major,
-                minor: h.minor,
-                server_version: h.server_version,
-                session_id: h.session_id,
-                cancel_key: h.cancel_key,
-            },
+        let (server, auth_required) = match reply.kind {
+            Some(Kind::Hello(h)) => (
+                ServerInfo {
+                    major: h.major,
+                    minor: h.minor,
+                    server_version: h.server_version,
+                    session_id: h.session_id,
+                    cancel_key: h.cancel_key,
+                },
+                h.auth_required,
+            ),
             Some(Kind::Error(e)) => return Err(server_error(e)),
             other => return Err(Error::Protocol(format!("expected hello, got {other:?}"))),
         };
+        if auth_required {
+            let Some((user, password)) = login else {
+                return Err(Error::Server {
+                    code: "28000".into(),
+                    message: "this server requires a user name and password".into(),
+                    position: None,
+                    retryable: false,
+                });
+            };
+            let request = pb::Request {
+                id: 0,
+                kind: Some(pb::request::Kind::Login(pb::Login {
+                    user: user.to_string(),
+                    password: password.to_string(),
+                })),
+            };
+            codec::write_frame(&mut writer, &request).await?;
+            writer.flush().await?;
+            let reply: pb::Response = codec::read_frame(&mut reader, DEFAULT_MAX_FRAME, &mut buf)
+                .await
+                .map_err(frame_error)?
+                .ok_or(Error::Closed)?;
+            match reply.kind {
+                Some(Kind::Done(_)) => {}
+                Some(Kind::Error(e)) => return Err(server_error(e)),
+                other => {
+                    return Err(Error::Protocol(format!(
+                        "expected login reply, got {other:?}"
+                    )));
+                }
+            }
+        }
 
         let (requests, receiver) = mpsc::unbounded_channel();
         let waiting: Waiting = Arc::default();

@@ -43,7 +43,17 @@ impl Config {
         } else {
             format!("{}:{}", self.host, self.port)
         };
-        Client::connect_timeout(address.as_str(), &self.client_name, self.connect_timeout).await
+        let login = self
+            .user
+            .as_deref()
+            .map(|user| (user, self.password.as_deref().unwrap_or("")));
+        Client::connect_login(
+            address.as_str(),
+            &self.client_name,
+            self.connect_timeout,
+            login,
+        )
+        .await
     }
 }
 

@@ -12,14 +12,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use kvsql_protocol::{Client, DEFAULT_PORT};
+use kvsql_protocol::DEFAULT_PORT;
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{CompletionType, Config, Editor};
 
 use crate::helper::SqlHelper;
 use crate::lex::Open;
-use crate::shell::{Expanded, Meta, OnError, Settings, Shell};
+use crate::shell::{Expanded, Login, Meta, OnError, Settings, Shell};
 
 /// kvsql, the SQL shell for kvsql servers.
 ///
@@ -75,6 +75,11 @@ struct Args {
     #[arg(long = "set", short = 'v', value_name = "NAME=VALUE")]
     variables: Vec<String>,
 
+    /// User name, for servers that require a login; the password comes from
+    /// KVSQL_PASSWORD, or is asked for on the terminal.
+    #[arg(long, short = 'U', env = "KVSQL_USER")]
+    user: Option<String>,
+
     /// History file for interactive sessions (default: ~/.kvsql_history).
     #[arg(long, env = "KVSQL_HISTORY")]
     history_file: Option<PathBuf>,
@@ -102,17 +107,43 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let address = format!("{}:{}", args.host, args.port);
-    let client = match runtime.block_on(Client::connect_as(
-        address.as_str(),
-        concat!("kvsql ", env!("CARGO_PKG_VERSION")),
-    )) {
+    let address = if args.host.contains(':') {
+        format!("[{}]:{}", args.host, args.port)
+    } else {
+        format!("{}:{}", args.host, args.port)
+    };
+    let login = match &args.user {
+        None => None,
+        Some(user) => match std::env::var("KVSQL_PASSWORD") {
+            Ok(password) => Some(Login {
+                user: user.clone(),
+                password,
+            }),
+            Err(_) => match ask_password(user) {
+                Ok(password) => Some(Login {
+                    user: user.clone(),
+                    password,
+                }),
+                Err(e) => {
+                    eprintln!("kvsql: {e}");
+                    return ExitCode::FAILURE;
+                }
+            },
+        },
+    };
+    let client = match shell::connect(&runtime, &address, login.as_ref()) {
         Ok(client) => client,
         Err(e) => {
             eprintln!("kvsql: cannot connect to {address}: {e}");
-            eprintln!(
-                "Is kvsql-server running there? Start one with: kvsql-server --listen {address}"
-            );
+            if e.code() == "28000" {
+                eprintln!(
+                    "Log in with --user NAME (the password from KVSQL_PASSWORD or asked for)."
+                );
+            } else if !e.code().starts_with("28") {
+                eprintln!(
+                    "Is kvsql-server running there? Start one with: kvsql-server --listen {address}"
+                );
+            }
             return ExitCode::FAILURE;
         }
     };
@@ -129,6 +160,7 @@ fn main() -> ExitCode {
         },
     };
     let mut shell = Shell::new(runtime, client, address, settings);
+    shell.login = login;
     for assignment in &args.variables {
         match assignment.split_once('=') {
             Some((name, value)) if !name.is_empty() => {
@@ -302,4 +334,27 @@ fn interactive(shell: &mut Shell, history_file: Option<PathBuf>) -> bool {
         }
     }
     true
+}
+
+/// Reads a password from the terminal without echoing it.
+fn ask_password(user: &str) -> Result<String, String> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(format!(
+            "no password for {user}: set KVSQL_PASSWORD (standard input is not a terminal)"
+        ));
+    }
+    let saved = tcgetattr(&stdin).map_err(|e| format!("cannot read the terminal mode: {e}"))?;
+    let mut silent = saved.clone();
+    silent.local_modes.remove(LocalModes::ECHO);
+    eprint!("Password for {user}: ");
+    tcsetattr(&stdin, OptionalActions::Now, &silent)
+        .map_err(|e| format!("cannot turn off echo: {e}"))?;
+    let mut line = String::new();
+    let read = stdin.read_line(&mut line);
+    let _ = tcsetattr(&stdin, OptionalActions::Now, &saved);
+    eprintln!();
+    read.map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }

@@ -80,7 +80,40 @@ Meta commands:
 Keys: Tab completes keywords, tables and columns; Ctrl-C clears the input or cancels
 the running statement; Ctrl-R searches history; Ctrl-D quits.";
 
+/// A user name and password, for servers that require a login.
+#[derive(Clone)]
+pub struct Login {
+    pub user: String,
+    pub password: String,
+}
+
+/// Connects to `address` (HOST:PORT), logging in when `login` is given.
+pub fn connect(
+    runtime: &tokio::runtime::Runtime,
+    address: &str,
+    login: Option<&Login>,
+) -> Result<Client, Error> {
+    let (host, port) = address
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host, port.parse().ok()?)))
+        .ok_or_else(|| Error::InvalidConfig(format!("{address:?} is not HOST:PORT")))?;
+    let config = kvsql_protocol::Config {
+        host: host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+        port,
+        user: login.map(|l| l.user.clone()),
+        password: login.map(|l| l.password.clone()),
+        client_name: concat!("kvsql ", env!("CARGO_PKG_VERSION")).into(),
+        ..Default::default()
+    };
+    runtime.block_on(config.connect())
+}
+
 pub struct Shell {
+    /// For reconnecting (\c).
+    pub login: Option<Login>,
     pub runtime: tokio::runtime::Runtime,
     pub client: Client,
     pub address: String,
@@ -102,6 +135,7 @@ impl Shell {
         settings: Settings,
     ) -> Shell {
         Shell {
+            login: None,
             runtime,
             client,
             address,
@@ -483,10 +517,7 @@ impl Shell {
             Some(_) => target.to_string(),
             None => format!("{target}:{}", kvsql_protocol::DEFAULT_PORT),
         };
-        let connected = self.runtime.block_on(Client::connect_as(
-            address.as_str(),
-            concat!("kvsql ", env!("CARGO_PKG_VERSION")),
-        ));
+        let connected = connect(&self.runtime, &address, self.login.as_ref());
         match connected {
             Ok(client) => {
                 self.client = client;

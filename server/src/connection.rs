@@ -146,11 +146,12 @@ pub async fn serve(
             key,
             slot.is_some(),
             &registry,
+            &db,
         ),
     )
     .await
     {
-        Ok(Ok(client)) => client,
+        Ok(Ok(accepted)) => accepted,
         Ok(Err(reason)) => {
             info!(%peer, "handshake ended: {reason}");
             return;
@@ -166,7 +167,14 @@ pub async fn serve(
             return;
         }
     };
-    info!(%peer, session_id, client = %client, "session started");
+    let (client, user) = client;
+    info!(
+        %peer,
+        session_id,
+        client = %client,
+        user = user.as_ref().map_or("-", |u| u.name.as_str()),
+        "session started"
+    );
 
     let state: Arc<Mutex<ConnState>> = Arc::default();
     registry
@@ -220,6 +228,9 @@ pub async fn serve(
 
     let statement_limit = config.max_statement_bytes.unwrap_or(config.max_frame_bytes);
     let mut session = Some(db.session());
+    if let Some(session) = &mut session {
+        session.set_user(user);
+    }
     // Prepared statements, with how long their last run took on the blocking pool.
     let mut prepared: HashMap<u64, (Prepared, Duration)> = HashMap::new();
     let mut next_statement = 1u64;
@@ -385,8 +396,10 @@ pub async fn serve(
                 }
                 continue;
             }
-            Some(request::Kind::Hello(_) | request::Kind::CancelOther(_)) => {
-                let error = protocol_error("hello (or cancel_other) after the handshake");
+            Some(
+                request::Kind::Hello(_) | request::Kind::CancelOther(_) | request::Kind::Login(_),
+            ) => {
+                let error = protocol_error("hello, login or cancel_other after the handshake");
                 let _ = send(&mut writer, id, Kind::Error(error)).await;
                 break;
             }
@@ -476,7 +489,8 @@ async fn handshake(
     key: u64,
     admitted: bool,
     registry: &Registry,
-) -> Result<String, String> {
+    db: &Database,
+) -> Result<(String, Option<kvsql_engine::User>), String> {
     let mut preamble = [0u8; 4];
     reader
         .read_exact(&mut preamble)
@@ -535,21 +549,66 @@ async fn handshake(
         )
         .await;
     }
+    let auth_required = match db.auth_required() {
+        Ok(required) => required,
+        Err(e) => return refuse(writer, format!("cannot read the users: {e}")).await,
+    };
     let reply = Kind::Hello(pb::ServerHello {
         major: PROTOCOL_MAJOR,
         minor: PROTOCOL_MINOR,
         server_version: env!("CARGO_PKG_VERSION").into(),
         session_id,
         cancel_key: key,
+        auth_required,
     });
     send(writer, request.id, reply)
         .await
         .map_err(|e| format!("cannot answer hello: {e}"))?;
-    Ok(hello.client_name)
+    if !auth_required {
+        return Ok((hello.client_name, None));
+    }
+    // Nothing but a login until one succeeds.
+    let request: pb::Request = match codec::read_frame(reader, config.max_frame_bytes, buf).await {
+        Ok(Some(request)) => request,
+        Ok(None) => return Err("closed before logging in".into()),
+        Err(e) => return refuse(writer, format!("bad login frame: {e}")).await,
+    };
+    let Some(request::Kind::Login(login)) = request.kind else {
+        let message = "authentication required: this server accepts only a login \
+                       (user name and password) after the hello";
+        let _ = send(writer, request.id, Kind::Error(error("28000", message))).await;
+        return Err(message.into());
+    };
+    let checker = db.clone();
+    let user_name = login.user.clone();
+    let verified =
+        tokio::task::spawn_blocking(move || checker.authenticate(&user_name, &login.password))
+            .await
+            .map_err(|e| e.to_string())?;
+    match verified {
+        Ok(Some(user)) => {
+            send(writer, request.id, Kind::Done(pb::Done {}))
+                .await
+                .map_err(|e| format!("cannot answer login: {e}"))?;
+            Ok((hello.client_name, Some(user)))
+        }
+        Ok(None) => {
+            // The same answer, after the same delay, for a wrong password and an
+            // unknown user: guessing is slow and tells nothing.
+            tokio::time::sleep(LOGIN_FAILURE_DELAY).await;
+            let message = "login failed: wrong user name or password";
+            let _ = send(writer, request.id, Kind::Error(error("28P01", message))).await;
+            Err(format!("{message} (user {:?})", login.user))
+        }
+        Err(e) => refuse(writer, format!("cannot check the login: {e}")).await,
+    }
 }
 
+/// How long a failed login waits before its answer.
+const LOGIN_FAILURE_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Sends a protocol error and gives the reason to the caller.
-async fn refuse(writer: &mut Writer, message: String) -> Result<String, String> {
+async fn refuse<T>(writer: &mut Writer, message: String) -> Result<T, String> {
     let _ = send(writer, 0, Kind::Error(protocol_error(message.clone()))).await;
     Err(message)
 }

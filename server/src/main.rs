@@ -34,6 +34,17 @@ pub struct Config {
     #[arg(long, default_value = "./kvsql-data", env = "KVSQL_DATA_DIR")]
     pub data_dir: PathBuf,
 
+    /// On a database with no users yet, create this admin user at start, with the
+    /// password in the environment variable KVSQL_ADMIN_PASSWORD (or in
+    /// --admin-password-file). Once any user exists, every client must log in.
+    #[arg(long, env = "KVSQL_ADMIN_USER", value_name = "NAME")]
+    pub admin_user: Option<String>,
+
+    /// A file whose first line is the initial admin's password (instead of
+    /// KVSQL_ADMIN_PASSWORD).
+    #[arg(long, value_name = "FILE", requires = "admin_user")]
+    pub admin_password_file: Option<PathBuf>,
+
     /// Before starting, fill a new --data-dir with a copy of this backup (made by
     /// `BACKUP TO 'dir'`). Refused if --data-dir already holds data.
     #[arg(long, value_name = "BACKUP_DIR")]
@@ -134,6 +145,28 @@ async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("cannot open {}: {e}", config.data_dir.display()))?;
+    if let Some(admin) = &config.admin_user {
+        let password = match &config.admin_password_file {
+            Some(file) => std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string(),
+            None => std::env::var("KVSQL_ADMIN_PASSWORD").map_err(|_| {
+                "--admin-user needs a password: set KVSQL_ADMIN_PASSWORD or --admin-password-file"
+                    .to_string()
+            })?,
+        };
+        let created = db
+            .create_initial_admin(admin, &password)
+            .map_err(|e| format!("cannot create admin user {admin}: {e}"))?;
+        if created {
+            info!(user = %admin, "created the initial admin user; clients must now log in");
+        } else {
+            info!(user = %admin, "users exist already; --admin-user left them as they are");
+        }
+    }
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

@@ -648,8 +648,7 @@ fn config_urls_connect_and_silent_peers_time_out() {
         let err = config
             .connect()
             .await
-            .err()
-            .expect("no handshake, no client");
+            .expect_err("no handshake, no client");
         assert_eq!(err.code(), "08006");
         assert!(err.to_string().contains("within"), "{err}");
         drop(silent);
@@ -667,8 +666,7 @@ fn clients_beyond_max_connections_are_refused_with_a_reason() {
         }
         let err = Client::connect(server.addr())
             .await
-            .err()
-            .expect("a 4th is refused");
+            .expect_err("a 4th is refused");
         assert_eq!(err.code(), "53300", "{err}");
         assert!(err.to_string().contains("at most 3"), "{err}");
         // The three admitted sessions are unaffected, and a freed slot is reused.

@@ -7,6 +7,7 @@
 //! | sequence | `0x02`, sequence name (keycode text)          | next value, u64 BE    |
 //! | row      | `0x03`, table id (u64 BE), primary key values | row (see [`super::row`]) |
 //! | view     | `0x05`, view name (keycode text)              | view definition       |
+//! | user     | `0x06`, user name (keycode text)              | admin flag, password hash |
 //! | index    | `0x04`, index id (u64 BE), indexed values, primary key values (*) | primary key values |
 //!
 //! A table without a declared primary key is keyed by a hidden integer row id.
@@ -22,6 +23,19 @@ const SPACE_SEQUENCE: u8 = 0x02;
 const SPACE_ROW: u8 = 0x03;
 const SPACE_INDEX: u8 = 0x04;
 const SPACE_VIEW: u8 = 0x05;
+const SPACE_USER: u8 = 0x06;
+
+/// The key of a user (name and password hash).
+pub fn user_key(name: &str) -> Vec<u8> {
+    let mut key = vec![SPACE_USER];
+    encode_value(&Value::Text(name.to_string()), &mut key);
+    key
+}
+
+/// Every user's key starts with this.
+pub fn user_prefix() -> Vec<u8> {
+    vec![SPACE_USER]
+}
 
 /// The catalog entry of a table.
 pub fn table_key(name: &str) -> Vec<u8> {

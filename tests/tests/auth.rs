@@ -1,0 +1,229 @@
+//! Users, passwords and logins against a real server.
+
+use std::time::{Duration, Instant};
+
+use kvsql_protocol::{Client, Error, pb};
+use kvsql_tests::raw::{
+    connect_raw, errors_until_closed, hello_frame, read_response, send_request,
+};
+use kvsql_tests::{TestServer, run, runtime};
+
+fn code(e: &Error) -> &str {
+    match e {
+        Error::Server { code, .. } => code,
+        other => panic!("expected a server error, got {other:?}"),
+    }
+}
+
+/// A server whose database starts with admin `root` (password "root-pw").
+fn server_with_admin(dir: &std::path::Path) -> TestServer {
+    let password = dir.join("admin-password");
+    std::fs::write(&password, "root-pw\n").unwrap();
+    TestServer::start_in(
+        &dir.join("data"),
+        &[
+            "--admin-user",
+            "root",
+            "--admin-password-file",
+            password.to_str().unwrap(),
+        ],
+    )
+}
+
+#[test]
+fn with_users_nothing_but_a_login_is_accepted_and_failures_all_look_alike() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = server_with_admin(temp.path());
+    // The hello says a login is required; a query instead of one is refused and the
+    // connection closed.
+    let mut raw = connect_raw(&server);
+    std::io::Write::write_all(&mut raw, &kvsql_protocol::codec::PREAMBLE).unwrap();
+    std::io::Write::write_all(&mut raw, &hello_frame(1)).unwrap();
+    match read_response(&mut raw).and_then(|r| r.kind) {
+        Some(pb::response::Kind::Hello(hello)) => assert!(hello.auth_required),
+        other => panic!("expected a hello, got {other:?}"),
+    }
+    send_request(&mut raw, 1, "SELECT 1");
+    let errors = errors_until_closed(&mut raw);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].code, "28000");
+
+    runtime().block_on(async {
+        let err = Client::connect(server.addr()).await.unwrap_err();
+        assert_eq!(code(&err), "28000", "{err}");
+        assert!(
+            err.to_string()
+                .contains("requires a user name and password"),
+            "{err}"
+        );
+        // A wrong password and an unknown user get the same answer, after a delay.
+        let mut answers = Vec::new();
+        for (user, password) in [("root", "wrong"), ("nobody", "root-pw")] {
+            let started = Instant::now();
+            let err = Client::connect_user(server.addr(), user, password)
+                .await
+                .unwrap_err();
+            assert!(started.elapsed() >= Duration::from_millis(450), "no delay");
+            assert_eq!(code(&err), "28P01");
+            answers.push(err.to_string());
+        }
+        assert_eq!(answers[0], answers[1]);
+        let root = Client::connect_user(server.addr(), "root", "root-pw")
+            .await
+            .unwrap();
+        let one: i64 = root
+            .query_one("SELECT 1", &[])
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(one, 1);
+    });
+    assert!(server.log().contains("login failed"));
+}
+
+#[test]
+fn admins_manage_users_and_passwords_are_stored_only_as_hashes() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut server = server_with_admin(temp.path());
+    let addr = server.addr();
+    let backup = temp.path().join("backup");
+    runtime().block_on(async {
+        let root = Client::connect_user(addr, "root", "root-pw").await.unwrap();
+        root.batch_execute(
+            "CREATE USER bob WITH PASSWORD 'plain-text-bob-pw';
+             CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1)",
+        )
+        .await
+        .unwrap();
+        let users = root.query("SHOW USERS", &[]).await.unwrap();
+        let listed: Vec<(String, bool)> = users
+            .iter()
+            .map(|r| (r.get(0).unwrap(), r.get(1).unwrap()))
+            .collect();
+        assert_eq!(
+            listed,
+            [("bob".to_string(), false), ("root".to_string(), true)]
+        );
+
+        // bob works with data, but may not manage users or take backups.
+        let bob = Client::connect_user(addr, "bob", "plain-text-bob-pw")
+            .await
+            .unwrap();
+        assert_eq!(bob.query("SELECT id FROM t", &[]).await.unwrap().len(), 1);
+        for sql in [
+            "CREATE USER eve PASSWORD 'x'".to_string(),
+            "DROP USER root".to_string(),
+            "ALTER USER root PASSWORD 'mine'".to_string(),
+            format!("BACKUP TO '{}'", backup.display()),
+        ] {
+            let err = bob.simple_query(&sql).await.unwrap_err();
+            assert_eq!(code(&err), "42501", "{sql}: {err}");
+            assert!(err.to_string().contains("only an admin may"), "{err}");
+        }
+        // ... but may change their own password.
+        bob.simple_query("ALTER USER bob WITH PASSWORD 'new-bob-pw'")
+            .await
+            .unwrap();
+        let err = Client::connect_user(addr, "bob", "plain-text-bob-pw")
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "28P01");
+        Client::connect_user(addr, "bob", "new-bob-pw")
+            .await
+            .unwrap();
+
+        // The last admin cannot be dropped; bob can.
+        let err = root.simple_query("DROP USER root").await.unwrap_err();
+        assert!(err.to_string().contains("last admin"), "{err}");
+        root.simple_query("DROP USER bob").await.unwrap();
+        let err = Client::connect_user(addr, "bob", "new-bob-pw")
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "28P01");
+        let err = root.simple_query("DROP USER bob").await.unwrap_err();
+        assert!(err.to_string().contains("no such user: bob"), "{err}");
+    });
+    // Killed, so that every write is still in the (uncompressed) write-ahead log: no
+    // password is anywhere in the data directory, only salted hashes.
+    server.kill();
+    let mut hashes = 0;
+    for entry in std::fs::read_dir(temp.path().join("data")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for secret in ["plain-text-bob-pw", "new-bob-pw", "root-pw"] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} stored in the clear"
+            );
+        }
+        hashes += bytes.windows(10).filter(|w| *w == b"$argon2id$").count();
+    }
+    assert!(hashes >= 3, "the hashes are stored: {hashes}");
+
+    // Restarting with another --admin-user leaves the users as they are.
+    let password = temp.path().join("other-password");
+    std::fs::write(&password, "other\n").unwrap();
+    let server = TestServer::start_in(
+        &temp.path().join("data"),
+        &[
+            "--admin-user",
+            "other",
+            "--admin-password-file",
+            password.to_str().unwrap(),
+        ],
+    );
+    runtime().block_on(async {
+        let err = Client::connect_user(server.addr(), "other", "other")
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "28P01");
+        Client::connect_user(server.addr(), "root", "root-pw")
+            .await
+            .unwrap();
+    });
+
+    // The shell logs in with --user and KVSQL_PASSWORD, and says how when it must.
+    let (status, out, err) = run(
+        server
+            .kvsql()
+            .args(["--user", "root", "-c", "SELECT count(*) AS n FROM t"])
+            .env("KVSQL_PASSWORD", "root-pw"),
+        "",
+    );
+    assert!(status.success(), "{err}");
+    assert!(out.contains(" 1\n(1 row)"), "{out}");
+    let (status, _, err) = run(server.kvsql().args(["-c", "SELECT 1"]), "");
+    assert!(!status.success());
+    assert!(err.contains("--user"), "{err}");
+    let (status, _, err) = run(
+        server
+            .kvsql()
+            .args(["--user", "root", "-c", "SELECT 1"])
+            .env("KVSQL_PASSWORD", "nope"),
+        "",
+    );
+    assert!(!status.success());
+    assert!(err.contains("28P01"), "{err}");
+}
+
+#[test]
+fn the_first_user_created_on_an_open_server_is_an_admin_and_turns_logins_on() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let open = Client::connect(server.addr()).await.unwrap();
+        open.simple_query("CREATE USER first PASSWORD 'pw1'")
+            .await
+            .unwrap();
+        // Sessions already open go on; new ones must log in.
+        let listed = open.query("SHOW USERS", &[]).await.unwrap();
+        assert!(
+            listed[0].get::<bool>(1).unwrap(),
+            "the first user is an admin"
+        );
+        let err = Client::connect(server.addr()).await.unwrap_err();
+        assert_eq!(code(&err), "28000");
+        Client::connect_user(server.addr(), "first", "pw1")
+            .await
+            .unwrap();
+    });
+}
