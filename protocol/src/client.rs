@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::mpsc;
 
@@ -57,6 +57,10 @@ struct Queue {
 
 type Waiting = Arc<Mutex<Queue>>;
 
+/// The two directions of a connection, plain TCP or TLS.
+type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
+
 /// A connection to a kvsql server. Clones share the connection.
 #[derive(Clone)]
 pub struct Client {
@@ -65,6 +69,8 @@ pub struct Client {
     server: Arc<ServerInfo>,
     /// The server's address, for cancel requests.
     addr: std::net::SocketAddr,
+    /// How this connection was encrypted, for cancel requests' own connections.
+    tls: Option<crate::TlsConfig>,
 }
 
 impl std::fmt::Debug for Client {
@@ -97,7 +103,7 @@ impl Client {
         client_name: &str,
         timeout: std::time::Duration,
     ) -> Result<Client, Error> {
-        Self::connect_login(addr, client_name, timeout, None).await
+        Self::connect_login(addr, client_name, timeout, None, None).await
     }
 
     /// Connects and logs in as `user` with `password` (servers with users require it).
@@ -108,7 +114,32 @@ impl Client {
     ) -> Result<Client, Error> {
         let defaults = crate::Config::default();
         let login = Some((user, password));
-        Self::connect_login(addr, &defaults.client_name, defaults.connect_timeout, login).await
+        Self::connect_login(
+            addr,
+            &defaults.client_name,
+            defaults.connect_timeout,
+            login,
+            None,
+        )
+        .await
+    }
+
+    /// Connects over TLS (the server's certificate checked as `tls` says), logging in
+    /// when `login` is given.
+    pub async fn connect_tls(
+        addr: impl ToSocketAddrs,
+        tls: &crate::TlsConfig,
+        login: Option<(&str, &str)>,
+    ) -> Result<Client, Error> {
+        let defaults = crate::Config::default();
+        Self::connect_login(
+            addr,
+            &defaults.client_name,
+            defaults.connect_timeout,
+            login,
+            Some(tls),
+        )
+        .await
     }
 
     /// Connects, performs the handshake and, when the server requires it, logs in.
@@ -117,8 +148,9 @@ impl Client {
         client_name: &str,
         timeout: std::time::Duration,
         login: Option<(&str, &str)>,
+        tls: Option<&crate::TlsConfig>,
     ) -> Result<Client, Error> {
-        tokio::time::timeout(timeout, Self::connect_now(addr, client_name, login))
+        tokio::time::timeout(timeout, Self::connect_now(addr, client_name, login, tls))
             .await
             .map_err(|_| {
                 Error::Io(std::io::Error::new(
@@ -132,11 +164,21 @@ impl Client {
         addr: impl ToSocketAddrs,
         client_name: &str,
         login: Option<(&str, &str)>,
+        tls: Option<&crate::TlsConfig>,
     ) -> Result<Client, Error> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let peer = stream.peer_addr()?;
-        let (read, write) = stream.into_split();
+        let (read, write): (ReadHalf, WriteHalf) = match tls {
+            None => {
+                let (read, write) = stream.into_split();
+                (Box::new(read), Box::new(write))
+            }
+            Some(tls) => {
+                let (read, write) = tokio::io::split(tls.wrap(stream).await?);
+                (Box::new(read), Box::new(write))
+            }
+        };
         let mut reader = BufReader::new(read);
         let mut writer = BufWriter::new(write);
 
@@ -212,6 +254,7 @@ impl Client {
             next_id: Arc::new(AtomicU64::new(1)),
             server: Arc::new(server),
             addr: peer,
+            tls: tls.cloned(),
         })
     }
 
@@ -270,8 +313,15 @@ impl Client {
     }
 
     /// The server's address and this session's id and cancel key.
-    pub(crate) fn cancel_parts(&self) -> (std::net::SocketAddr, u64, u64) {
-        (self.addr, self.server.session_id, self.server.cancel_key)
+    pub(crate) fn cancel_parts(
+        &self,
+    ) -> (std::net::SocketAddr, u64, u64, Option<crate::TlsConfig>) {
+        (
+            self.addr,
+            self.server.session_id,
+            self.server.cancel_key,
+            self.tls.clone(),
+        )
     }
 }
 
@@ -370,7 +420,7 @@ fn frame_error(e: codec::FrameError) -> Error {
 
 async fn write_loop(
     mut requests: mpsc::UnboundedReceiver<Pending>,
-    mut writer: BufWriter<tokio::net::tcp::OwnedWriteHalf>,
+    mut writer: BufWriter<WriteHalf>,
     waiting: Waiting,
 ) {
     while let Some(first) = requests.recv().await {
@@ -398,7 +448,7 @@ async fn write_loop(
     let _ = writer.shutdown().await;
 }
 
-async fn read_loop(mut reader: BufReader<tokio::net::tcp::OwnedReadHalf>, waiting: Waiting) {
+async fn read_loop(mut reader: BufReader<ReadHalf>, waiting: Waiting) {
     let mut buf = Vec::new();
     while let Ok(Some(response)) =
         codec::read_frame::<_, pb::Response>(&mut reader, DEFAULT_MAX_FRAME, &mut buf).await

@@ -20,6 +20,9 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Shown in server logs.
     pub client_name: String,
+    /// Connect with TLS, trusting the certificates in this PEM file; the server's
+    /// certificate must be for `host`.
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -31,6 +34,7 @@ impl Default for Config {
             password: None,
             connect_timeout: Duration::from_secs(10),
             client_name: concat!("kvsql-protocol ", env!("CARGO_PKG_VERSION")).into(),
+            tls_ca: None,
         }
     }
 }
@@ -47,11 +51,16 @@ impl Config {
             .user
             .as_deref()
             .map(|user| (user, self.password.as_deref().unwrap_or("")));
+        let tls = match &self.tls_ca {
+            Some(ca) => Some(crate::TlsConfig::from_ca_file(ca, &self.host)?),
+            None => None,
+        };
         Client::connect_login(
             address.as_str(),
             &self.client_name,
             self.connect_timeout,
             login,
+            tls.as_ref(),
         )
         .await
     }

@@ -26,6 +26,7 @@ mod error;
 pub mod pool;
 mod row;
 mod serde_row;
+mod tls;
 mod typed;
 
 /// Messages generated from `proto/kvsql.proto`.
@@ -37,6 +38,7 @@ pub use client::{Client, QueryResult, ServerInfo};
 pub use config::Config;
 pub use error::Error;
 pub use row::{Column, ColumnType, FromValue, Row, RowIndex, Value};
+pub use tls::TlsConfig;
 pub use typed::{
     CancelToken, Params, RowStream, Statement, ToStatement, ToValue, Transaction, retry,
 };

@@ -301,11 +301,12 @@ impl Client {
 
     /// A token that cancels, from anywhere, whatever this connection is running.
     pub fn cancel_token(&self) -> CancelToken {
-        let (addr, session_id, key) = self.cancel_parts();
+        let (addr, session_id, key, tls) = self.cancel_parts();
         CancelToken {
             addr,
             session_id,
             key,
+            tls,
         }
     }
 
@@ -486,17 +487,26 @@ impl Drop for Transaction {
     }
 }
 
+/// A connection of either kind, for cancel requests.
+trait AsyncStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> AsyncStream for T {}
+
 /// Cancels what a session is running, from a new connection.
 #[derive(Clone, Debug)]
 pub struct CancelToken {
     addr: std::net::SocketAddr,
     session_id: u64,
     key: u64,
+    tls: Option<crate::TlsConfig>,
 }
 
 impl CancelToken {
     pub async fn cancel(&self) -> Result<(), Error> {
-        let mut stream = tokio::net::TcpStream::connect(self.addr).await?;
+        let tcp = tokio::net::TcpStream::connect(self.addr).await?;
+        let mut stream: Box<dyn AsyncStream> = match &self.tls {
+            Some(tls) => Box::new(tls.wrap(tcp).await?),
+            None => Box::new(tcp),
+        };
         stream.write_all(&PREAMBLE).await?;
         let request = pb::Request {
             id: 0,

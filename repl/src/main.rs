@@ -80,6 +80,15 @@ struct Args {
     #[arg(long, short = 'U', env = "KVSQL_USER")]
     user: Option<String>,
 
+    /// Connect with TLS, verifying the server's certificate against --tls-ca.
+    #[arg(long, requires = "tls_ca")]
+    tls: bool,
+
+    /// PEM file of the certificate authorities to trust for --tls (the server's
+    /// certificate must name the --host given).
+    #[arg(long, value_name = "PEM_FILE", env = "KVSQL_TLS_CA")]
+    tls_ca: Option<PathBuf>,
+
     /// History file for interactive sessions (default: ~/.kvsql_history).
     #[arg(long, env = "KVSQL_HISTORY")]
     history_file: Option<PathBuf>,
@@ -131,7 +140,8 @@ fn main() -> ExitCode {
             },
         },
     };
-    let client = match shell::connect(&runtime, &address, login.as_ref()) {
+    let tls_ca = args.tls.then(|| args.tls_ca.clone()).flatten();
+    let client = match shell::connect(&runtime, &address, login.as_ref(), tls_ca.as_ref()) {
         Ok(client) => client,
         Err(e) => {
             eprintln!("kvsql: cannot connect to {address}: {e}");
@@ -161,6 +171,7 @@ fn main() -> ExitCode {
     };
     let mut shell = Shell::new(runtime, client, address, settings);
     shell.login = login;
+    shell.tls_ca = tls_ca;
     for assignment in &args.variables {
         match assignment.split_once('=') {
             Some((name, value)) if !name.is_empty() => {

@@ -87,11 +87,13 @@ pub struct Login {
     pub password: String,
 }
 
-/// Connects to `address` (HOST:PORT), logging in when `login` is given.
+/// Connects to `address` (HOST:PORT), over TLS when `tls_ca` names the CA file to trust,
+/// logging in when `login` is given.
 pub fn connect(
     runtime: &tokio::runtime::Runtime,
     address: &str,
     login: Option<&Login>,
+    tls_ca: Option<&PathBuf>,
 ) -> Result<Client, Error> {
     let (host, port) = address
         .rsplit_once(':')
@@ -106,6 +108,7 @@ pub fn connect(
         user: login.map(|l| l.user.clone()),
         password: login.map(|l| l.password.clone()),
         client_name: concat!("kvsql ", env!("CARGO_PKG_VERSION")).into(),
+        tls_ca: tls_ca.cloned(),
         ..Default::default()
     };
     runtime.block_on(config.connect())
@@ -114,6 +117,7 @@ pub fn connect(
 pub struct Shell {
     /// For reconnecting (\c).
     pub login: Option<Login>,
+    pub tls_ca: Option<PathBuf>,
     pub runtime: tokio::runtime::Runtime,
     pub client: Client,
     pub address: String,
@@ -136,6 +140,7 @@ impl Shell {
     ) -> Shell {
         Shell {
             login: None,
+            tls_ca: None,
             runtime,
             client,
             address,
@@ -517,7 +522,12 @@ impl Shell {
             Some(_) => target.to_string(),
             None => format!("{target}:{}", kvsql_protocol::DEFAULT_PORT),
         };
-        let connected = connect(&self.runtime, &address, self.login.as_ref());
+        let connected = connect(
+            &self.runtime,
+            &address,
+            self.login.as_ref(),
+            self.tls_ca.as_ref(),
+        );
         match connected {
             Ok(client) => {
                 self.client = client;

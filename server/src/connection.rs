@@ -12,9 +12,8 @@ use kvsql_engine::{Database, Prepared, ResultSink, Session, Value};
 use kvsql_protocol::codec::{self, FrameError, PREAMBLE};
 use kvsql_protocol::pb::{self, request, response::Kind};
 use kvsql_protocol::{PROTOCOL_MAJOR, PROTOCOL_MINOR};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tracing::{debug, info, warn};
 
@@ -31,7 +30,8 @@ const INLINE_BELOW: Duration = Duration::from_micros(150);
 /// How long a new connection may take to send its preamble and hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-type Writer = BufWriter<OwnedWriteHalf>;
+type Writer = BufWriter<Box<dyn AsyncWrite + Send + Unpin>>;
+type Reader = BufReader<Box<dyn AsyncRead + Send + Unpin>>;
 
 /// An error the connection layer itself reports (no statement position, not retryable).
 fn error(code: &str, message: impl Into<String>) -> pb::Error {
@@ -127,11 +127,36 @@ pub async fn serve(
     config: Arc<Config>,
     registry: Registry,
     mut shutdown: watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     let _ = stream.set_nodelay(true);
-    let (read, write) = stream.into_split();
-    let mut reader = BufReader::new(read);
-    let mut writer = BufWriter::new(write);
+    let (read, write): (
+        Box<dyn AsyncRead + Send + Unpin>,
+        Box<dyn AsyncWrite + Send + Unpin>,
+    ) = match tls {
+        None => {
+            let (read, write) = stream.into_split();
+            (Box::new(read), Box::new(write))
+        }
+        Some(acceptor) => {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    let (read, write) = tokio::io::split(stream);
+                    (Box::new(read), Box::new(write))
+                }
+                Ok(Err(e)) => {
+                    info!(%peer, "TLS handshake failed: {e}");
+                    return;
+                }
+                Err(_) => {
+                    info!(%peer, "no TLS handshake within 10 seconds");
+                    return;
+                }
+            }
+        }
+    };
+    let mut reader: Reader = BufReader::new(read);
+    let mut writer: Writer = BufWriter::new(write);
     let mut buf = Vec::new();
     let key = cancel_key(session_id);
 
@@ -481,7 +506,7 @@ fn engine_value(v: pb::Value) -> Value {
 /// Reads the preamble and hello; answers with the server hello or an error.
 #[allow(clippy::too_many_arguments)]
 async fn handshake(
-    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    reader: &mut Reader,
     writer: &mut Writer,
     buf: &mut Vec<u8>,
     config: &Config,

@@ -34,6 +34,14 @@ pub struct Config {
     #[arg(long, default_value = "./kvsql-data", env = "KVSQL_DATA_DIR")]
     pub data_dir: PathBuf,
 
+    /// Serve TLS only, with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "PEM_FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PEM_FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// On a database with no users yet, create this admin user at start, with the
     /// password in the environment variable KVSQL_ADMIN_PASSWORD (or in
     /// --admin-password-file). Once any user exists, every client must log in.
@@ -167,6 +175,10 @@ async fn run(config: Config) -> Result<(), String> {
             info!(user = %admin, "users exist already; --admin-user left them as they are");
         }
     }
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
+        _ => None,
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -204,6 +216,7 @@ async fn run(config: Config) -> Result<(), String> {
                         config.clone(),
                         registry.clone(),
                         shutdown_rx.clone(),
+                        tls.clone(),
                     ));
                 }
                 Err(e) => {
@@ -286,4 +299,30 @@ fn restore(backup: &std::path::Path, data_dir: &std::path::Path) -> Result<(), S
         }
     }
     Ok(())
+}
+
+/// A TLS acceptor for the certificate chain and key in these PEM files.
+fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<tokio_rustls::TlsAcceptor, String> {
+    use tokio_rustls::rustls::ServerConfig;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("cannot read --tls-cert {}: {e}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("no certificate in --tls-cert {}", cert.display()));
+    }
+    let private = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("cannot read --tls-key {}: {e}", key.display()))?;
+    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .map_err(|e| format!("--tls-cert and --tls-key do not make a usable pair: {e}"))?;
+    Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
 }

@@ -645,10 +645,7 @@ fn config_urls_connect_and_silent_peers_time_out() {
             connect_timeout: Duration::from_millis(300),
             ..Default::default()
         };
-        let err = config
-            .connect()
-            .await
-            .expect_err("no handshake, no client");
+        let err = config.connect().await.expect_err("no handshake, no client");
         assert_eq!(err.code(), "08006");
         assert!(err.to_string().contains("within"), "{err}");
         drop(silent);

@@ -1,8 +1,9 @@
-//! Users, passwords and logins against a real server.
+//! Users, passwords, logins and TLS against a real server.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use kvsql_protocol::{Client, Error, pb};
+use kvsql_protocol::{Client, Error, TlsConfig, pb};
 use kvsql_tests::raw::{
     connect_raw, errors_until_closed, hello_frame, read_response, send_request,
 };
@@ -226,4 +227,123 @@ fn the_first_user_created_on_an_open_server_is_an_admin_and_turns_logins_on() {
             .await
             .unwrap();
     });
+}
+
+/// A CA, and a server certificate and key it signed for localhost and 127.0.0.1, as PEM
+/// files in `dir`: (ca, cert, key).
+fn certificates(dir: &std::path::Path, ca_name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, ca_name);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let params =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    let paths = (
+        dir.join(format!("{ca_name}-ca.pem")),
+        dir.join(format!("{ca_name}-cert.pem")),
+        dir.join(format!("{ca_name}-key.pem")),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+#[test]
+fn tls_connections_verify_the_server_and_carry_queries_cancels_and_logins() {
+    let temp = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(temp.path(), "test");
+    let (other_ca, _, _) = certificates(temp.path(), "other");
+    let password = temp.path().join("admin-password");
+    std::fs::write(&password, "root-pw\n").unwrap();
+    let server = TestServer::start_in(
+        &temp.path().join("data"),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--admin-user",
+            "root",
+            "--admin-password-file",
+            password.to_str().unwrap(),
+        ],
+    );
+    let addr = server.addr();
+    runtime().block_on(async {
+        let tls = TlsConfig::from_ca_file(&ca, "127.0.0.1").unwrap();
+        let c = Client::connect_tls(addr, &tls, Some(("root", "root-pw")))
+            .await
+            .unwrap();
+        kvsql_tests::create_ids_table(&c, "k", 1000).await;
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM k", &[])
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(n, 1000);
+        // A cancel request travels over TLS too.
+        let token = c.cancel_token();
+        let long = tokio::spawn({
+            let c = c.clone();
+            async move { c.query("SELECT count(*) FROM k a, k b, k c", &[]).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        token.cancel().await.unwrap();
+        let err = long.await.unwrap().unwrap_err();
+        assert_eq!(err.code(), "57014", "{err}");
+
+        // Plain TCP to a TLS server gets nowhere (and does not hang).
+        let err = Client::connect(addr).await.unwrap_err();
+        assert!(
+            matches!(err, Error::Io(_) | Error::Closed | Error::Protocol(_)),
+            "{err:?}"
+        );
+        // A server certificate from a CA we do not trust, or for another name, is refused.
+        let untrusted = TlsConfig::from_ca_file(&other_ca, "127.0.0.1").unwrap();
+        let err = Client::connect_tls(addr, &untrusted, None)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("TLS handshake failed"), "{err}");
+        assert!(err.to_string().contains("certificate"), "{err}");
+        let misnamed = TlsConfig::from_ca_file(&ca, "example.com").unwrap();
+        let err = Client::connect_tls(addr, &misnamed, None)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("certificate"), "{err}");
+        // Bad CA files are explained.
+        let err = TlsConfig::from_ca_file(&temp.path().join("missing.pem"), "x").unwrap_err();
+        assert!(err.to_string().contains("cannot read CA file"), "{err}");
+    });
+
+    // The shell: --tls with --tls-ca and a login.
+    let (status, out, err) = run(
+        server
+            .kvsql()
+            .args(["--tls", "--tls-ca", ca.to_str().unwrap(), "--user", "root"])
+            .args(["-c", "SELECT count(*) AS n FROM k"])
+            .env("KVSQL_PASSWORD", "root-pw"),
+        "",
+    );
+    assert!(status.success(), "{err}");
+    assert!(out.contains(" 1000\n(1 row)"), "{out}");
+    let (status, _, err) = run(
+        server.kvsql().args([
+            "--tls",
+            "--tls-ca",
+            other_ca.to_str().unwrap(),
+            "-c",
+            "SELECT 1",
+        ]),
+        "",
+    );
+    assert!(!status.success());
+    assert!(err.contains("TLS handshake failed"), "{err}");
 }
