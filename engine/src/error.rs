@@ -92,9 +92,15 @@ pub enum Error {
     /// The statement was abandoned because its receiver went away or asked it to stop.
     #[error("statement cancelled")]
     Cancelled,
-    /// The storage layer failed (I/O error, corruption, full disk).
+    /// The storage layer failed (I/O error, corruption).
     #[error("storage error: {0}")]
     Storage(String),
+    /// The data directory's file system is full: writes fail, reads go on.
+    #[error("disk full: {0}")]
+    DiskFull(String),
+    /// The database was opened read-only: writes are refused, reads go on.
+    #[error("read-only: {0}")]
+    ReadOnly(String),
     /// Stored bytes that do not decode: corruption or a bug.
     #[error("corrupt data: {0}")]
     Corrupt(String),
@@ -126,6 +132,8 @@ impl Error {
             Error::MemoryLimit(_) => "53200",
             Error::PermissionDenied(_) => "42501",
             Error::Storage(_) => "58030",
+            Error::DiskFull(_) => "53100",
+            Error::ReadOnly(_) => "25006",
             Error::Corrupt(_) => "XX001",
         }
     }

@@ -13,7 +13,7 @@ use crate::sql::params;
 use crate::sql::plan::{self, ColumnInfo, Plan};
 use crate::sql::translate;
 use crate::storage::memory::MemoryStore;
-use crate::storage::rocks::RocksStore;
+use crate::storage::rocks::{ReadOnlyStore, RocksStore};
 use crate::storage::{Durability, Store, Transaction};
 use crate::users::{self, User};
 use crate::value::{DataType, Value};
@@ -25,6 +25,9 @@ pub struct Options {
     /// Bytes one statement may hold in sorts, hash tables and materialized rows before
     /// it fails with 53200; None: no limit.
     pub statement_memory: Option<usize>,
+    /// Open for reading only: every write fails with 25006. (A data directory on a
+    /// read-only file system is opened so anyway.)
+    pub read_only: bool,
 }
 
 struct Shared {
@@ -108,7 +111,28 @@ impl Database {
                 dir.display()
             ))
         })?;
-        let store = Box::new(RocksStore::open(dir, options.durability)?);
+        let store: Box<dyn Store> = if options.read_only {
+            Box::new(ReadOnlyStore::open(
+                dir,
+                "the server was started with --read-only",
+            )?)
+        } else {
+            match RocksStore::open(dir, options.durability) {
+                Ok(store) => Box::new(store),
+                Err(e) if e.to_string().contains("Read-only file system") => {
+                    tracing::warn!(
+                        "{} is on a read-only file system: serving reads only",
+                        dir.display()
+                    );
+                    let why = format!(
+                        "the data directory {} is on a read-only file system",
+                        dir.display()
+                    );
+                    Box::new(ReadOnlyStore::open(dir, &why)?)
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let mut db = Self::with_store(store);
         if let Some(bytes) = options.statement_memory {
             Arc::get_mut(&mut db.shared)

@@ -42,6 +42,11 @@ pub struct Config {
     #[arg(long, value_name = "PEM_FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// Open the database for reading only: queries work, every write fails with 25006.
+    /// (A data directory on a read-only file system is served this way by itself.)
+    #[arg(long)]
+    pub read_only: bool,
+
     /// On a database with no users yet, create this admin user at start, with the
     /// password in the environment variable KVSQL_ADMIN_PASSWORD (or in
     /// --admin-password-file). Once any user exists, every client must log in.
@@ -139,6 +144,7 @@ async fn run(config: Config) -> Result<(), String> {
         },
         statement_memory: (config.statement_memory_mb > 0)
             .then(|| config.statement_memory_mb.saturating_mul(1 << 20)),
+        read_only: config.read_only,
     };
     if let Some(backup) = &config.restore_from {
         restore(backup, &config.data_dir)?;

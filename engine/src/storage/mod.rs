@@ -109,7 +109,14 @@ pub trait Transaction: Send {
 
 /// Shorthand for storage failures.
 pub(crate) fn storage_error(e: impl std::fmt::Display) -> Error {
-    Error::Storage(e.to_string())
+    let text = e.to_string();
+    if text.contains("No space left on device") {
+        return Error::DiskFull(format!(
+            "the data directory's file system has no space left; writes fail until space is \
+             freed and the server restarted, reads go on, nothing committed is lost ({text})"
+        ));
+    }
+    Error::Storage(text)
 }
 
 #[cfg(test)]

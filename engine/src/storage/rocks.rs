@@ -12,8 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rocksdb::{
-    DBRawIteratorWithThreadMode, ErrorKind, MultiThreaded, OptimisticTransactionDB,
-    OptimisticTransactionOptions, Options, ReadOptions, WriteOptions,
+    DBAccess, DBRawIteratorWithThreadMode, DBWithThreadMode, ErrorKind, MultiThreaded,
+    OptimisticTransactionDB, OptimisticTransactionOptions, Options, ReadOptions, WriteOptions,
 };
 
 use super::{Durability, KeyRange, KeyValue, Scan, Store, Transaction, storage_error};
@@ -37,7 +37,8 @@ impl RocksStore {
         options.set_compression_type(rocksdb::DBCompressionType::Lz4);
         options.increase_parallelism(2);
         let db = Db::open(&options, dir).map_err(|e| {
-            if e.to_string().contains("lock") {
+            let text = e.to_string();
+            if text.contains("lock") && !text.contains("Read-only file system") {
                 Error::Storage(format!(
                     "the data directory {} is in use by another kvsql process ({e})",
                     dir.display()
@@ -55,6 +56,109 @@ impl RocksStore {
     }
 }
 
+/// A RocksDB directory opened read-only (a read-only file system, or `--read-only`):
+/// every read works, every write is refused with [`Error::ReadOnly`].
+pub struct ReadOnlyStore {
+    db: Arc<DBWithThreadMode<MultiThreaded>>,
+    why: String,
+}
+
+impl ReadOnlyStore {
+    /// Opens the database in `dir` for reading only; `why` explains refused writes.
+    pub fn open(dir: &Path, why: &str) -> Result<ReadOnlyStore> {
+        let options = Options::default();
+        let db = DBWithThreadMode::<MultiThreaded>::open_for_read_only(&options, dir, false)
+            .map_err(storage_error)?;
+        Ok(ReadOnlyStore {
+            db: Arc::new(db),
+            why: why.to_string(),
+        })
+    }
+}
+
+impl Store for ReadOnlyStore {
+    fn begin(&self) -> Result<Box<dyn Transaction>> {
+        Ok(Box::new(ReadOnlyTransaction {
+            db: self.db.clone(),
+            why: self.why.clone(),
+        }))
+    }
+
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+struct ReadOnlyTransaction {
+    db: Arc<DBWithThreadMode<MultiThreaded>>,
+    why: String,
+}
+
+impl Transaction for ReadOnlyTransaction {
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db.get(key).map_err(storage_error)
+    }
+
+    fn set(&mut self, _key: &[u8], _value: &[u8]) -> Result<()> {
+        Err(Error::ReadOnly(self.why.clone()))
+    }
+
+    fn delete(&mut self, _key: &[u8]) -> Result<()> {
+        Err(Error::ReadOnly(self.why.clone()))
+    }
+
+    fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_> {
+        match scan_options(&range, ReadOptions::default()) {
+            None => Box::new(std::iter::empty()),
+            Some((options, skip)) => Box::new(RocksScan::new(
+                self.db.raw_iterator_opt(options),
+                reverse,
+                skip,
+            )),
+        }
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        Ok(())
+    }
+
+    fn rollback(self: Box<Self>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Read options bounded to `range` (None when it is empty), and an excluded start key
+/// for the scan to skip.
+fn scan_options(
+    range: &KeyRange,
+    mut options: ReadOptions,
+) -> Option<(ReadOptions, Option<Vec<u8>>)> {
+    if range.is_empty() {
+        return None;
+    }
+    let skip = match &range.start {
+        Bound::Included(start) => {
+            options.set_iterate_lower_bound(start.clone());
+            None
+        }
+        Bound::Excluded(start) => {
+            options.set_iterate_lower_bound(start.clone());
+            Some(start.clone())
+        }
+        Bound::Unbounded => None,
+    };
+    match &range.end {
+        Bound::Included(end) => {
+            let mut upper = end.clone();
+            upper.push(0);
+            options.set_iterate_upper_bound(upper);
+        }
+        Bound::Excluded(end) => options.set_iterate_upper_bound(end.clone()),
+        Bound::Unbounded => {}
+    }
+    Some((options, skip))
+}
+
 impl Store for RocksStore {
     fn begin(&self) -> Result<Box<dyn Transaction>> {
         let mut txn_options = OptimisticTransactionOptions::default();
@@ -67,6 +171,7 @@ impl Store for RocksStore {
         Ok(Box::new(RocksTransaction {
             txn,
             _db: self.db.clone(),
+            dirty: false,
         }))
     }
 
@@ -99,6 +204,9 @@ struct RocksTransaction {
     // Declared before `_db`: dropped first.
     txn: RocksTxn,
     _db: Arc<Db>,
+    /// Whether anything was written: a read-only transaction is not committed, so
+    /// reads go on when writes cannot (a full disk).
+    dirty: bool,
 }
 
 impl RocksTransaction {
@@ -125,54 +233,31 @@ impl Transaction for RocksTransaction {
     }
 
     fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.dirty = true;
         self.txn.put(key, value).map_err(storage_error)
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<()> {
+        self.dirty = true;
         self.txn.delete(key).map_err(storage_error)
     }
 
     fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_> {
-        if range.is_empty() {
-            return Box::new(std::iter::empty());
+        match scan_options(&range, self.read_options()) {
+            None => Box::new(std::iter::empty()),
+            Some((options, skip)) => Box::new(RocksScan::new(
+                self.txn.raw_iterator_opt(options),
+                reverse,
+                skip,
+            )),
         }
-        let mut options = self.read_options();
-        let skip = match &range.start {
-            Bound::Included(start) => {
-                options.set_iterate_lower_bound(start.clone());
-                None
-            }
-            Bound::Excluded(start) => {
-                options.set_iterate_lower_bound(start.clone());
-                Some(start.clone())
-            }
-            Bound::Unbounded => None,
-        };
-        match &range.end {
-            Bound::Included(end) => {
-                let mut upper = end.clone();
-                upper.push(0);
-                options.set_iterate_upper_bound(upper);
-            }
-            Bound::Excluded(end) => options.set_iterate_upper_bound(end.clone()),
-            Bound::Unbounded => {}
-        }
-        let mut iter = self.txn.raw_iterator_opt(options);
-        if reverse {
-            iter.seek_to_last();
-        } else {
-            iter.seek_to_first();
-        }
-        Box::new(RocksScan {
-            iter,
-            reverse,
-            skip,
-            done: false,
-        })
     }
 
     fn commit(self: Box<Self>) -> Result<()> {
-        let RocksTransaction { txn, _db } = *self;
+        let RocksTransaction { txn, _db, dirty } = *self;
+        if !dirty {
+            return txn.rollback().map_err(storage_error);
+        }
         txn.commit().map_err(map_commit_error)
     }
 
@@ -181,15 +266,35 @@ impl Transaction for RocksTransaction {
     }
 }
 
-struct RocksScan<'a> {
-    iter: DBRawIteratorWithThreadMode<'a, RocksTxn>,
+struct RocksScan<'a, D: DBAccess> {
+    iter: DBRawIteratorWithThreadMode<'a, D>,
     reverse: bool,
     /// An excluded start key, skipped if met.
     skip: Option<Vec<u8>>,
     done: bool,
 }
 
-impl Iterator for RocksScan<'_> {
+impl<'a, D: DBAccess> RocksScan<'a, D> {
+    fn new(
+        mut iter: DBRawIteratorWithThreadMode<'a, D>,
+        reverse: bool,
+        skip: Option<Vec<u8>>,
+    ) -> Self {
+        if reverse {
+            iter.seek_to_last();
+        } else {
+            iter.seek_to_first();
+        }
+        RocksScan {
+            iter,
+            reverse,
+            skip,
+            done: false,
+        }
+    }
+}
+
+impl<D: DBAccess> Iterator for RocksScan<'_, D> {
     type Item = Result<KeyValue>;
 
     fn next(&mut self) -> Option<Self::Item> {
