@@ -91,7 +91,7 @@ async fn client_loop(client: Client, n: u64, tally: Arc<Tally>, stop: Arc<Atomic
             .prepare("INSERT INTO log (client, amount) VALUES ($1, $2)")
             .await,
         client
-            .prepare("SELECT count(*) FROM log WHERE client = $1 AND amount BETWEEN $2 AND $3")
+            .prepare("SELECT count(*), sum(amount) FROM log WHERE id BETWEEN $1 AND $1 + 99")
             .await,
     ) {
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
@@ -113,9 +113,11 @@ async fn client_loop(client: Client, n: u64, tally: Arc<Tally>, stop: Arc<Atomic
                 .await
                 .map(|_| &tally.inserts)
         } else if dice < 80 {
-            let low = rng.below(50) as i64;
+            // 100 consecutive log rows, somewhere among those written so far.
+            let written = tally.inserts.load(Ordering::Relaxed) + tally.transfers.load(Ordering::Relaxed);
+            let low = rng.below(written.max(1)) as i64;
             client
-                .query_one(&scan, &[&client_id, &low, &(low + 25)])
+                .query_one(&scan, &[&low])
                 .await
                 .map(|_| &tally.scans)
         } else {
