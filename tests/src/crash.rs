@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use kvsql_protocol::{Client, Error};
 
+use crate::rng::Rng;
 use crate::{TestServer, runtime};
 
 /// Rows each balance account starts with; transfers keep the total.
@@ -32,25 +33,6 @@ pub struct Report {
     pub rows_checked: u64,
     /// Writes in flight when the server died (either outcome is allowed, but whole).
     pub in_doubt: u64,
-}
-
-/// A small deterministic generator (xorshift), so a failing run can be repeated by seed.
-#[derive(Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// A write a client sent: the rows (ids) it inserts, all or none.
@@ -249,7 +231,7 @@ pub fn run(dir: &Path, cycles: u32, sync: bool, seed: u64) -> Report {
     let data = dir.join("data");
     let args: &[&str] = if sync { &["--sync"] } else { &[] };
     let rt = runtime();
-    let mut rng = Rng(seed.max(1));
+    let mut rng = Rng::new(seed);
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let mut report = Report::default();
     {
@@ -286,7 +268,7 @@ pub fn run(dir: &Path, cycles: u32, sync: bool, seed: u64) -> Report {
         let writers: Vec<_> = (0..WRITERS)
             .map(|w| {
                 let first_id = (i64::from(cycle) * WRITERS + w) * 1_000_000;
-                let writer_rng = Rng(rng.next() | 1);
+                let writer_rng = Rng::new(rng.next_u64());
                 rt.spawn(writer(addr, w, first_id, ledger.clone(), writer_rng))
             })
             .collect();

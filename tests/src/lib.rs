@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 pub mod crash;
 pub mod raw;
+pub mod rng;
 pub mod slt;
 
 /// Creates `table (id INTEGER PRIMARY KEY)` holding the ids 0 .. n: joined with itself

@@ -43,7 +43,8 @@ pub fn handshake(server: &TestServer) -> TcpStream {
     stream
 }
 
-pub fn send_request(stream: &mut TcpStream, id: u64, sql: &str) {
+/// A frame holding a query request.
+pub fn query_frame(id: u64, sql: &str) -> Vec<u8> {
     let mut frame = Vec::new();
     encode_frame(
         &pb::Request {
@@ -55,7 +56,12 @@ pub fn send_request(stream: &mut TcpStream, id: u64, sql: &str) {
         },
         &mut frame,
     );
-    stream.write_all(&frame).unwrap();
+    frame
+}
+
+/// Writes a query request.
+pub fn send_request(stream: &mut TcpStream, id: u64, sql: &str) {
+    stream.write_all(&query_frame(id, sql)).unwrap();
 }
 
 /// Reads one response frame, or None if the connection closed.

@@ -7,52 +7,12 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use kvsql_protocol::codec::{PREAMBLE, encode_frame};
+use kvsql_protocol::codec::PREAMBLE;
 use kvsql_protocol::{Client, Error, pb};
-use kvsql_tests::raw::{connect_raw, handshake, hello_frame};
+use kvsql_tests::raw::{connect_raw, handshake, hello_frame, query_frame};
+use kvsql_tests::rng::Rng;
 use kvsql_tests::{TestServer, runtime};
 use prost::Message;
-
-/// xorshift: deterministic, so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// `min` to `min + spread - 1` random bytes.
-    fn bytes(&mut self, min: usize, spread: usize) -> Vec<u8> {
-        let n = min + self.below(spread);
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
-
-fn query_frame(id: u64, sql: &str) -> Vec<u8> {
-    let mut frame = Vec::new();
-    encode_frame(
-        &pb::Request {
-            id,
-            kind: Some(pb::request::Kind::Query(pb::Query {
-                sql: sql.into(),
-                ..Default::default()
-            })),
-        },
-        &mut frame,
-    );
-    frame
-}
 
 /// What the server said before closing: (responses, errors among them). Panics if it
 /// sends something that is not a response frame, or neither answers nor closes.
@@ -117,7 +77,7 @@ fn feed(server: &TestServer, rng: &mut Rng, n: usize) {
         // After the handshake: random bytes.
         3 => (rng.bytes(1, 300), false),
         // A valid frame cut short.
-        4 => (valid[..rng.below(valid.len())].to_vec(), false),
+        4 => (valid[..rng.index(valid.len())].to_vec(), false),
         // A frame whose body is random bytes (garbage protobuf, usually).
         5 => {
             let body = rng.bytes(1, 100);
@@ -128,33 +88,33 @@ fn feed(server: &TestServer, rng: &mut Rng, n: usize) {
         // A valid query frame with bits flipped in its body.
         6 => {
             let mut bytes = valid.clone();
-            for _ in 0..1 + rng.below(4) {
-                let at = 4 + rng.below(bytes.len() - 4);
-                bytes[at] ^= 1 << rng.below(8);
+            for _ in 0..1 + rng.index(4) {
+                let at = 4 + rng.index(bytes.len() - 4);
+                bytes[at] ^= 1 << rng.index(8);
             }
             (bytes, false)
         }
         // A well-formed message of a kind this server does not know (field 99), or a
         // length prefix far over the limit (up to 4 GiB).
         7 => {
-            if rng.below(2) == 0 {
+            if rng.index(2) == 0 {
                 let body = [0x98, 0x06, 0x01, 0x08, 0x05]; // field 99 varint 1, id 5
                 let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
                 bytes.extend(body);
                 (bytes, true)
             } else {
-                let len = (17 << 20) + rng.below(u32::MAX as usize - (17 << 20)) as u32;
+                let len = (17 << 20) + rng.index(u32::MAX as usize - (17 << 20)) as u32;
                 (len.to_be_bytes().to_vec(), true)
             }
         }
         // A hello of a protocol version this server does not speak.
         8 => {
             let mut bytes = PREAMBLE.to_vec();
-            bytes.extend(hello_frame(2 + rng.below(1000) as u32));
+            bytes.extend(hello_frame(2 + rng.index(1000) as u32));
             (bytes, true)
         }
         // Half a preamble, then the connection closes.
-        _ => (PREAMBLE[..rng.below(4)].to_vec(), false),
+        _ => (PREAMBLE[..rng.index(4)].to_vec(), false),
     };
     let _ = stream.write_all(&bytes);
     let (responses, errors) = drain(&mut stream, n);
@@ -216,7 +176,7 @@ fn thousands_of_malformed_protocol_inputs_harm_no_other_session() {
         for t in 0..THREADS {
             let server = &server;
             scope.spawn(move || {
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1));
+                let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1));
                 for n in (t..INPUTS).step_by(THREADS) {
                     feed(server, &mut rng, n);
                 }
@@ -342,7 +302,7 @@ const SOUP: &[&str] = &[
 
 /// A random statement from a small grammar over table g (a INTEGER, b TEXT, c REAL).
 fn expression(rng: &mut Rng, depth: usize) -> String {
-    if depth == 0 || rng.below(4) == 0 {
+    if depth == 0 || rng.index(4) == 0 {
         return rng
             .pick(&[
                 "a", "b", "c", "1", "0", "-7", "2.5", "'x'", "''", "NULL", "TRUE",
@@ -350,7 +310,7 @@ fn expression(rng: &mut Rng, depth: usize) -> String {
             .to_string();
     }
     let e = |rng: &mut Rng| expression(rng, depth - 1);
-    match rng.below(10) {
+    match rng.index(10) {
         0 => format!(
             "({} {} {})",
             e(rng),
@@ -384,17 +344,17 @@ fn statement(rng: &mut Rng) -> String {
         expression(rng, 4),
         expression(rng, 3)
     );
-    if rng.below(2) == 0 {
+    if rng.index(2) == 0 {
         sql.push_str(&format!(" WHERE {}", expression(rng, 4)));
     }
-    if rng.below(3) == 0 {
+    if rng.index(3) == 0 {
         sql.push_str(" GROUP BY 1");
     }
-    if rng.below(3) == 0 {
+    if rng.index(3) == 0 {
         sql.push_str(&format!(
             " ORDER BY {} LIMIT {}",
             expression(rng, 2),
-            rng.below(5)
+            rng.index(5)
         ));
     }
     sql
@@ -419,10 +379,10 @@ fn token_soups_and_generated_statements_never_break_the_server() {
             .await
             .unwrap();
         let soups = Client::connect(server.addr()).await.unwrap();
-        let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+        let mut rng = Rng::new(0xD1B5_4A32_D192_ED03);
         let mut refused = 0;
         for n in 0..2000 {
-            let length = 1 + rng.below(25);
+            let length = 1 + rng.index(25);
             let soup: Vec<&str> = (0..length).map(|_| *rng.pick(SOUP)).collect();
             let sql = soup.join(" ");
             match soups.simple_query(&sql).await {

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use kvsql_protocol::{Client, Error};
 use kvsql_tests::TestServer;
+use kvsql_tests::rng::Rng;
 
 /// Run mixed reads, writes and transactions against one server for a while.
 #[derive(Parser)]
@@ -69,20 +70,8 @@ impl Tally {
     }
 }
 
-/// A small xorshift generator per client.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 async fn client_loop(client: Client, n: u64, tally: Arc<Tally>, stop: Arc<AtomicBool>) {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (n + 1));
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15 ^ (n + 1));
     let (read, insert, scan) = match (
         client
             .prepare("SELECT balance FROM acct WHERE id = $1")
@@ -114,12 +103,10 @@ async fn client_loop(client: Client, n: u64, tally: Arc<Tally>, stop: Arc<Atomic
                 .map(|_| &tally.inserts)
         } else if dice < 80 {
             // 100 consecutive log rows, somewhere among those written so far.
-            let written = tally.inserts.load(Ordering::Relaxed) + tally.transfers.load(Ordering::Relaxed);
+            let written =
+                tally.inserts.load(Ordering::Relaxed) + tally.transfers.load(Ordering::Relaxed);
             let low = rng.below(written.max(1)) as i64;
-            client
-                .query_one(&scan, &[&low])
-                .await
-                .map(|_| &tally.scans)
+            client.query_one(&scan, &[&low]).await.map(|_| &tally.scans)
         } else {
             let from = rng.below(ACCOUNTS as u64) as i64;
             let to = (from + 1 + rng.below(ACCOUNTS as u64 - 1) as i64) % ACCOUNTS;
