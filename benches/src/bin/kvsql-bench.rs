@@ -22,6 +22,9 @@ enum Workload {
     RangeScan,
     /// Point selects and updates, --read-ratio of them reads.
     Mixed,
+    /// SELECT id, value FROM t: the whole table streamed to the client per request
+    /// (rows per second are printed too; --read-delay-ms makes a slow reader).
+    FullScan,
 }
 
 #[derive(Parser, Debug)]
@@ -70,6 +73,13 @@ struct Args {
     /// Print one JSON line with the results.
     #[arg(long)]
     json: bool,
+    /// For full-scan: pause this long after every 1,000 rows read, as a slow client.
+    #[arg(long, default_value_t = 0)]
+    read_delay_ms: u64,
+    /// The server's process id: sample its resident memory every second and print the
+    /// lowest and highest (Linux /proc).
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 /// A cheap per-task random generator (xorshift).
@@ -109,6 +119,8 @@ struct Shared {
     remaining: Option<AtomicU64>,
     stop: AtomicBool,
     next_insert: AtomicU64,
+    /// Rows received by full scans.
+    rows: AtomicU64,
     errors: AtomicU64,
     /// Requests sent again after a serialization conflict (40001).
     retries: AtomicU64,
@@ -140,6 +152,7 @@ struct Prepared {
     insert: Statement,
     update: Statement,
     range: Statement,
+    all: Statement,
 }
 
 async fn worker(
@@ -180,6 +193,7 @@ async fn worker(
                     let start = key.min(args.keys.saturating_sub(100) as i64);
                     client.query(&statements.range, &[&start]).await.map(drop)
                 }
+                Workload::FullScan => full_scan(&client, &statements.all, &shared, &args).await,
             };
             // Two writes to one row at once: the later commit gets 40001. Try again,
             // as a client would; the latency includes the retries.
@@ -203,6 +217,40 @@ async fn worker(
         }
     }
     histogram
+}
+
+/// Streams the whole table, counting rows (pausing as a slow reader if asked).
+async fn full_scan(
+    client: &Client,
+    all: &Statement,
+    shared: &Shared,
+    args: &Args,
+) -> Result<(), Error> {
+    let mut rows = client.query_stream(all, &[]).await?;
+    let mut n = 0u64;
+    while let Some(row) = rows.next().await {
+        row?;
+        n += 1;
+        if n % 1000 == 0 {
+            shared.rows.fetch_add(1000, Ordering::Relaxed);
+            if args.read_delay_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(args.read_delay_ms)).await;
+            }
+            let late = shared.deadline.is_some_and(|d| Instant::now() >= d);
+            if late || shared.stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+        }
+    }
+    shared.rows.fetch_add(n % 1000, Ordering::Relaxed);
+    Ok(())
+}
+
+/// A process's resident memory in KiB.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[tokio::main]
@@ -230,6 +278,7 @@ async fn run(args: Arc<Args>) -> Result<(), Error> {
         remaining: args.requests.map(AtomicU64::new),
         stop: AtomicBool::new(false),
         next_insert: AtomicU64::new(args.keys + 1_000_000_000),
+        rows: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         retries: AtomicU64::new(0),
     });
@@ -242,6 +291,20 @@ async fn run(args: Arc<Args>) -> Result<(), Error> {
             shared.stop.store(true, Ordering::Relaxed);
         })
     };
+    // Server memory, sampled each second while the workload runs.
+    let memory = args.server_pid.map(|pid| {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let mut samples = Vec::new();
+            while !shared.stop.load(Ordering::Relaxed) {
+                if let Some(kib) = rss_kib(pid) {
+                    samples.push(kib);
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            samples
+        })
+    });
     let mut tasks = Vec::new();
     let started = Instant::now();
     for c in 0..args.connections {
@@ -260,6 +323,9 @@ async fn run(args: Arc<Args>) -> Result<(), Error> {
                 .prepare(&format!(
                     "SELECT id, value FROM {t} WHERE id >= $1 AND id < $1 + 100"
                 ))
+                .await?,
+            all: client
+                .prepare(&format!("SELECT id, value FROM {t}"))
                 .await?,
         });
         for p in 0..args.pipeline.max(1) {
@@ -280,6 +346,25 @@ async fn run(args: Arc<Args>) -> Result<(), Error> {
     }
     watchdog.abort();
     let elapsed = started.elapsed().as_secs_f64();
+    shared.stop.store(true, Ordering::Relaxed);
+    if let Some(memory) = memory {
+        let samples = memory.await.unwrap_or_default();
+        if let (Some(low), Some(high)) = (samples.iter().min(), samples.iter().max()) {
+            println!(
+                "server RSS over {} samples: lowest {low} KiB, highest {high} KiB, first {} KiB, last {} KiB",
+                samples.len(),
+                samples[0],
+                samples[samples.len() - 1]
+            );
+        }
+    }
+    let rows = shared.rows.load(Ordering::Relaxed);
+    if rows > 0 {
+        println!(
+            "streamed {rows} rows in {elapsed:.2} s: {:.0} rows/s",
+            rows as f64 / elapsed
+        );
+    }
     let done = histogram.len();
     let rate = done as f64 / elapsed;
     let errors = shared.errors.load(Ordering::Relaxed);
