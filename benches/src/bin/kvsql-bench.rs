@@ -231,7 +231,7 @@ async fn full_scan(
     while let Some(row) = rows.next().await {
         row?;
         n += 1;
-        if n % 1000 == 0 {
+        if n.is_multiple_of(1000) {
             shared.rows.fetch_add(1000, Ordering::Relaxed);
             if args.read_delay_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(args.read_delay_ms)).await;
