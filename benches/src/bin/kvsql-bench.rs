@@ -162,7 +162,7 @@ async fn worker(
     args: Arc<Args>,
     seed: u64,
 ) -> Histogram<u64> {
-    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("histogram");
     let mut rng = Rng(seed | 1);
     let value = "w".repeat(args.value_size);
     while shared.take() {
@@ -338,7 +338,7 @@ async fn run(args: Arc<Args>) -> Result<(), Error> {
             )));
         }
     }
-    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("histogram");
     for task in tasks {
         histogram
             .add(task.await.expect("worker"))
