@@ -28,6 +28,8 @@ pub struct Options {
     /// Open for reading only: every write fails with 25006. (A data directory on a
     /// read-only file system is opened so anyway.)
     pub read_only: bool,
+    /// Bytes of RocksDB block cache; None: 256 MiB.
+    pub cache_bytes: Option<usize>,
 }
 
 struct Shared {
@@ -117,7 +119,10 @@ impl Database {
                 "the server was started with --read-only",
             )?)
         } else {
-            match RocksStore::open(dir, options.durability) {
+            let cache = options
+                .cache_bytes
+                .unwrap_or(crate::storage::rocks::DEFAULT_CACHE_BYTES);
+            match RocksStore::open_with_cache(dir, options.durability, cache) {
                 Ok(store) => Box::new(store),
                 Err(e) if e.to_string().contains("Read-only file system") => {
                     tracing::warn!(

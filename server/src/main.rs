@@ -45,6 +45,10 @@ pub struct Config {
     #[arg(long, value_name = "PEM_FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// RocksDB block cache, in MiB: table blocks read from disk stay here, uncompressed.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub cache_mb: usize,
+
     /// Open the database for reading only: queries work, every write fails with 25006.
     /// (A data directory on a read-only file system is served this way by itself.)
     #[arg(long)]
@@ -148,6 +152,7 @@ async fn run(config: Config) -> Result<(), String> {
         statement_memory: (config.statement_memory_mb > 0)
             .then(|| config.statement_memory_mb.saturating_mul(1 << 20)),
         read_only: config.read_only,
+        cache_bytes: Some(config.cache_mb.saturating_mul(1 << 20)),
     };
     if let Some(backup) = &config.restore_from {
         restore(backup, &config.data_dir)?;

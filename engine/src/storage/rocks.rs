@@ -20,6 +20,9 @@ use super::{Durability, KeyRange, KeyValue, Scan, Store, Transaction, storage_er
 use crate::error::{Error, Result};
 
 type Db = OptimisticTransactionDB<MultiThreaded>;
+
+/// The block cache when none is asked for: 256 MiB.
+pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
 type RocksTxn = rocksdb::Transaction<'static, Db>;
 
 /// A store in a RocksDB directory. Opening takes RocksDB's lock on the directory, so a
@@ -30,12 +33,29 @@ pub struct RocksStore {
 }
 
 impl RocksStore {
-    /// Opens (creating if missing) the database in `dir`.
+    /// Opens (creating if missing) the database in `dir`, with a block cache of
+    /// [`DEFAULT_CACHE_BYTES`].
     pub fn open(dir: &Path, durability: Durability) -> Result<RocksStore> {
+        Self::open_with_cache(dir, durability, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens the database in `dir` with a block cache of `cache_bytes` (table blocks read
+    /// from disk are kept there, uncompressed) and a bloom filter in every table file, so
+    /// that a point read skips the files that cannot hold its key.
+    pub fn open_with_cache(
+        dir: &Path,
+        durability: Durability,
+        cache_bytes: usize,
+    ) -> Result<RocksStore> {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.set_compression_type(rocksdb::DBCompressionType::Lz4);
         options.increase_parallelism(2);
+        let mut table = rocksdb::BlockBasedOptions::default();
+        let cache = rocksdb::Cache::new_lru_cache(cache_bytes);
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        options.set_block_based_table_factory(&table);
         let db = Db::open(&options, dir).map_err(|e| {
             let text = e.to_string();
             if text.contains("lock") && !text.contains("Read-only file system") {
