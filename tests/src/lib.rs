@@ -30,6 +30,24 @@ pub async fn create_ids_table(client: &kvsql_protocol::Client, table: &str, n: u
         .expect("create the ids table");
 }
 
+/// The single integer a query returns (panics on anything else).
+pub async fn scalar(client: &kvsql_protocol::Client, sql: &str) -> i64 {
+    client
+        .query_one(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .get(0)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// The SQLSTATE of a server's error (panics on an error of any other kind).
+pub fn server_code(e: &kvsql_protocol::Error) -> &str {
+    match e {
+        kvsql_protocol::Error::Server { code, .. } => code,
+        other => panic!("expected a server error, got {other:?}"),
+    }
+}
+
 /// A small multi-threaded runtime for a test's async part.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

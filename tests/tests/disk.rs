@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kvsql_protocol::{Client, Error};
-use kvsql_tests::{TestServer, runtime};
+use kvsql_protocol::Client;
+use kvsql_tests::{TestServer, runtime, scalar, server_code};
 
 /// A tmpfs mounted for the length of a test.
 struct Mount {
@@ -53,17 +53,6 @@ impl Drop for Mount {
     }
 }
 
-fn code(e: &Error) -> &str {
-    match e {
-        Error::Server { code, .. } => code,
-        other => panic!("expected a server error, got {other:?}"),
-    }
-}
-
-async fn count(c: &Client, sql: &str) -> i64 {
-    c.query_one(sql, &[]).await.unwrap().get(0).unwrap()
-}
-
 #[test]
 fn a_full_disk_fails_writes_clearly_keeps_reads_and_loses_nothing() {
     let temp = tempfile::tempdir().unwrap();
@@ -89,15 +78,15 @@ fn a_full_disk_fails_writes_clearly_keeps_reads_and_loses_nothing() {
             }
             assert!(acknowledged < 100, "24 MiB never filled up");
         };
-        assert_eq!(code(&err), "53100", "{err}");
+        assert_eq!(server_code(&err), "53100", "{err}");
         assert!(err.to_string().contains("disk full"), "{err}");
         assert!(err.to_string().contains("no space left"), "{err}");
         assert!(acknowledged >= 5, "{acknowledged}");
         // Reads go on, in this session and in new ones.
-        assert_eq!(count(&c, "SELECT count(*) FROM big").await, acknowledged);
+        assert_eq!(scalar(&c, "SELECT count(*) FROM big").await, acknowledged);
         let fresh = Client::connect(server.addr()).await.unwrap();
         assert_eq!(
-            count(&fresh, "SELECT length(v) FROM big WHERE id = 0").await,
+            scalar(&fresh, "SELECT length(v) FROM big WHERE id = 0").await,
             1 << 20
         );
         // Writes keep failing clearly.
@@ -105,7 +94,7 @@ fn a_full_disk_fails_writes_clearly_keeps_reads_and_loses_nothing() {
             .execute("INSERT INTO big VALUES (-1, 'small')", &[])
             .await
             .unwrap_err();
-        assert!(matches!(code(&err), "53100" | "58030"), "{err}");
+        assert!(matches!(server_code(&err), "53100" | "58030"), "{err}");
         acknowledged
     });
     // With space again and a restart, every acknowledged row is there and writes work.
@@ -114,9 +103,9 @@ fn a_full_disk_fails_writes_clearly_keeps_reads_and_loses_nothing() {
     let server = TestServer::start_in(&data, &[]);
     runtime().block_on(async {
         let c = Client::connect(server.addr()).await.unwrap();
-        assert_eq!(count(&c, "SELECT count(*) FROM big").await, acknowledged);
+        assert_eq!(scalar(&c, "SELECT count(*) FROM big").await, acknowledged);
         assert_eq!(
-            count(&c, "SELECT count(*) FROM big WHERE length(v) = 1048576").await,
+            scalar(&c, "SELECT count(*) FROM big WHERE length(v) = 1048576").await,
             acknowledged
         );
         c.execute("INSERT INTO big VALUES (-1, 'small')", &[])
@@ -128,18 +117,18 @@ fn a_full_disk_fails_writes_clearly_keeps_reads_and_loses_nothing() {
 
 /// Checks a server that must refuse writes (with `why` in the message) and serve reads.
 async fn reads_only(c: &Client, why: &str) {
-    assert_eq!(count(c, "SELECT count(*) FROM t").await, 3);
-    assert_eq!(count(c, "SELECT id FROM t WHERE name = 'b'").await, 2);
+    assert_eq!(scalar(c, "SELECT count(*) FROM t").await, 3);
+    assert_eq!(scalar(c, "SELECT id FROM t WHERE name = 'b'").await, 2);
     for sql in [
         "INSERT INTO t VALUES (4, 'd')",
         "UPDATE t SET name = 'z'",
         "CREATE TABLE u (id INTEGER PRIMARY KEY)",
     ] {
         let err = c.execute(sql, &[]).await.unwrap_err();
-        assert_eq!(code(&err), "25006", "{sql}: {err}");
+        assert_eq!(server_code(&err), "25006", "{sql}: {err}");
         assert!(err.to_string().contains(why), "{err}");
     }
-    assert_eq!(count(c, "SELECT count(*) FROM t").await, 3);
+    assert_eq!(scalar(c, "SELECT count(*) FROM t").await, 3);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use kvsql_protocol::codec::PREAMBLE;
 use kvsql_protocol::{Client, Error, pb};
 use kvsql_tests::raw::{connect_raw, handshake, hello_frame, query_frame};
 use kvsql_tests::rng::Rng;
-use kvsql_tests::{TestServer, runtime};
+use kvsql_tests::{TestServer, runtime, scalar};
 use prost::Message;
 
 /// What the server said before closing: (responses, errors among them). Panics if it
@@ -130,10 +130,6 @@ fn feed(server: &TestServer, rng: &mut Rng, n: usize) {
             "input {n}: {errors:?}"
         );
     }
-}
-
-async fn scalar(client: &Client, sql: &str) -> i64 {
-    client.query_one(sql, &[]).await.unwrap().get(0).unwrap()
 }
 
 #[test]

@@ -3,14 +3,10 @@
 //! allows (write skew) is shown to happen, as docs/transactions.md says.
 
 use kvsql_protocol::{Client, Error};
-use kvsql_tests::{TestServer, runtime};
+use kvsql_tests::{TestServer, runtime, scalar};
 
 async fn session(server: &TestServer) -> Client {
     Client::connect(server.addr()).await.unwrap()
-}
-
-async fn scalar(client: &Client, sql: &str) -> i64 {
-    client.query_one(sql, &[]).await.unwrap().get(0).unwrap()
 }
 
 async fn ids(client: &Client, sql: &str) -> Vec<i64> {

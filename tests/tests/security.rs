@@ -7,14 +7,7 @@ use kvsql_protocol::{Client, Error, TlsConfig, pb};
 use kvsql_tests::raw::{
     connect_raw, errors_until_closed, hello_frame, read_response, send_request,
 };
-use kvsql_tests::{TestServer, run, runtime};
-
-fn code(e: &Error) -> &str {
-    match e {
-        Error::Server { code, .. } => code,
-        other => panic!("expected a server error, got {other:?}"),
-    }
-}
+use kvsql_tests::{TestServer, run, runtime, server_code};
 
 /// A server whose database starts with admin `root` (password "root-pw").
 fn server_with_admin(dir: &std::path::Path) -> TestServer {
@@ -51,7 +44,7 @@ fn with_users_nothing_but_a_login_is_accepted_and_failures_all_look_alike() {
 
     runtime().block_on(async {
         let err = Client::connect(server.addr()).await.unwrap_err();
-        assert_eq!(code(&err), "28000", "{err}");
+        assert_eq!(server_code(&err), "28000", "{err}");
         assert!(
             err.to_string()
                 .contains("requires a user name and password"),
@@ -65,7 +58,7 @@ fn with_users_nothing_but_a_login_is_accepted_and_failures_all_look_alike() {
                 .await
                 .unwrap_err();
             assert!(started.elapsed() >= Duration::from_millis(450), "no delay");
-            assert_eq!(code(&err), "28P01");
+            assert_eq!(server_code(&err), "28P01");
             answers.push(err.to_string());
         }
         assert_eq!(answers[0], answers[1]);
@@ -119,7 +112,7 @@ fn admins_manage_users_and_passwords_are_stored_only_as_hashes() {
             format!("BACKUP TO '{}'", backup.display()),
         ] {
             let err = bob.simple_query(&sql).await.unwrap_err();
-            assert_eq!(code(&err), "42501", "{sql}: {err}");
+            assert_eq!(server_code(&err), "42501", "{sql}: {err}");
             assert!(err.to_string().contains("only an admin may"), "{err}");
         }
         // ... but may change their own password.
@@ -129,7 +122,7 @@ fn admins_manage_users_and_passwords_are_stored_only_as_hashes() {
         let err = Client::connect_user(addr, "bob", "plain-text-bob-pw")
             .await
             .unwrap_err();
-        assert_eq!(code(&err), "28P01");
+        assert_eq!(server_code(&err), "28P01");
         Client::connect_user(addr, "bob", "new-bob-pw")
             .await
             .unwrap();
@@ -141,7 +134,7 @@ fn admins_manage_users_and_passwords_are_stored_only_as_hashes() {
         let err = Client::connect_user(addr, "bob", "new-bob-pw")
             .await
             .unwrap_err();
-        assert_eq!(code(&err), "28P01");
+        assert_eq!(server_code(&err), "28P01");
         let err = root.simple_query("DROP USER bob").await.unwrap_err();
         assert!(err.to_string().contains("no such user: bob"), "{err}");
     });
@@ -177,7 +170,7 @@ fn admins_manage_users_and_passwords_are_stored_only_as_hashes() {
         let err = Client::connect_user(server.addr(), "other", "other")
             .await
             .unwrap_err();
-        assert_eq!(code(&err), "28P01");
+        assert_eq!(server_code(&err), "28P01");
         Client::connect_user(server.addr(), "root", "root-pw")
             .await
             .unwrap();
@@ -222,7 +215,7 @@ fn the_first_user_created_on_an_open_server_is_an_admin_and_turns_logins_on() {
             "the first user is an admin"
         );
         let err = Client::connect(server.addr()).await.unwrap_err();
-        assert_eq!(code(&err), "28000");
+        assert_eq!(server_code(&err), "28000");
         Client::connect_user(server.addr(), "first", "pw1")
             .await
             .unwrap();

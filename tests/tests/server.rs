@@ -8,19 +8,7 @@ use kvsql_protocol::{Client, ColumnType, Error, pb};
 use kvsql_tests::raw::{
     connect_raw, errors_until_closed, handshake, hello_frame, read_response, send_request,
 };
-use kvsql_tests::{TestServer, runtime};
-
-/// The single integer a query returns.
-async fn scalar(client: &Client, sql: &str) -> i64 {
-    client.query_one(sql, &[]).await.unwrap().get(0).unwrap()
-}
-
-fn server_code(e: &Error) -> &str {
-    match e {
-        Error::Server { code, .. } => code,
-        other => panic!("expected a server error, got {other:?}"),
-    }
-}
+use kvsql_tests::{TestServer, runtime, scalar, server_code};
 
 #[test]
 fn create_fill_query_update_delete_through_the_driver() {
