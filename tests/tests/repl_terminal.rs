@@ -243,6 +243,16 @@ fn history_is_kept_across_sessions() {
     second.send(UP).unwrap();
     second.send_line("").unwrap();
     second.expect(" from the first session\r\n(1 row)").unwrap();
+    // Typing the start of a remembered statement shows the rest as a grey hint, which
+    // the Right arrow takes.
+    second.expect("kvsql> ").unwrap();
+    second.send("SELECT 'from").unwrap();
+    second
+        .expect("\x1b[90m the first session' AS said;\x1b[0m")
+        .unwrap();
+    second.send("\x1b[C").unwrap();
+    second.send_line("").unwrap();
+    second.expect(" from the first session\r\n(1 row)").unwrap();
     at_prompt(&mut second, "\\q");
     second.expect(expectrl::Eof).unwrap();
 }
