@@ -305,7 +305,9 @@ fn interactive(shell: &mut Shell, history_file: Option<PathBuf>) -> bool {
             .unwrap_or_else(|e| e.into_inner())
             .pending
             .clone_from(&pending);
-        match editor.readline(prompt(&pending)) {
+        let read = editor.readline(prompt(&pending));
+        shell.forget_interrupts();
+        match read {
             Ok(line) => {
                 if pending.trim().is_empty() {
                     pending.clear();

@@ -184,23 +184,37 @@ impl Shell {
     /// it (the statement then fails with 57014 and the session goes on).
     pub fn query(&mut self, sql: &str) -> Result<Vec<QueryResult>, Error> {
         let client = self.client.clone();
-        // Forget a Ctrl-C pressed while no statement ran.
-        self.interrupted();
         let Some(sigint) = self.interrupts.as_mut() else {
             return self.runtime.block_on(client.simple_query(sql));
         };
         self.runtime.block_on(async move {
             let query = client.simple_query(sql);
             tokio::pin!(query);
+            // The query goes first, so its request is queued before any cancel.
             tokio::select! {
-                answer = &mut query => answer,
-                _ = sigint.recv() => {
-                    eprintln!("Cancel request sent.");
-                    let _ = client.cancel_request(0).await;
-                    query.await
+                biased;
+                answer = &mut query => return answer,
+                _ = sigint.recv() => eprintln!("Cancel request sent."),
+            }
+            // A cancel only reaches a statement the server has started, so repeat it
+            // until the statement ends (more Ctrl-C presses send more).
+            loop {
+                let cancel = client.clone();
+                tokio::spawn(async move { cancel.cancel_request(0).await });
+                tokio::select! {
+                    biased;
+                    answer = &mut query => return answer,
+                    _ = sigint.recv() => {}
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
                 }
             }
         })
+    }
+
+    /// Forgets Ctrl-C presses made while no statement ran (in the pager, say), so that
+    /// they do not cancel the next one.
+    pub fn forget_interrupts(&mut self) {
+        self.interrupted();
     }
 
     /// Prints results: to the `\o` file, or to standard output through the pager when
