@@ -47,6 +47,14 @@ struct Shared {
 }
 
 impl Shared {
+    /// Whether any user exists (then clients must log in, and only admins administer).
+    fn users_exist(&self) -> Result<bool> {
+        let mut txn = self.store.begin()?;
+        let any = users::any(txn.as_mut());
+        txn.rollback()?;
+        any
+    }
+
     /// Runs `f` on the table's counter (the next id to hand out), seeding it from the
     /// store the first time.
     fn with_counter<T>(
@@ -176,10 +184,7 @@ impl Database {
 
     /// Whether clients must log in: some user exists.
     pub fn auth_required(&self) -> Result<bool> {
-        let mut txn = self.shared.store.begin()?;
-        let any = users::any(txn.as_mut());
-        txn.rollback()?;
-        any
+        self.shared.users_exist()
     }
 
     /// The user, if `password` is theirs. An unknown name costs the same time as a wrong
@@ -366,10 +371,7 @@ impl Session {
         if self.user.as_ref().is_some_and(|u| u.admin) {
             return Ok(());
         }
-        let mut txn = self.shared.store.begin()?;
-        let any = users::any(txn.as_mut());
-        txn.rollback()?;
-        if any? {
+        if self.shared.users_exist()? {
             return Err(Error::PermissionDenied(format!("only an admin may {what}")));
         }
         Ok(())
