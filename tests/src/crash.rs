@@ -13,7 +13,7 @@ use std::time::Duration;
 use kvsql_protocol::{Client, Error};
 
 use crate::rng::Rng;
-use crate::{TestServer, runtime};
+use crate::{TestServer, runtime, scalar};
 
 /// Rows each balance account starts with; transfers keep the total.
 const ACCOUNTS: i64 = 10;
@@ -127,13 +127,23 @@ async fn writer(
     }
 }
 
-async fn scalar(client: &Client, sql: &str) -> i64 {
-    client
-        .query_one(sql, &[])
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .get::<i64>(0)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+/// Checks that rows of `items` matching `condition` count the same through its index
+/// and by a full scan.
+async fn index_agrees(client: &Client, condition: &str, cycle: u32) {
+    let by_index = scalar(
+        client,
+        &format!("SELECT count(*) FROM items WHERE {condition}"),
+    )
+    .await;
+    let by_scan = scalar(
+        client,
+        &format!("SELECT count(*) FROM items NOT INDEXED WHERE {condition}"),
+    )
+    .await;
+    assert_eq!(
+        by_index, by_scan,
+        "cycle {cycle}: the index disagrees for {condition}"
+    );
 }
 
 /// Checks the data after a restart; panics with what is wrong.
@@ -185,37 +195,11 @@ async fn check(client: &Client, ledger: &Ledger, cycle: u32) -> u64 {
     // Indexes agree with the table: each tag counted through its index and by a scan,
     // and every row found again through the unique (writer, id) index.
     for tag in 0..TAGS {
-        let by_index = scalar(
-            client,
-            &format!("SELECT count(*) FROM items WHERE tag = 't{tag}'"),
-        )
-        .await;
-        let by_scan = scalar(
-            client,
-            &format!("SELECT count(*) FROM items NOT INDEXED WHERE tag = 't{tag}'"),
-        )
-        .await;
-        assert_eq!(
-            by_index, by_scan,
-            "cycle {cycle}: index items_tag disagrees for t{tag}"
-        );
+        index_agrees(client, &format!("tag = 't{tag}'"), cycle).await;
     }
     let total = present.len() as i64;
     for w in 0..WRITERS {
-        let by_index = scalar(
-            client,
-            &format!("SELECT count(*) FROM items WHERE writer = {w}"),
-        )
-        .await;
-        let by_scan = scalar(
-            client,
-            &format!("SELECT count(*) FROM items NOT INDEXED WHERE writer = {w}"),
-        )
-        .await;
-        assert_eq!(
-            by_index, by_scan,
-            "cycle {cycle}: index items_writer_id disagrees for {w}"
-        );
+        index_agrees(client, &format!("writer = {w}"), cycle).await;
     }
     assert_eq!(scalar(client, "SELECT count(*) FROM items").await, total);
     let by_balance = scalar(client, "SELECT count(*) FROM acct WHERE balance > -1000000").await;

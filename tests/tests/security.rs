@@ -7,7 +7,7 @@ use kvsql_protocol::{Client, Error, TlsConfig, pb};
 use kvsql_tests::raw::{
     connect_raw, errors_until_closed, hello_frame, read_response, send_request,
 };
-use kvsql_tests::{TestServer, run, runtime, server_code};
+use kvsql_tests::{TestServer, run, runtime, scalar, server_code};
 
 /// A server whose database starts with admin `root` (password "root-pw").
 fn server_with_admin(dir: &std::path::Path) -> TestServer {
@@ -65,13 +65,7 @@ fn with_users_nothing_but_a_login_is_accepted_and_failures_all_look_alike() {
         let root = Client::connect_user(server.addr(), "root", "root-pw")
             .await
             .unwrap();
-        let one: i64 = root
-            .query_one("SELECT 1", &[])
-            .await
-            .unwrap()
-            .get(0)
-            .unwrap();
-        assert_eq!(one, 1);
+        assert_eq!(scalar(&root, "SELECT 1").await, 1);
     });
     assert!(server.log().contains("login failed"));
 }
@@ -275,13 +269,7 @@ fn tls_connections_verify_the_server_and_carry_queries_cancels_and_logins() {
             .await
             .unwrap();
         kvsql_tests::create_ids_table(&c, "k", 1000).await;
-        let n: i64 = c
-            .query_one("SELECT count(*) FROM k", &[])
-            .await
-            .unwrap()
-            .get(0)
-            .unwrap();
-        assert_eq!(n, 1000);
+        assert_eq!(scalar(&c, "SELECT count(*) FROM k").await, 1000);
         // A cancel request travels over TLS too.
         let token = c.cancel_token();
         let long = tokio::spawn({
