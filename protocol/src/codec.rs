@@ -2,6 +2,7 @@
 //! [`PREAMBLE`]; after that, each direction is a sequence of frames, each a 4-byte
 //! big-endian payload length followed by one protobuf message of that length.
 
+use bytes::BytesMut;
 use prost::Message;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -70,6 +71,89 @@ pub async fn read_frame<R: AsyncRead + Unpin, M: Message + Default>(
     Ok(Some(M::decode(buf.as_slice())?))
 }
 
+/// Reads frames through a buffer of its own, for a peer that may send many frames at
+/// once (pipelining):
+/// - one `read` takes whatever has arrived, so frames sent together are read together,
+///   and [`FrameReader::has_frame`] tells whether the next one is already here;
+/// - [`FrameReader::next`] is cancel safe: it may be dropped in a `select!` and no byte
+///   is lost (the bytes read so far stay in the buffer).
+pub struct FrameReader<R> {
+    inner: R,
+    buf: BytesMut,
+    max: usize,
+}
+
+/// How much a read asks for at least.
+const READ_CHUNK: usize = 64 * 1024;
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    /// Frames longer than `max` bytes are refused ([`FrameError::TooLarge`]) before any
+    /// of their payload is read.
+    pub fn new(inner: R, max: usize) -> Self {
+        FrameReader {
+            inner,
+            buf: BytesMut::new(),
+            max,
+        }
+    }
+
+    /// Reads exactly `N` bytes that are not a frame (the preamble).
+    pub async fn read_raw<const N: usize>(&mut self) -> std::io::Result<[u8; N]> {
+        while self.buf.len() < N {
+            if self.fill(N - self.buf.len()).await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        let mut out = [0u8; N];
+        out.copy_from_slice(&self.buf.split_to(N));
+        Ok(out)
+    }
+
+    /// Whether a whole frame (or a length that is too large, which `next` reports at
+    /// once) is already buffered.
+    pub fn has_frame(&self) -> bool {
+        match self.frame_len() {
+            Some(len) => len > self.max || self.buf.len() >= 4 + len,
+            None => false,
+        }
+    }
+
+    fn frame_len(&self) -> Option<usize> {
+        let head: [u8; 4] = self.buf.get(..4)?.try_into().ok()?;
+        Some(u32::from_be_bytes(head) as usize)
+    }
+
+    /// Reads one frame. `Ok(None)` when the peer closed the connection cleanly between
+    /// frames; a connection closed inside a frame is an error. Cancel safe.
+    pub async fn next<M: Message + Default>(&mut self) -> Result<Option<M>, FrameError> {
+        loop {
+            let need = match self.frame_len() {
+                Some(len) if len > self.max => {
+                    return Err(FrameError::TooLarge { len, max: self.max });
+                }
+                Some(len) if self.buf.len() >= 4 + len => {
+                    let frame = self.buf.split_to(4 + len);
+                    return Ok(Some(M::decode(&frame[4..])?));
+                }
+                Some(len) => 4 + len - self.buf.len(),
+                None => 4 - self.buf.len(),
+            };
+            if self.fill(need).await? == 0 {
+                if self.buf.is_empty() {
+                    return Ok(None);
+                }
+                return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+            }
+        }
+    }
+
+    /// One read of at least `need` bytes of room; returns the bytes read (0 at the end).
+    async fn fill(&mut self, need: usize) -> std::io::Result<usize> {
+        self.buf.reserve(need.max(READ_CHUNK));
+        self.inner.read_buf(&mut self.buf).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +199,66 @@ mod tests {
         let garbage = [0, 0, 0, 3, 0xFF, 0xFF, 0xFF];
         let err = read_frame::<_, pb::Request>(&mut &garbage[..], 1024, &mut buf).await;
         assert!(matches!(err, Err(FrameError::Decode(_))));
+    }
+
+    /// A reader fed one byte at a time, whose reads are dropped half way (as a
+    /// `select!` does), still yields every frame whole, and says when one is buffered.
+    #[tokio::test]
+    async fn frame_reader_is_cancel_safe_and_sees_buffered_frames() {
+        let requests: Vec<pb::Request> = (1..=3)
+            .map(|id| pb::Request {
+                id,
+                kind: Some(pb::request::Kind::Query(pb::Query {
+                    sql: format!("SELECT {id}"),
+                    ..Default::default()
+                })),
+            })
+            .collect();
+        let mut bytes = b"KVSQ".to_vec();
+        for r in &requests {
+            encode_frame(r, &mut bytes);
+        }
+        let (mut tx, rx) = tokio::io::duplex(1);
+        let writer = tokio::spawn(async move {
+            for b in bytes {
+                tx.write_all(&[b]).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        });
+        let mut reader = FrameReader::new(rx, 1024);
+        assert_eq!(&reader.read_raw::<4>().await.unwrap(), b"KVSQ");
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            tokio::select! {
+                frame = reader.next::<pb::Request>() => got.push(frame.unwrap().unwrap()),
+                () = tokio::task::yield_now() => {}
+            }
+        }
+        assert_eq!(got, requests);
+        writer.await.unwrap();
+        assert!(
+            reader.next::<pb::Request>().await.unwrap().is_none(),
+            "clean end"
+        );
+
+        // Two frames arriving together: after the first, the second is already here.
+        let mut both = Vec::new();
+        encode_frame(&requests[0], &mut both);
+        encode_frame(&requests[1], &mut both);
+        let mut reader = FrameReader::new(both.as_slice(), 1024);
+        assert!(!reader.has_frame(), "nothing read yet");
+        reader.next::<pb::Request>().await.unwrap().unwrap();
+        assert!(reader.has_frame());
+        reader.next::<pb::Request>().await.unwrap().unwrap();
+        assert!(!reader.has_frame());
+
+        // Too long: refused from the length alone; cut short: an error, not a clean end.
+        let mut reader = FrameReader::new(&both[..], 4);
+        let err = reader.next::<pb::Request>().await.unwrap_err();
+        assert!(matches!(err, FrameError::TooLarge { max: 4, .. }), "{err}");
+        let mut reader = FrameReader::new(&both[..both.len() - 1], 1024);
+        reader.next::<pb::Request>().await.unwrap().unwrap();
+        assert!(reader.next::<pb::Request>().await.is_err());
     }
 
     /// The byte-level example in docs/protocol.md, checked against the real encoder.

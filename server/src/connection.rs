@@ -1,7 +1,7 @@
 //! One client connection: preamble, handshake, then requests answered in order.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kvsql_engine::{Database, Prepared, ResultSink, Session, Value};
-use kvsql_protocol::codec::{self, FrameError, PREAMBLE};
+use kvsql_protocol::codec::{self, FrameError, FrameReader, PREAMBLE};
 use kvsql_protocol::pb::{self, request, response::Kind};
 use kvsql_protocol::{PROTOCOL_MAJOR, PROTOCOL_MINOR};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tracing::{debug, info, warn};
@@ -30,8 +30,62 @@ const INLINE_BELOW: Duration = Duration::from_micros(150);
 /// How long a new connection may take to send its preamble and hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-type Writer = BufWriter<Box<dyn AsyncWrite + Send + Unpin>>;
-type Reader = BufReader<Box<dyn AsyncRead + Send + Unpin>>;
+type Reader = FrameReader<Box<dyn AsyncRead + Send + Unpin>>;
+
+/// Requests read ahead while a statement runs, at most; past this the connection stops
+/// reading until the queue drains (the client then waits, as TCP makes it).
+const QUEUE_LIMIT: usize = 256;
+
+/// Responses are encoded into one buffer and written with one syscall when the client
+/// has nothing more buffered for us (or the buffer is large): pipelined requests share
+/// their writes.
+struct Writer {
+    inner: Box<dyn AsyncWrite + Send + Unpin>,
+    buf: Vec<u8>,
+}
+
+/// Buffered bytes past which `write` sends them at once.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+impl Writer {
+    fn new(inner: Box<dyn AsyncWrite + Send + Unpin>) -> Self {
+        Writer {
+            inner,
+            buf: Vec::with_capacity(WRITE_CHUNK),
+        }
+    }
+
+    /// Adds a response to the buffer.
+    fn push(&mut self, response: &pb::Response) {
+        codec::encode_frame(response, &mut self.buf);
+    }
+
+    /// Adds a response, and writes the buffer out if it has grown large.
+    async fn write(&mut self, response: &pb::Response) -> std::io::Result<()> {
+        self.push(response);
+        if self.buf.len() >= WRITE_CHUNK {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            self.inner.write_all(&self.buf).await?;
+            self.buf.clear();
+            if self.buf.capacity() > 16 * WRITE_CHUNK {
+                // After a huge value: do not keep its buffer for the life of the session.
+                self.buf = Vec::with_capacity(WRITE_CHUNK);
+            }
+        }
+        self.inner.flush().await
+    }
+
+    async fn shutdown(&mut self) -> std::io::Result<()> {
+        self.flush().await?;
+        self.inner.shutdown().await
+    }
+}
 
 /// An error the connection layer itself reports (no statement position, not retryable).
 fn error(code: &str, message: impl Into<String>) -> pb::Error {
@@ -50,14 +104,10 @@ fn protocol_error(message: impl Into<String>) -> pb::Error {
 }
 
 async fn send(writer: &mut Writer, id: u64, kind: Kind) -> std::io::Result<()> {
-    codec::write_frame(
-        writer,
-        &pb::Response {
-            id,
-            kind: Some(kind),
-        },
-    )
-    .await?;
+    writer.push(&pb::Response {
+        id,
+        kind: Some(kind),
+    });
     writer.flush().await
 }
 
@@ -108,11 +158,58 @@ fn cancel_key(session_id: u64) -> u64 {
     RandomState::new().hash_one(session_id)
 }
 
-/// What the reader task hands the main loop.
+/// A request read from the client, or what went wrong reading one.
 enum Incoming {
     Request(pb::Request),
     /// A frame that breaks the protocol: answer and close.
     Bad(String),
+}
+
+/// Reads the next frame and acts at once on what cannot wait its turn: a cancel reaches
+/// the running request (and is itself answered in order), a fetch resumes it. Everything
+/// else joins `queue`. Returns false at the end of the stream (or after a bad frame),
+/// after stopping whatever the client was running.
+fn accept(
+    frame: Result<Option<pb::Request>, FrameError>,
+    state: &Mutex<ConnState>,
+    queue: &mut VecDeque<Incoming>,
+) -> bool {
+    let incoming = match frame {
+        Ok(Some(request)) => match &request.kind {
+            Some(request::Kind::Cancel(c)) => {
+                // 0 names whatever is running.
+                let target = (c.request_id != 0).then_some(c.request_id);
+                state.lock().expect("poisoned").cancel(target);
+                Incoming::Request(request)
+            }
+            Some(request::Kind::Fetch(f)) => {
+                let state = state.lock().expect("poisoned");
+                match &state.running {
+                    Some(r) if r.id == f.request_id => {
+                        let _ = r.fetch.send(FetchMsg::More(f.max_rows));
+                        return true;
+                    }
+                    _ => Incoming::Bad(format!(
+                        "fetch for request {}, which is not suspended",
+                        f.request_id
+                    )),
+                }
+            }
+            _ => Incoming::Request(request),
+        },
+        Ok(None) | Err(FrameError::Io(_)) => {
+            // The client is gone: stop what it was running.
+            state.lock().expect("poisoned").cancel(None);
+            return false;
+        }
+        Err(e) => Incoming::Bad(e.to_string()),
+    };
+    let bad = matches!(incoming, Incoming::Bad(_));
+    if bad {
+        state.lock().expect("poisoned").cancel(None);
+    }
+    queue.push_back(incoming);
+    !bad
 }
 
 /// Serves one connection until the client leaves, breaks the protocol, or the server
@@ -155,9 +252,8 @@ pub async fn serve(
             }
         }
     };
-    let mut reader: Reader = BufReader::new(read);
-    let mut writer: Writer = BufWriter::new(write);
-    let mut buf = Vec::new();
+    let mut reader: Reader = FrameReader::new(read, config.max_frame_bytes);
+    let mut writer = Writer::new(write);
     let key = cancel_key(session_id);
 
     let client = match tokio::time::timeout(
@@ -165,7 +261,6 @@ pub async fn serve(
         handshake(
             &mut reader,
             &mut writer,
-            &mut buf,
             &config,
             session_id,
             key,
@@ -207,49 +302,10 @@ pub async fn serve(
         .expect("poisoned")
         .insert(session_id, (key, state.clone()));
 
-    // The reader task reads ahead so that cancel and fetch requests reach a running
-    // request at once; the rest queue here and are answered in order.
-    let (queue_tx, mut queue) = mpsc::channel::<Incoming>(256);
-    let reader_state = state.clone();
-    let max_frame = config.max_frame_bytes;
-    let reader_task = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        loop {
-            let incoming =
-                match codec::read_frame::<_, pb::Request>(&mut reader, max_frame, &mut buf).await {
-                    Ok(Some(request)) => match &request.kind {
-                        Some(request::Kind::Cancel(c)) => {
-                            // 0 names whatever is running.
-                            let target = (c.request_id != 0).then_some(c.request_id);
-                            reader_state.lock().expect("poisoned").cancel(target);
-                            Incoming::Request(request)
-                        }
-                        Some(request::Kind::Fetch(f)) => {
-                            let state = reader_state.lock().expect("poisoned");
-                            match &state.running {
-                                Some(r) if r.id == f.request_id => {
-                                    let _ = r.fetch.send(FetchMsg::More(f.max_rows));
-                                    continue;
-                                }
-                                _ => Incoming::Bad(format!(
-                                    "fetch for request {}, which is not suspended",
-                                    f.request_id
-                                )),
-                            }
-                        }
-                        _ => Incoming::Request(request),
-                    },
-                    Ok(None) | Err(FrameError::Io(_)) => break,
-                    Err(e) => Incoming::Bad(e.to_string()),
-                };
-            let bad = matches!(incoming, Incoming::Bad(_));
-            if queue_tx.send(incoming).await.is_err() || bad {
-                break;
-            }
-        }
-        // The client is gone (or broke the protocol): stop what it was running.
-        reader_state.lock().expect("poisoned").cancel(None);
-    });
+    // Requests read but not answered yet (read ahead while a statement ran, or after a
+    // cancel that must wait its turn), and whether the client can send more.
+    let mut queue: VecDeque<Incoming> = VecDeque::new();
+    let mut open = true;
 
     let statement_limit = config.max_statement_bytes.unwrap_or(config.max_frame_bytes);
     let mut session = Some(db.session());
@@ -260,42 +316,50 @@ pub async fn serve(
     let mut prepared: HashMap<u64, (Prepared, Duration)> = HashMap::new();
     let mut next_statement = 1u64;
     loop {
-        let idle = async {
-            match config.idle_timeout {
-                0 => std::future::pending().await,
-                seconds => tokio::time::sleep(Duration::from_secs(seconds)).await,
+        if queue.is_empty() && open {
+            // Nothing left to answer from what was read. Send what is buffered unless the
+            // client already sent its next request (then its answer shares the write).
+            if !reader.has_frame() && writer.flush().await.is_err() {
+                break;
             }
-        };
-        enum Next {
-            Incoming(Option<Incoming>),
-            Shutdown,
-            Idle,
+            let idle = async {
+                match config.idle_timeout {
+                    0 => std::future::pending().await,
+                    seconds => tokio::time::sleep(Duration::from_secs(seconds)).await,
+                }
+            };
+            enum Next {
+                Frame(Result<Option<pb::Request>, FrameError>),
+                Shutdown,
+                Idle,
+            }
+            let next = tokio::select! {
+                frame = reader.next() => Next::Frame(frame),
+                _ = shutdown.wait_for(|stop| *stop) => Next::Shutdown,
+                () = idle => Next::Idle,
+            };
+            match next {
+                Next::Frame(frame) => open = accept(frame, &state, &mut queue),
+                Next::Shutdown => {
+                    debug!(session_id, "closing idle session for shutdown");
+                    break;
+                }
+                Next::Idle => {
+                    info!(
+                        session_id,
+                        "closing session idle for {} s", config.idle_timeout
+                    );
+                    let message = format!(
+                        "session closed after {} s without a request (--idle-timeout)",
+                        config.idle_timeout
+                    );
+                    let _ = send(&mut writer, 0, Kind::Error(error("57P05", message))).await;
+                    break;
+                }
+            }
         }
-        let next = tokio::select! {
-            incoming = queue.recv() => Next::Incoming(incoming),
-            _ = shutdown.wait_for(|stop| *stop) => Next::Shutdown,
-            () = idle => Next::Idle,
-        };
-        let incoming = match next {
-            Next::Incoming(incoming) => incoming,
-            Next::Shutdown => {
-                debug!(session_id, "closing idle session for shutdown");
-                break;
-            }
-            Next::Idle => {
-                info!(
-                    session_id,
-                    "closing session idle for {} s", config.idle_timeout
-                );
-                let message = format!(
-                    "session closed after {} s without a request (--idle-timeout)",
-                    config.idle_timeout
-                );
-                let _ = send(&mut writer, 0, Kind::Error(error("57P05", message))).await;
-                break;
-            }
-        };
-        let request = match incoming {
+        let request = match queue.pop_front() {
+            None if open => continue,
             None => break,
             Some(Incoming::Bad(message)) => {
                 warn!(session_id, %peer, "bad frame, closing: {message}");
@@ -343,21 +407,11 @@ pub async fn serve(
                     let current = session.as_mut().expect("session between requests");
                     let result = current.execute_prepared(&mut statement, &params, &mut sink);
                     sink.finish(result);
-                    let mut ok = true;
+                    // Written when nothing more is waiting (at the top of the loop).
                     for response in sink.into_buffer() {
-                        if codec::write_frame(&mut writer, &response).await.is_err() {
-                            ok = false;
-                            break;
-                        }
-                    }
-                    // Pipelined requests waiting: answer them before flushing.
-                    if ok && queue.is_empty() && writer.flush().await.is_err() {
-                        ok = false;
+                        writer.push(&response);
                     }
                     prepared.insert(execute.statement_id, (statement, started.elapsed()));
-                    if !ok {
-                        break;
-                    }
                     continue;
                 }
                 Some((statement, _)) => Work::Prepared {
@@ -445,8 +499,13 @@ pub async fn serve(
             id,
             work,
             running,
-            &mut writer,
-            &state,
+            Conn {
+                writer: &mut writer,
+                reader: &mut reader,
+                queue: &mut queue,
+                open: &mut open,
+                state: &state,
+            },
             config.statement_timeout,
         )
         .await
@@ -466,7 +525,6 @@ pub async fn serve(
         }
     }
     registry.lock().expect("poisoned").remove(&session_id);
-    reader_task.abort();
     let _ = writer.shutdown().await;
     info!(session_id, "session ended");
 }
@@ -508,7 +566,6 @@ fn engine_value(v: pb::Value) -> Value {
 async fn handshake(
     reader: &mut Reader,
     writer: &mut Writer,
-    buf: &mut Vec<u8>,
     config: &Config,
     session_id: u64,
     key: u64,
@@ -516,9 +573,8 @@ async fn handshake(
     registry: &Registry,
     db: &Database,
 ) -> Result<(String, Option<kvsql_engine::User>), String> {
-    let mut preamble = [0u8; 4];
-    reader
-        .read_exact(&mut preamble)
+    let preamble = reader
+        .read_raw::<4>()
         .await
         .map_err(|e| format!("no preamble: {e}"))?;
     if preamble != PREAMBLE {
@@ -528,7 +584,7 @@ async fn handshake(
         )
         .await;
     }
-    let request: pb::Request = match codec::read_frame(reader, config.max_frame_bytes, buf).await {
+    let request: pb::Request = match reader.next().await {
         Ok(Some(request)) => request,
         Ok(None) => return Err("closed before hello".into()),
         Err(e) => return refuse(writer, format!("bad hello frame: {e}")).await,
@@ -593,7 +649,7 @@ async fn handshake(
         return Ok((hello.client_name, None));
     }
     // Nothing but a login until one succeeds.
-    let request: pb::Request = match codec::read_frame(reader, config.max_frame_bytes, buf).await {
+    let request: pb::Request = match reader.next().await {
         Ok(Some(request)) => request,
         Ok(None) => return Err("closed before logging in".into()),
         Err(e) => return refuse(writer, format!("bad login frame: {e}")).await,
@@ -638,6 +694,28 @@ async fn refuse<T>(writer: &mut Writer, message: String) -> Result<T, String> {
     Err(message)
 }
 
+/// The connection's parts a running request uses: it writes responses, and reads ahead
+/// meanwhile so that cancels and fetches reach it at once.
+struct Conn<'a> {
+    writer: &'a mut Writer,
+    reader: &'a mut Reader,
+    queue: &'a mut VecDeque<Incoming>,
+    /// False once the client's side of the stream ended (or broke the protocol).
+    open: &'a mut bool,
+    state: &'a Arc<Mutex<ConnState>>,
+}
+
+impl Conn<'_> {
+    /// Whether to read ahead now.
+    fn may_read(&self) -> bool {
+        *self.open && self.queue.len() < QUEUE_LIMIT
+    }
+
+    fn accept(&mut self, frame: Result<Option<pb::Request>, FrameError>) {
+        *self.open = accept(frame, self.state, self.queue);
+    }
+}
+
 /// Runs a request on a blocking thread, forwarding its responses as they come (pausing
 /// after `max_rows` rows until a fetch). Returns the session for the next request (and a
 /// prepared statement to keep), or None when the connection is gone.
@@ -645,10 +723,11 @@ async fn run(
     id: u64,
     work: Work,
     mut session: Session,
-    writer: &mut Writer,
-    state: &Arc<Mutex<ConnState>>,
+    conn: Conn<'_>,
     timeout_seconds: u64,
 ) -> Option<(Session, Option<(u64, Prepared)>)> {
+    let mut conn = conn;
+    let state = conn.state;
     let cancel = Arc::new(AtomicBool::new(false));
     // The statement timeout sets the same flag a cancel does, and says so.
     let timed_out = Arc::new(AtomicBool::new(false));
@@ -707,7 +786,17 @@ async fn run(
     });
     let mut connected = true;
     let mut budget: Option<u64> = (max_rows > 0).then_some(u64::from(max_rows));
-    'forward: while let Some(mut response) = rx.recv().await {
+    'forward: loop {
+        let mut response = tokio::select! {
+            response = rx.recv() => match response {
+                Some(response) => response,
+                None => break,
+            },
+            frame = conn.reader.next(), if conn.may_read() => {
+                conn.accept(frame);
+                continue;
+            }
+        };
         if let Some(Kind::Error(e)) = &mut response.kind
             && e.code == "57014"
             && timed_out.load(Ordering::Relaxed)
@@ -726,22 +815,20 @@ async fn run(
             while rows.peek().is_some() {
                 if budget == Some(0) {
                     // Wait for the client to ask for more (or to cancel).
-                    let suspended = async {
-                        codec::write_frame(
-                            writer,
-                            &pb::Response {
-                                id,
-                                kind: Some(Kind::Suspended(pb::Suspended {})),
-                            },
-                        )
-                        .await?;
-                        writer.flush().await
-                    };
-                    if suspended.await.is_err() {
+                    if send(conn.writer, id, Kind::Suspended(pb::Suspended {}))
+                        .await
+                        .is_err()
+                    {
                         connected = false;
                         break 'forward;
                     }
-                    match fetch_rx.recv().await {
+                    let message = loop {
+                        tokio::select! {
+                            message = fetch_rx.recv() => break message,
+                            frame = conn.reader.next(), if conn.may_read() => conn.accept(frame),
+                        }
+                    };
+                    match message {
                         Some(FetchMsg::More(0)) => budget = None,
                         Some(FetchMsg::More(n)) => budget = Some(u64::from(n)),
                         Some(FetchMsg::Cancel) | None => {
@@ -760,7 +847,7 @@ async fn run(
                     kind: Some(Kind::Rows(pb::RowBatch { rows: chunk })),
                 });
                 for response in pending.drain(..) {
-                    if codec::write_frame(writer, &response).await.is_err() {
+                    if conn.writer.write(&response).await.is_err() {
                         connected = false;
                         break 'forward;
                     }
@@ -770,10 +857,10 @@ async fn run(
         }
         let written = async {
             for response in &pending {
-                codec::write_frame(writer, response).await?;
+                conn.writer.write(response).await?;
             }
             if rx.is_empty() {
-                writer.flush().await?;
+                conn.writer.flush().await?;
             }
             Ok::<(), std::io::Error>(())
         };
@@ -795,7 +882,7 @@ async fn run(
     if connected && stopped_early && cancel.load(Ordering::Relaxed) {
         // Cancelled while suspended: the statement's own error could not be sent.
         let refusal = Kind::Error(error("57014", "statement cancelled"));
-        if send(writer, id, refusal).await.is_err() {
+        if send(conn.writer, id, refusal).await.is_err() {
             return None;
         }
     }
