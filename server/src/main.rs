@@ -107,6 +107,12 @@ pub struct Config {
     #[arg(long, default_value_t = 0, env = "KVSQL_STATEMENT_TIMEOUT")]
     pub statement_timeout: u64,
 
+    /// Threads serving connections (0: one per CPU core). Each runs its own event loop
+    /// and keeps the connections given to it, so a connection's requests never wait
+    /// for another thread to wake up. Slow statements run on a separate pool.
+    #[arg(long, default_value_t = 0, env = "KVSQL_THREADS")]
+    pub threads: usize,
+
     /// How long to wait at shutdown for running statements to finish, in seconds.
     #[arg(long, default_value_t = 30)]
     pub shutdown_timeout: u64,
@@ -122,7 +128,8 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // This thread accepts connections and hands them to the workers (see --threads).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -212,6 +219,12 @@ async fn run(config: Config) -> Result<(), String> {
     let registry = connection::Registry::default();
     let slots = Arc::new(Semaphore::new(config.max_connections));
     let mut connections = JoinSet::new();
+    let threads = match config.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let workers = Workers::start(threads).map_err(|e| format!("cannot start threads: {e}"))?;
+    let mut next_worker = 0usize;
     let signal = shutdown_signal();
     tokio::pin!(signal);
     loop {
@@ -221,17 +234,38 @@ async fn run(config: Config) -> Result<(), String> {
                     let session_id = session_ids.fetch_add(1, Ordering::Relaxed);
                     // Held by the connection until it ends; None when all are taken.
                     let slot = slots.clone().try_acquire_owned().ok();
-                    connections.spawn(connection::serve(
-                        stream,
-                        peer,
-                        session_id,
-                        slot,
+                    // The socket moves to a worker's event loop (round robin).
+                    let stream = match stream.into_std() {
+                        Ok(stream) => stream,
+                        Err(e) => {
+                            warn!(%peer, "cannot hand the connection to a worker: {e}");
+                            continue;
+                        }
+                    };
+                    let (db, config, registry, shutdown, tls) = (
                         db.clone(),
                         config.clone(),
                         registry.clone(),
                         shutdown_rx.clone(),
                         tls.clone(),
-                    ));
+                    );
+                    let worker = &workers.handles[next_worker % workers.handles.len()];
+                    next_worker = next_worker.wrapping_add(1);
+                    connections.spawn_on(
+                        async move {
+                            match tokio::net::TcpStream::from_std(stream) {
+                                Ok(stream) => {
+                                    connection::serve(
+                                        stream, peer, session_id, slot, db, config, registry,
+                                        shutdown, tls,
+                                    )
+                                    .await
+                                }
+                                Err(e) => warn!(%peer, "cannot serve the connection: {e}"),
+                            }
+                        },
+                        worker,
+                    );
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -262,6 +296,9 @@ async fn run(config: Config) -> Result<(), String> {
         warn!("statements still running after {deadline:?}; abandoning them");
         connections.abort_all();
     }
+    tokio::task::spawn_blocking(move || workers.stop())
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::task::spawn_blocking(move || {
         if let Err(e) = db.flush() {
             warn!("flush at shutdown failed (the write-ahead log still has every commit): {e}");
@@ -272,6 +309,49 @@ async fn run(config: Config) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     info!("database closed; goodbye");
     Ok(())
+}
+
+/// The threads that serve connections, each with a single-threaded runtime of its own.
+struct Workers {
+    handles: Vec<tokio::runtime::Handle>,
+    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    fn start(n: usize) -> std::io::Result<Workers> {
+        let mut workers = Workers {
+            handles: Vec::new(),
+            stops: Vec::new(),
+            threads: Vec::new(),
+        };
+        for i in 0..n.max(1) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            workers.handles.push(runtime.handle().clone());
+            workers.stops.push(stop);
+            workers.threads.push(
+                std::thread::Builder::new()
+                    .name(format!("kvsql-worker-{i}"))
+                    .spawn(move || {
+                        runtime.block_on(async {
+                            let _ = stopped.await;
+                        });
+                    })?,
+            );
+        }
+        Ok(workers)
+    }
+
+    /// Stops the threads (after their connections have ended) and waits for them.
+    fn stop(self) {
+        drop(self.stops);
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Resolves with the signal's name at the first SIGINT or SIGTERM.
