@@ -76,6 +76,11 @@ struct Args {
     /// For full-scan: pause this long after every 1,000 rows read, as a slow client.
     #[arg(long, default_value_t = 0)]
     read_delay_ms: u64,
+    /// Client threads. One (the default, as redis-benchmark) drives every connection
+    /// from a single thread and leaves the other cores to the server when both share a
+    /// machine; more let the client itself use more cores.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
     /// The server's process id: sample its resident memory every second and print the
     /// lowest and highest (Linux /proc).
     #[arg(long)]
@@ -253,10 +258,25 @@ fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let args = Arc::new(Args::parse());
-    if let Err(e) = run(args).await {
+    let runtime = match args.threads {
+        0 | 1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("kvsql-bench: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(run(args)) {
         eprintln!("kvsql-bench: {e}");
         std::process::exit(1);
     }
