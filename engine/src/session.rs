@@ -12,6 +12,7 @@ use crate::sql::execute::{self, IdAllocator, Outcome, ResultSink};
 use crate::sql::params;
 use crate::sql::plan::{self, ColumnInfo, Plan};
 use crate::sql::translate;
+use crate::storage::group_sync::GroupSync;
 use crate::storage::memory::MemoryStore;
 use crate::storage::rocks::{ReadOnlyStore, RocksStore};
 use crate::storage::{Durability, Store, Transaction};
@@ -33,6 +34,9 @@ pub struct Options {
 }
 
 struct Shared {
+    /// Group commit, for a store that syncs commits (declared before `store`: its thread
+    /// stops before the store closes).
+    sync: Option<GroupSync>,
     store: Box<dyn Store>,
     /// Next integer id per table id (hidden row ids, INTEGER PRIMARY KEY values). Ids come
     /// from here rather than from a stored counter so concurrent inserts never conflict
@@ -147,6 +151,10 @@ impl Database {
             }
         };
         let mut db = Self::with_store(store);
+        if let Some(sync) = db.shared.store.wal_sync() {
+            Arc::get_mut(&mut db.shared).expect("not shared yet").sync =
+                Some(GroupSync::start(sync)?);
+        }
         if let Some(bytes) = options.statement_memory {
             Arc::get_mut(&mut db.shared)
                 .expect("not shared yet")
@@ -163,6 +171,7 @@ impl Database {
     fn with_store(store: Box<dyn Store>) -> Database {
         Database {
             shared: Arc::new(Shared {
+                sync: None,
                 store,
                 ids: Mutex::new(HashMap::new()),
                 schema_epoch: AtomicU64::new(0),
@@ -179,7 +188,27 @@ impl Database {
             interrupt: None,
             ddl_pending: false,
             user: None,
+            defer_sync: false,
+            unsynced: None,
         }
+    }
+
+    /// Calls `listener` (from the log sync thread; it must return quickly) with the
+    /// highest durable sync ticket after each group sync. Only with `--sync`
+    /// durability; see [`Session::set_defer_sync`].
+    pub fn on_synced(&self, listener: Box<dyn Fn(u64) + Send + Sync>) {
+        if let Some(sync) = &self.shared.sync {
+            sync.listen(listener);
+        }
+    }
+
+    /// Whether a deferred commit's ticket is durable: None while its sync runs, then
+    /// Ok, or the error that the sync of the log failed.
+    pub fn sync_outcome(&self, ticket: u64) -> Option<Result<()>> {
+        self.shared
+            .sync
+            .as_ref()
+            .map_or(Some(Ok(())), |s| s.outcome(ticket))
     }
 
     /// Whether clients must log in: some user exists.
@@ -270,6 +299,10 @@ pub struct Session {
     ddl_pending: bool,
     /// Who logged in (None: nobody; while no user exists, anyone may do anything).
     user: Option<User>,
+    /// With synced commits: commit outside BEGIN without waiting for the sync, leaving a
+    /// ticket in `unsynced` for the caller to wait on before acknowledging.
+    defer_sync: bool,
+    unsynced: Option<u64>,
 }
 
 /// An index as the catalog describes it: (table, index, columns, unique).
@@ -288,12 +321,21 @@ pub struct Prepared {
     pub param_types: Vec<Option<DataType>>,
     /// The columns of the rows it returns (empty for statements without rows).
     pub columns: Vec<ColumnInfo>,
+    /// See [`Prepared::is_point`].
+    point: bool,
+    /// A query that reads through one storage operation (one get or one scan), so that
+    /// outside a transaction it needs no snapshot of its own.
+    single_read: bool,
 }
 
 impl Prepared {
     /// Whether the statement touches at most one row, found by its full primary key (or
     /// inserts a single row): work of microseconds whatever the parameters.
     pub fn is_point(&self) -> bool {
+        self.point
+    }
+
+    fn compute_point(&self) -> bool {
         match &self.plan {
             Some(Plan::Query { node, .. }) => point_node(node),
             Some(Plan::Update { source, .. } | Plan::Delete { source, .. }) => point_node(source),
@@ -303,6 +345,21 @@ impl Prepared {
             }) => rows.len() == 1,
             _ => false,
         }
+    }
+}
+
+/// Whether a query node reads storage once: a scan (or a key lookup) under filters,
+/// projections and limits whose expressions hold no subquery.
+fn single_read(node: &plan::Node) -> bool {
+    use crate::sql::ast::Expr;
+    use plan::Node;
+    let plain = |e: &Expr| !e.any(&|x| matches!(x, Expr::Subquery { .. } | Expr::Planned { .. }));
+    match node {
+        Node::Project { source, exprs } => exprs.iter().all(plain) && single_read(source),
+        Node::Filter { source, predicate } => plain(predicate) && single_read(source),
+        Node::Limit { source, .. } => single_read(source),
+        Node::Scan { filter, .. } => filter.as_ref().is_none_or(plain),
+        _ => false,
     }
 }
 
@@ -356,10 +413,24 @@ fn point_node(node: &plan::Node) -> bool {
 /// What a statement run needs: a statement to plan, or a plan made earlier.
 enum Work {
     Statement(Statement),
-    Plan(Box<Plan>),
+    /// A plan, and whether it is a query reading storage once (see `single_read`).
+    Plan(Box<Plan>, bool),
 }
 
 impl Session {
+    /// With `--sync` durability, let statements outside BEGIN commit without waiting for
+    /// the log's fsync: the caller must then take [`Session::take_unsynced`] after each
+    /// statement and acknowledge it only once [`Database::sync_outcome`] says it is
+    /// durable (group commit: one fsync for many sessions' commits).
+    pub fn set_defer_sync(&mut self, on: bool) {
+        self.defer_sync = on;
+    }
+
+    /// The sync ticket of the last statement's deferred commit, if it wrote anything.
+    pub fn take_unsynced(&mut self) -> Option<u64> {
+        self.unsynced.take()
+    }
+
     /// Who this session acts as (after a successful login).
     pub fn set_user(&mut self, user: Option<User>) {
         self.user = user;
@@ -542,6 +613,8 @@ impl Session {
                 epoch,
                 param_types: Vec::new(),
                 columns: Vec::new(),
+                point: false,
+                single_read: false,
             });
         }
         let plan = match &mut self.txn {
@@ -555,13 +628,18 @@ impl Session {
             }
         };
         let count = params::count(&plan);
-        Ok(Prepared {
+        let single = matches!(&plan, Plan::Query { node, .. } if single_read(node));
+        let mut prepared = Prepared {
             param_types: params::types(&plan, count),
             columns: plan.result_columns(),
             statement,
             plan: Some(plan),
             epoch,
-        })
+            point: false,
+            single_read: single,
+        };
+        prepared.point = prepared.compute_point();
+        Ok(prepared)
     }
 
     /// Runs a prepared statement with values for its parameters.
@@ -578,7 +656,7 @@ impl Session {
             *prepared = self.plan_prepared(prepared.statement.clone())?;
         }
         let work = match &prepared.plan {
-            Some(plan) => Work::Plan(Box::new(plan.clone())),
+            Some(plan) => Work::Plan(Box::new(plan.clone()), prepared.single_read),
             None => Work::Statement(prepared.statement.clone()),
         };
         let outcome = self.run(work, params, sink)?;
@@ -591,9 +669,9 @@ impl Session {
             rows_affected: 0,
             rows_returned: 0,
         };
-        let (statement, work_plan) = match work {
-            Work::Statement(statement) => (Some(statement), None),
-            Work::Plan(plan) => (None, Some(*plan)),
+        let (statement, work_plan, single) = match work {
+            Work::Statement(statement) => (Some(statement), None, false),
+            Work::Plan(plan, single) => (None, Some(*plan), single),
         };
         let plan_of =
             |txn: &mut dyn Transaction, statement: Option<Statement>, work_plan: Option<Plan>| {
@@ -657,7 +735,16 @@ impl Session {
                 }
             }
             (statement, TxnState::Autocommit) => {
-                let mut txn = self.shared.store.begin()?;
+                // A query that reads once is consistent without a transaction's snapshot.
+                // With synced commits, commit without the sync and join a group sync.
+                let deferred = self.shared.sync.is_some();
+                let mut txn = if single {
+                    self.shared.store.begin_read()?
+                } else if deferred {
+                    self.shared.store.begin_unsynced()?
+                } else {
+                    self.shared.store.begin()?
+                };
                 let plan = plan_of(txn.as_mut(), statement, work_plan)?;
                 let (outcome, ddl) = run_plan(
                     &self.shared,
@@ -667,7 +754,16 @@ impl Session {
                     params,
                     &self.interrupt,
                 )?;
+                let wrote = txn.wrote();
                 txn.commit()?;
+                if let (true, Some(sync)) = (wrote, &self.shared.sync) {
+                    let ticket = sync.ticket();
+                    if self.defer_sync {
+                        self.unsynced = Some(ticket);
+                    } else {
+                        sync.wait(ticket)?;
+                    }
+                }
                 if ddl {
                     self.shared.schema_epoch.fetch_add(1, Ordering::AcqRel);
                 }

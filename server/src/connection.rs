@@ -21,11 +21,13 @@ use crate::Config;
 use crate::sink::ChannelSink;
 
 /// A prepared statement that touches one row by primary key (see
-/// `Prepared::is_point`) and whose last run took less than this runs on the
-/// connection's task instead of a blocking thread: such statements take microseconds and
-/// gain most from skipping the handoff and back. A slow one (an fsync with --sync, a
-/// cold read) moves back to the blocking pool after one run.
+/// `Prepared::is_point`) runs on the connection's task instead of a blocking thread:
+/// such statements take microseconds and gain most from skipping the handoff and back.
+/// One that took longer than this there (a cold read from disk) runs its next
+/// `POOL_RUNS` runs on the blocking pool, then tries the connection's task again.
+/// (Waiting for the disk with --sync does not count: the task waits without blocking.)
 const INLINE_BELOW: Duration = Duration::from_micros(150);
+const POOL_RUNS: u32 = 8;
 
 /// How long a new connection may take to send its preamble and hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -225,6 +227,7 @@ pub async fn serve(
     registry: Registry,
     mut shutdown: watch::Receiver<bool>,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    mut synced: watch::Receiver<u64>,
 ) {
     let _ = stream.set_nodelay(true);
     let (read, write): (
@@ -313,7 +316,9 @@ pub async fn serve(
         session.set_user(user);
     }
     // Prepared statements, with how long their last run took on the blocking pool.
-    let mut prepared: HashMap<u64, (Prepared, Duration)> = HashMap::new();
+    // Prepared statements, with how many runs they have left on the blocking pool
+    // before trying the connection's task again (see INLINE_BELOW).
+    let mut prepared: HashMap<u64, (Prepared, u32)> = HashMap::new();
     let mut next_statement = 1u64;
     loop {
         if queue.is_empty() && open {
@@ -395,9 +400,7 @@ pub async fn serve(
                 max_rows: query.max_rows,
             },
             Some(request::Kind::Execute(execute)) => match prepared.remove(&execute.statement_id) {
-                Some((mut statement, last))
-                    if last < INLINE_BELOW && execute.max_rows == 0 && statement.is_point() =>
-                {
+                Some((mut statement, 0)) if execute.max_rows == 0 && statement.is_point() => {
                     // A statement that runs in microseconds (a point select or a
                     // single-row write): run it here, without the handoff to a blocking
                     // thread and back, and write its responses at once.
@@ -405,16 +408,34 @@ pub async fn serve(
                     let params: Vec<Value> = execute.params.into_iter().map(engine_value).collect();
                     let mut sink = ChannelSink::buffered(id);
                     let current = session.as_mut().expect("session between requests");
+                    // With --sync, commit without waiting for the disk here, then wait
+                    // below (without blocking the thread) for a group sync to cover it.
+                    current.set_defer_sync(true);
                     let result = current.execute_prepared(&mut statement, &params, &mut sink);
+                    current.set_defer_sync(false);
+                    let spent = started.elapsed();
+                    let unsynced = current.take_unsynced();
                     sink.finish(result);
+                    let mut responses = sink.into_buffer();
+                    if let Some(ticket) = unsynced {
+                        let _ = synced.wait_for(|&durable| durable >= ticket).await;
+                        if let Some(Err(e)) = db.sync_outcome(ticket) {
+                            responses = vec![pb::Response {
+                                id,
+                                kind: Some(Kind::Error(crate::sink::error_message(&e))),
+                            }];
+                        }
+                    }
                     // Written when nothing more is waiting (at the top of the loop).
-                    for response in sink.into_buffer() {
+                    for response in responses {
                         writer.push(&response);
                     }
-                    prepared.insert(execute.statement_id, (statement, started.elapsed()));
+                    let pool_runs = if spent < INLINE_BELOW { 0 } else { POOL_RUNS };
+                    prepared.insert(execute.statement_id, (statement, pool_runs));
                     continue;
                 }
-                Some((statement, _)) => Work::Prepared {
+                Some((statement, pool_runs)) => Work::Prepared {
+                    pool_runs: pool_runs.saturating_sub(1),
                     statement_id: execute.statement_id,
                     statement: Box::new(statement),
                     params: execute.params.into_iter().map(engine_value).collect(),
@@ -492,9 +513,10 @@ pub async fn serve(
         let running = session
             .take()
             .expect("session is returned after each request");
-        let started = Instant::now();
-        // A statement just prepared has not run yet: its first run goes to the pool.
-        let prepare = matches!(work, Work::Prepare { .. });
+        let pool_runs = match &work {
+            Work::Prepared { pool_runs, .. } => *pool_runs,
+            _ => 0,
+        };
         match run(
             id,
             work,
@@ -513,12 +535,7 @@ pub async fn serve(
             Some((returned, kept)) => {
                 session = Some(returned);
                 if let Some((statement_id, statement)) = kept {
-                    let cost = if prepare {
-                        Duration::MAX
-                    } else {
-                        started.elapsed()
-                    };
-                    prepared.insert(statement_id, (statement, cost));
+                    prepared.insert(statement_id, (statement, pool_runs));
                 }
             }
             None => break,
@@ -537,6 +554,8 @@ enum Work {
         max_rows: u32,
     },
     Prepared {
+        /// Runs left on the pool before trying the connection's task again.
+        pool_runs: u32,
         statement_id: u64,
         statement: Box<Prepared>,
         params: Vec<Value>,

@@ -214,6 +214,11 @@ async fn run(config: Config) -> Result<(), String> {
     println!("listening on {local}");
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // With --sync: the highest commit ticket made durable by a group sync.
+    let (synced_tx, synced_rx) = watch::channel(0u64);
+    db.on_synced(Box::new(move |ticket| {
+        synced_tx.send_replace(ticket);
+    }));
     let config = Arc::new(config);
     let session_ids = AtomicU64::new(1);
     let registry = connection::Registry::default();
@@ -242,12 +247,13 @@ async fn run(config: Config) -> Result<(), String> {
                             continue;
                         }
                     };
-                    let (db, config, registry, shutdown, tls) = (
+                    let (db, config, registry, shutdown, tls, synced) = (
                         db.clone(),
                         config.clone(),
                         registry.clone(),
                         shutdown_rx.clone(),
                         tls.clone(),
+                        synced_rx.clone(),
                     );
                     let worker = &workers.handles[next_worker % workers.handles.len()];
                     next_worker = next_worker.wrapping_add(1);
@@ -257,7 +263,7 @@ async fn run(config: Config) -> Result<(), String> {
                                 Ok(stream) => {
                                     connection::serve(
                                         stream, peer, session_id, slot, db, config, registry,
-                                        shutdown, tls,
+                                        shutdown, tls, synced,
                                     )
                                     .await
                                 }

@@ -21,3 +21,21 @@ fn acknowledged_writes_survive_sigkill_and_nothing_is_half_applied() {
         "too few writes acknowledged to prove anything: {report:?}"
     );
 }
+
+/// The same with --sync, whose single-row writes are acknowledged through group commit
+/// (commit, then wait for a shared fsync of the log).
+#[test]
+fn group_committed_writes_survive_sigkill() {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    eprintln!("crash test seed {seed} (repeat with target/debug/crash --sync --seed {seed})");
+    let temp = tempfile::tempdir().unwrap();
+    let report = kvsql_tests::crash::run(temp.path(), 10, true, seed);
+    eprintln!("{report:?}");
+    assert_eq!(report.cycles, 10);
+    assert!(
+        report.acknowledged >= 10,
+        "too few writes acknowledged to prove anything: {report:?}"
+    );
+}

@@ -11,6 +11,7 @@
 //! The trait is deliberately shaped after transactional ordered stores in general (TiKV's
 //! transactional API fits it too), so the SQL layer never sees which one it runs on.
 
+pub mod group_sync;
 pub mod memory;
 pub mod rocks;
 
@@ -74,6 +75,25 @@ pub trait Store: Send + Sync + 'static {
     /// Flushes in-memory state to durable files (used at clean shutdown).
     fn flush(&self) -> Result<()>;
 
+    /// A transaction for a statement that reads through a single get or scan and writes
+    /// nothing: such a read is consistent by itself, so a store may skip what a full
+    /// transaction costs (a snapshot, a write batch). Writes through it are refused.
+    fn begin_read(&self) -> Result<Box<dyn Transaction>> {
+        self.begin()
+    }
+
+    /// For a store that syncs every commit: a transaction whose commit does not wait for
+    /// the sync; the caller makes it durable through [`Store::wal_sync`] (group commit).
+    fn begin_unsynced(&self) -> Result<Box<dyn Transaction>> {
+        self.begin()
+    }
+
+    /// For a store that syncs every commit: what makes the log durable, for a
+    /// [`group_sync::GroupSync`]. None when commits are not synced.
+    fn wal_sync(&self) -> Option<group_sync::SyncFn> {
+        None
+    }
+
     /// Writes a consistent copy of every committed write into `target` (a directory that
     /// must not exist yet), while writers go on. The copy is itself a data directory.
     fn backup(&self, target: &std::path::Path) -> Result<()> {
@@ -102,6 +122,11 @@ pub trait Transaction: Send {
     /// Makes every write visible atomically, or fails with [`Error::Conflict`] (nothing
     /// written) when a concurrent transaction committed a write to the same key first.
     fn commit(self: Box<Self>) -> Result<()>;
+
+    /// Whether the transaction has written anything (so far).
+    fn wrote(&self) -> bool {
+        true
+    }
 
     /// Discards every write.
     fn rollback(self: Box<Self>) -> Result<()>;

@@ -30,6 +30,7 @@ type RocksTxn = rocksdb::Transaction<'static, Db>;
 pub struct RocksStore {
     db: Arc<Db>,
     write_options: WriteOptions,
+    durability: Durability,
 }
 
 impl RocksStore {
@@ -72,6 +73,7 @@ impl RocksStore {
         Ok(RocksStore {
             db: Arc::new(db),
             write_options,
+            durability,
         })
     }
 }
@@ -179,11 +181,11 @@ fn scan_options(
     Some((options, skip))
 }
 
-impl Store for RocksStore {
-    fn begin(&self) -> Result<Box<dyn Transaction>> {
+impl RocksStore {
+    fn begin_with(&self, write_options: &WriteOptions) -> Result<Box<dyn Transaction>> {
         let mut txn_options = OptimisticTransactionOptions::default();
         txn_options.set_snapshot(true);
-        let txn = self.db.transaction_opt(&self.write_options, &txn_options);
+        let txn = self.db.transaction_opt(write_options, &txn_options);
         // SAFETY: the transaction borrows the database; `RocksTransaction` holds an `Arc`
         // of that database and drops the transaction first (field order), so the borrow
         // never outlives the database.
@@ -192,6 +194,32 @@ impl Store for RocksStore {
             txn,
             _db: self.db.clone(),
             dirty: false,
+        }))
+    }
+}
+
+impl Store for RocksStore {
+    fn begin(&self) -> Result<Box<dyn Transaction>> {
+        self.begin_with(&self.write_options)
+    }
+
+    fn begin_unsynced(&self) -> Result<Box<dyn Transaction>> {
+        if self.durability == Durability::Sync {
+            self.begin_with(&WriteOptions::default())
+        } else {
+            self.begin()
+        }
+    }
+
+    fn wal_sync(&self) -> Option<super::group_sync::SyncFn> {
+        let db = self.db.clone();
+        (self.durability == Durability::Sync)
+            .then(|| Box::new(move || db.flush_wal(true).map_err(storage_error)) as _)
+    }
+
+    fn begin_read(&self) -> Result<Box<dyn Transaction>> {
+        Ok(Box::new(DirectRead {
+            db: self.db.clone(),
         }))
     }
 
@@ -217,6 +245,58 @@ impl Store for RocksStore {
         checkpoint
             .create_checkpoint(target)
             .map_err(|e| Error::Storage(format!("backup to {} failed: {e}", target.display())))
+    }
+}
+
+/// Reads straight from the database, for a statement that reads once (see
+/// [`Store::begin_read`]): a get sees the latest commit, a scan the database as of its
+/// start (RocksDB iterators hold an implicit snapshot).
+struct DirectRead {
+    db: Arc<Db>,
+}
+
+impl DirectRead {
+    fn refuse(&self) -> Result<()> {
+        Err(Error::Storage(
+            "internal: a write through the reader of a read-only statement".into(),
+        ))
+    }
+}
+
+impl Transaction for DirectRead {
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db.get(key).map_err(storage_error)
+    }
+
+    fn set(&mut self, _key: &[u8], _value: &[u8]) -> Result<()> {
+        self.refuse()
+    }
+
+    fn delete(&mut self, _key: &[u8]) -> Result<()> {
+        self.refuse()
+    }
+
+    fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_> {
+        match scan_options(&range, ReadOptions::default()) {
+            None => Box::new(std::iter::empty()),
+            Some((options, skip)) => Box::new(RocksScan::new(
+                self.db.raw_iterator_opt(options),
+                reverse,
+                skip,
+            )),
+        }
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        Ok(())
+    }
+
+    fn rollback(self: Box<Self>) -> Result<()> {
+        Ok(())
+    }
+
+    fn wrote(&self) -> bool {
+        false
     }
 }
 
@@ -271,6 +351,10 @@ impl Transaction for RocksTransaction {
                 skip,
             )),
         }
+    }
+
+    fn wrote(&self) -> bool {
+        self.dirty
     }
 
     fn commit(self: Box<Self>) -> Result<()> {
@@ -354,6 +438,32 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = RocksStore::open(dir.path(), Durability::Process).unwrap();
         super::super::conformance::run(&store);
+    }
+
+    /// The reader for single-read statements sees each commit as it lands, scans in
+    /// order within bounds, and refuses writes.
+    #[test]
+    fn direct_reads_see_commits_and_refuse_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(dir.path(), Durability::Process).unwrap();
+        let mut reader = store.begin_read().unwrap();
+        assert_eq!(reader.get(b"k1").unwrap(), None);
+        let mut txn = store.begin().unwrap();
+        for k in [b"k1", b"k2", b"k3"] {
+            txn.set(k, b"v").unwrap();
+        }
+        txn.commit().unwrap();
+        assert_eq!(reader.get(b"k1").unwrap(), Some(b"v".to_vec()));
+        let range = KeyRange {
+            start: Bound::Excluded(b"k1".to_vec()),
+            end: Bound::Included(b"k3".to_vec()),
+        };
+        let keys: Vec<Vec<u8>> = reader.scan(range, true).map(|kv| kv.unwrap().0).collect();
+        assert_eq!(keys, vec![b"k3".to_vec(), b"k2".to_vec()]);
+        assert!(reader.set(b"k4", b"v").is_err());
+        assert!(reader.delete(b"k1").is_err());
+        reader.commit().unwrap();
+        assert_eq!(store.begin().unwrap().get(b"k4").unwrap(), None);
     }
 
     #[test]
