@@ -297,7 +297,14 @@ async fn run(args: Arc<Args>) -> Result<(), Error> {
         },
         remaining: args.requests.map(AtomicU64::new),
         stop: AtomicBool::new(false),
-        next_insert: AtomicU64::new(args.keys + 1_000_000_000),
+        // New keys above the loaded ones, and above those of earlier runs (microseconds
+        // since 1970 grow faster than any run inserts).
+        next_insert: AtomicU64::new(
+            args.keys
+                + std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1_000_000_000, |t| t.as_micros() as u64),
+        ),
         rows: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         retries: AtomicU64::new(0),
