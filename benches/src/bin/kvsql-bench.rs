@@ -351,9 +351,7 @@ async fn run(args: Arc<Args>) -> Result<(), Error> {
                     "SELECT id, value FROM {t} WHERE id >= $1 AND id < $1 + 100"
                 ))
                 .await?,
-            all: client
-                .prepare(&format!("SELECT id, value FROM {t}"))
-                .await?,
+            all: client.prepare(&format!("SELECT * FROM {t}")).await?,
         });
         for p in 0..args.pipeline.max(1) {
             tasks.push(tokio::spawn(worker(

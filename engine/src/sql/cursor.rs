@@ -203,6 +203,18 @@ impl<'p> ScanCursor<'p> {
     }
 }
 
+/// The columns a projection takes, when it only takes columns, each at most once.
+fn column_moves(exprs: &[Expr]) -> Option<Vec<usize>> {
+    let mut columns = Vec::with_capacity(exprs.len());
+    for e in exprs {
+        match e {
+            Expr::Column(c) if !columns.contains(c) => columns.push(*c),
+            _ => return None,
+        }
+    }
+    Some(columns)
+}
+
 /// A running plan node.
 pub enum Cursor<'p> {
     Scan(ScanCursor<'p>),
@@ -218,6 +230,9 @@ pub enum Cursor<'p> {
     Project {
         source: Box<Cursor<'p>>,
         exprs: &'p [Expr],
+        /// When every expression is a distinct column: those columns, moved out of the
+        /// source row instead of evaluated (cloned).
+        moves: Option<Vec<usize>>,
     },
     /// Materialized on the first call.
     Sorted {
@@ -275,6 +290,7 @@ impl<'p> Cursor<'p> {
             Node::Project { source, exprs } => Cursor::Project {
                 source: Box::new(Cursor::open(source)),
                 exprs,
+                moves: column_moves(exprs),
             },
             Node::Sort { source, keys } => Cursor::Sorted {
                 source: Some(Box::new(Cursor::open(source))),
@@ -384,10 +400,27 @@ impl<'p> Cursor<'p> {
                     return Ok(Some(row));
                 }
             },
-            Cursor::Project { source, exprs } => {
-                let Some(row) = source.next(ctx)? else {
+            Cursor::Project {
+                source,
+                exprs,
+                moves,
+            } => {
+                let Some(mut row) = source.next(ctx)? else {
                     return Ok(None);
                 };
+                if let Some(moves) = moves {
+                    if moves.len() == row.len() && moves.iter().enumerate().all(|(i, &c)| i == c) {
+                        return Ok(Some(row)); // every column, in order
+                    }
+                    return moves
+                        .iter()
+                        .map(|&c| match row.get_mut(c) {
+                            Some(value) => Ok(std::mem::replace(value, Value::Null)),
+                            None => Err(Error::Corrupt(format!("row has no column {c}"))),
+                        })
+                        .collect::<Result<_>>()
+                        .map(Some);
+                }
                 exprs
                     .iter()
                     .map(|e| e.eval(&row, ctx))

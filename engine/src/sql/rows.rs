@@ -300,7 +300,10 @@ pub struct RangeScan {
 }
 
 impl RangeScan {
-    const MAX_BATCH: usize = 256;
+    /// Rows per batch at most (each batch opens a storage iterator and seeks), and
+    /// bytes per batch at most (past which the batch ends early: large rows).
+    const MAX_BATCH: usize = 1024;
+    const MAX_BATCH_BYTES: usize = 1 << 20;
 
     pub fn new(ranges: Vec<KeyRange>, reverse: bool, lookup: Option<(Table, usize)>) -> Self {
         let mut ranges: VecDeque<KeyRange> = ranges.into();
@@ -336,14 +339,23 @@ impl RangeScan {
             }
             let range = self.ranges.front_mut()?;
             let mut fetched = 0;
-            for item in txn.scan(range.clone(), self.reverse).take(self.batch_size) {
+            let mut bytes = 0;
+            let mut full = false;
+            for item in txn.scan(range.clone(), self.reverse) {
                 match item {
-                    Ok(kv) => self.batch.push_back(kv),
+                    Ok(kv) => {
+                        bytes += kv.0.len() + kv.1.len();
+                        self.batch.push_back(kv);
+                    }
                     Err(e) => return Some(Err(e)),
                 }
                 fetched += 1;
+                if fetched == self.batch_size || bytes >= Self::MAX_BATCH_BYTES {
+                    full = true;
+                    break;
+                }
             }
-            if fetched < self.batch_size {
+            if !full {
                 self.ranges.pop_front();
             } else {
                 let last = self.batch.back().expect("fetched rows").0.clone();

@@ -150,3 +150,52 @@ smallest
 > SELECT - (-9223372036854775808)
 error 22003: integer overflow
 
+
+# Projections of plain columns (moved out of the row rather than copied): reordered,
+# repeated (copied then), all of them, and a subset.
+> SELECT city, id FROM p WHERE id < 3
+city | id
+oslo | 1
+rome | 2
+(2 rows)
+
+> SELECT name, name, id FROM p WHERE id = 1
+name | name | id
+ann | ann | 1
+(1 rows)
+
+> SELECT * FROM p WHERE id >= 4
+id | name | age | city
+4 | di | 40 | oslo
+5 | ed | 25 | rome
+(2 rows)
+
+> SELECT id, name, age, city FROM p ORDER BY id DESC LIMIT 1
+id | name | age | city
+5 | ed | 25 | rome
+(1 rows)
+
+# A scan of more rows than one storage batch holds (batches end at 1024 rows or 1 MiB):
+# 3000 rows of 1 KB each, read whole, in order, and backwards.
+> CREATE TABLE wide (id INTEGER PRIMARY KEY, pad TEXT)
+ok CREATE TABLE 0
+
+> CREATE TABLE digit (x INTEGER PRIMARY KEY)
+ok CREATE TABLE 0
+
+> INSERT INTO digit VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)
+ok INSERT 10
+
+> INSERT INTO wide SELECT a.x * 1000 + b.x * 100 + c.x * 10 + d.x + 1, replace(replace('aaaaaaaaaa', 'a', 'bbbbbbbbbb'), 'b', 'cccccccccc') FROM digit a, digit b, digit c, digit d WHERE a.x < 3
+ok INSERT 3000
+
+> SELECT count(*), sum(id), min(length(pad)), max(length(pad)) FROM wide
+count(*) | sum(id) | min(length(pad)) | max(length(pad))
+3000 | 4501500 | 1000 | 1000
+(1 rows)
+
+> SELECT id FROM wide ORDER BY id DESC LIMIT 2
+id
+3000
+2999
+(2 rows)
