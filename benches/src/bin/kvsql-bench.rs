@@ -98,23 +98,67 @@ impl Rng {
     }
 }
 
-async fn load(client: &Client, args: &Args) -> Result<f64, Error> {
+/// Rows per INSERT while loading.
+const LOAD_BATCH: u64 = 1000;
+/// Connections loading at once.
+const LOADERS: u64 = 4;
+
+/// Creates the table and fills it with prepared 1,000-row INSERTs over a few
+/// connections at once; returns rows per second.
+async fn load(client: &Client, args: &Arc<Args>) -> Result<f64, Error> {
     let t = &args.table;
     client
         .batch_execute(&format!(
             "DROP TABLE IF EXISTS {t}; CREATE TABLE {t} (id INTEGER PRIMARY KEY, value TEXT NOT NULL)"
         ))
         .await?;
-    let value = "v".repeat(args.value_size);
     let started = Instant::now();
-    let mut id = 0;
-    while id < args.keys {
-        let end = (id + 1000).min(args.keys);
-        let rows: Vec<String> = (id..end).map(|i| format!("({i},'{value}')")).collect();
-        client
-            .execute(&format!("INSERT INTO {t} VALUES {}", rows.join(",")), &[])
-            .await?;
-        id = end;
+    let mut loaders = Vec::new();
+    for loader in 0..LOADERS {
+        let args = args.clone();
+        loaders.push(tokio::spawn(async move {
+            let client = Client::connect(args.addr.as_str()).await?;
+            let placeholders: Vec<String> = (0..LOAD_BATCH)
+                .map(|r| format!("(${}, ${})", 2 * r + 1, 2 * r + 2))
+                .collect();
+            let full = client
+                .prepare(&format!(
+                    "INSERT INTO {} VALUES {}",
+                    args.table,
+                    placeholders.join(",")
+                ))
+                .await?;
+            let value = "v".repeat(args.value_size);
+            // Batches loader, loader + LOADERS, ...: every loader a share of the keys.
+            let mut batch = loader;
+            while batch * LOAD_BATCH < args.keys {
+                let first = batch * LOAD_BATCH;
+                let end = (first + LOAD_BATCH).min(args.keys);
+                let ids: Vec<i64> = (first as i64..end as i64).collect();
+                let mut params: Vec<&(dyn kvsql_protocol::ToValue + Sync)> = Vec::new();
+                for id in &ids {
+                    params.push(id);
+                    params.push(&value);
+                }
+                if end - first == LOAD_BATCH {
+                    client.execute(&full, &params).await?;
+                } else {
+                    let tail = format!(
+                        "INSERT INTO {} VALUES {}",
+                        args.table,
+                        placeholders[..(end - first) as usize].join(",")
+                    );
+                    client.execute(tail.as_str(), &params).await?;
+                }
+                batch += LOADERS;
+            }
+            Ok::<(), Error>(())
+        }));
+    }
+    for loader in loaders {
+        loader
+            .await
+            .map_err(|e| Error::Protocol(format!("loader failed: {e}")))??;
     }
     Ok(args.keys as f64 / started.elapsed().as_secs_f64())
 }
