@@ -11,6 +11,7 @@ use crate::sql::ast::Statement;
 use crate::sql::execute::{self, IdAllocator, Outcome, ResultSink};
 use crate::sql::params;
 use crate::sql::plan::{self, ColumnInfo, Plan};
+use crate::sql::point::PointRead;
 use crate::sql::translate;
 use crate::storage::group_sync::GroupSync;
 use crate::storage::memory::MemoryStore;
@@ -92,14 +93,14 @@ impl IdAllocator for Shared {
         table: &Table,
         id: i64,
         max_existing: &mut dyn FnMut() -> Result<i64>,
-    ) -> Result<()> {
+    ) -> Result<i64> {
         self.with_counter(table, max_existing, |next| {
             if id >= *next {
                 // At i64::MAX the counter stays put; the next allocation then collides
                 // with the existing key and the INSERT fails with a unique violation.
                 *next = id.saturating_add(1);
             }
-            Ok(())
+            Ok(*next)
         })
     }
 }
@@ -326,6 +327,8 @@ pub struct Prepared {
     /// A query that reads through one storage operation (one get or one scan), so that
     /// outside a transaction it needs no snapshot of its own.
     single_read: bool,
+    /// A point select compiled to a key lookup (see `sql::point`).
+    point_read: Option<Box<PointRead>>,
 }
 
 impl Prepared {
@@ -333,6 +336,12 @@ impl Prepared {
     /// inserts a single row): work of microseconds whatever the parameters.
     pub fn is_point(&self) -> bool {
         self.point
+    }
+
+    /// Whether runs outside a transaction read the row by a key built straight from the
+    /// parameters (a point select of plain columns; see `sql::point`).
+    pub fn is_key_lookup(&self) -> bool {
+        self.point_read.is_some()
     }
 
     fn compute_point(&self) -> bool {
@@ -615,6 +624,7 @@ impl Session {
                 columns: Vec::new(),
                 point: false,
                 single_read: false,
+                point_read: None,
             });
         }
         let plan = match &mut self.txn {
@@ -629,6 +639,7 @@ impl Session {
         };
         let count = params::count(&plan);
         let single = matches!(&plan, Plan::Query { node, .. } if single_read(node));
+        let point_read = PointRead::compile(&plan, count).map(Box::new);
         let mut prepared = Prepared {
             param_types: params::types(&plan, count),
             columns: plan.result_columns(),
@@ -637,6 +648,7 @@ impl Session {
             epoch,
             point: false,
             single_read: single,
+            point_read,
         };
         prepared.point = prepared.compute_point();
         Ok(prepared)
@@ -654,6 +666,27 @@ impl Session {
         if self.ddl_pending || prepared.epoch != self.shared.schema_epoch.load(Ordering::Acquire) {
             // The schema changed: plan again (a dropped table now fails clearly here).
             *prepared = self.plan_prepared(prepared.statement.clone())?;
+        }
+        // A point select outside BEGIN: straight to the key (same rows as the plan).
+        if let (Some(point), TxnState::Autocommit) = (&prepared.point_read, &self.txn)
+            && let Some(key) = point.key(params)
+        {
+            let mut txn = self.shared.store.begin_read()?;
+            let row = point.read(&key, txn.as_mut());
+            txn.rollback()?;
+            sink.columns(&prepared.columns)?;
+            let returned = match row? {
+                Some(row) => {
+                    sink.row(row)?;
+                    1
+                }
+                None => 0,
+            };
+            return sink.complete(&Outcome {
+                tag: "SELECT",
+                rows_affected: 0,
+                rows_returned: returned,
+            });
         }
         let work = match &prepared.plan {
             Some(plan) => Work::Plan(Box::new(plan.clone()), prepared.single_read),

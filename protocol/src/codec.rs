@@ -133,6 +133,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 }
                 Some(len) if self.buf.len() >= 4 + len => {
                     let frame = self.buf.split_to(4 + len);
+                    if self.buf.is_empty() && self.buf.capacity() > 4 * READ_CHUNK {
+                        // After a large frame: do not keep its buffer for the connection's
+                        // whole life.
+                        self.buf = BytesMut::new();
+                    }
                     return Ok(Some(M::decode(&frame[4..])?));
                 }
                 Some(len) => 4 + len - self.buf.len(),

@@ -15,7 +15,8 @@
 //! (*) In a unique index, an entry whose indexed values are all non-NULL is keyed by the
 //! values alone, so that concurrent inserts of one value collide on one key.
 
-use super::keycode::{encode_value, prefix_end};
+pub use super::keycode::encode_value;
+use super::keycode::prefix_end;
 use crate::value::Value;
 
 const SPACE_CATALOG: u8 = 0x01;

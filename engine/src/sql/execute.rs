@@ -40,13 +40,14 @@ pub trait IdAllocator {
     /// only the first time a table is seen.
     fn next_id(&self, table: &Table, max_existing: &mut dyn FnMut() -> Result<i64>) -> Result<i64>;
 
-    /// Notes an id a statement chose itself, so later allocations go past it.
+    /// Notes an id a statement chose itself, so later allocations go past it; returns
+    /// the next id to be allocated (ids below it need no noting).
     fn observe_id(
         &self,
         table: &Table,
         id: i64,
         max_existing: &mut dyn FnMut() -> Result<i64>,
-    ) -> Result<()>;
+    ) -> Result<i64>;
 }
 
 /// Runs a plan, sending any rows to `sink`, and returns the outcome (not yet reported).
@@ -107,6 +108,23 @@ pub fn execute(
                     .collect::<Result<_>>()?,
                 InsertRows::Query(node) => cursor::collect(node, ctx)?,
             };
+            // Note the largest id the rows give once, rather than each row's under the
+            // allocator's lock (a row whose id only appears after conversion is still
+            // noted below).
+            let pk_target = integer_key.and_then(|pk| targets.iter().position(|&t| t == pk));
+            let mut noted = i64::MIN;
+            let largest = pk_target.and_then(|p| {
+                source
+                    .iter()
+                    .filter_map(|values| match values.get(p) {
+                        Some(Value::Integer(id)) => Some(*id),
+                        _ => None,
+                    })
+                    .max()
+            });
+            if let Some(largest) = largest {
+                noted = ids.observe_id(&table, largest, &mut || max_id(ctx.txn()?, &prefix))?;
+            }
             for values in source {
                 let mut full = defaults.clone();
                 for (value, &target) in values.into_iter().zip(&targets) {
@@ -119,8 +137,10 @@ pub fn execute(
                         Value::Integer(ids.next_id(&table, &mut || max_id(ctx.txn()?, &prefix))?);
                 }
                 let full = check_row(&table, full)?;
-                if let Some(Value::Integer(id)) = integer_key.map(|pk| &full[pk]) {
-                    ids.observe_id(&table, *id, &mut || max_id(ctx.txn()?, &prefix))?;
+                if let Some(Value::Integer(id)) = integer_key.map(|pk| &full[pk])
+                    && *id >= noted
+                {
+                    noted = ids.observe_id(&table, *id, &mut || max_id(ctx.txn()?, &prefix))?;
                 }
                 let key = if table.has_rowid() {
                     let rowid = ids.next_id(&table, &mut || max_id(ctx.txn()?, &prefix))?;

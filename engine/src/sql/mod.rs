@@ -17,6 +17,7 @@ pub mod execute;
 mod functions;
 pub mod params;
 pub mod plan;
+pub mod point;
 mod query;
 mod rows;
 pub mod translate;
