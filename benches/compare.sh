@@ -97,6 +97,8 @@ R[kv_insert_50]=$(kv $KVSQL_PORT 50 1 insert --no-load -k 100000)
 R[kv_insert_16_sync]=$(kv $KVSQL_SYNC_PORT 16 1 insert --no-load -k 1000)
 LOAD=$("$BIN/kvsql-bench" --addr 127.0.0.1:$KVSQL_PORT --table bulk -k 1000000 -b 100 -n 1 --json \
   | tail -n 1 | sed -n 's/.*"load_rows_per_s":\([0-9.]*\).*/\1/p')
+SCAN=$("$BIN/kvsql-bench" --addr 127.0.0.1:$KVSQL_PORT --table bulk -k 1000000 -w full-scan -d "$SECS" \
+  --no-load --json | tail -n 1 | sed -n 's/.*"rows_per_s":\([0-9.]*\).*/\1/p')
 
 # --- report --------------------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
@@ -115,3 +117,4 @@ row "insert, 50 clients" "${R[kv_insert_50]}" "Redis SET (AOF everysec) ${R[redi
 row "insert, 50 clients" "${R[kv_insert_50]}" "PostgreSQL sync off (16) ${R[pg_insert_16_async]}" "$(ratio "${R[kv_insert_50]}" "${R[pg_insert_16_async]}")"
 row "insert --sync, 16 clients" "${R[kv_insert_16_sync]}" "PostgreSQL sync on (16) ${R[pg_insert_16_sync]}" "$(ratio "${R[kv_insert_16_sync]}" "${R[pg_insert_16_sync]}")"
 row "bulk load, rows/s (100-byte rows)" "$LOAD" "target 1,000,000" "$(ratio "$LOAD" 1000000)"
+row "full-table SELECT * streamed, rows/s" "$SCAN" "target 2,000,000" "$(ratio "$SCAN" 2000000)"

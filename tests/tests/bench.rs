@@ -15,6 +15,7 @@ fn kvsql_bench_runs_every_workload_and_prints_a_json_line() {
         ("update", vec!["--no-load"]),
         ("range-scan", vec!["--no-load"]),
         ("mixed", vec!["--no-load", "--read-ratio", "0.5"]),
+        ("full-scan", vec!["--no-load"]),
     ] {
         let output = Command::new(binary("kvsql-bench"))
             .args(["--addr", &addr, "--keys", "300", "--requests", "200"])
@@ -37,6 +38,11 @@ fn kvsql_bench_runs_every_workload_and_prints_a_json_line() {
         );
         assert!(json.contains("\"requests\":200"), "{json}");
         assert!(json.contains("\"errors\":0"), "{json}");
+        if workload == "full-scan" {
+            // Every scan streamed the whole table (300 loaded rows and 200 inserted).
+            assert!(stdout.contains("streamed 100000 rows"), "{stdout}");
+            assert!(!json.contains("\"rows_per_s\":0.0"), "{json}");
+        }
     }
     // The inserts landed, next to the 300 loaded rows.
     let output = Command::new(binary("kvsql"))

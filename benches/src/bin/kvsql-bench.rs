@@ -462,13 +462,14 @@ async fn run(args: Arc<Args>) -> Result<(), Error> {
     );
     if args.json {
         println!(
-            "{{\"workload\":\"{workload}\",\"connections\":{},\"pipeline\":{},\"requests\":{done},\"seconds\":{elapsed:.3},\"rps\":{rate:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"p999_ms\":{:.3},\"errors\":{errors},\"retries\":{retries},\"load_rows_per_s\":{}}}",
+            "{{\"workload\":\"{workload}\",\"connections\":{},\"pipeline\":{},\"requests\":{done},\"seconds\":{elapsed:.3},\"rps\":{rate:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"p999_ms\":{:.3},\"errors\":{errors},\"retries\":{retries},\"load_rows_per_s\":{},\"rows_per_s\":{:.1}}}",
             args.connections,
             args.pipeline,
             p(0.5),
             p(0.99),
             p(0.999),
-            load_rate.map_or("null".to_string(), |r| format!("{r:.1}"))
+            load_rate.map_or("null".to_string(), |r| format!("{r:.1}")),
+            rows as f64 / elapsed
         );
     }
     if errors > 0 {
