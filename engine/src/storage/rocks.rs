@@ -100,51 +100,13 @@ impl ReadOnlyStore {
 
 impl Store for ReadOnlyStore {
     fn begin(&self) -> Result<Box<dyn Transaction>> {
-        Ok(Box::new(ReadOnlyTransaction {
-            db: self.db.clone(),
-            why: self.why.clone(),
+        Ok(Box::new(DirectRead {
+            db: ReadDb::ReadOnly(self.db.clone()),
+            refusal: Error::ReadOnly(self.why.clone()),
         }))
     }
 
     fn flush(&self) -> Result<()> {
-        Ok(())
-    }
-}
-
-struct ReadOnlyTransaction {
-    db: Arc<DBWithThreadMode<MultiThreaded>>,
-    why: String,
-}
-
-impl Transaction for ReadOnlyTransaction {
-    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.db.get(key).map_err(storage_error)
-    }
-
-    fn set(&mut self, _key: &[u8], _value: &[u8]) -> Result<()> {
-        Err(Error::ReadOnly(self.why.clone()))
-    }
-
-    fn delete(&mut self, _key: &[u8]) -> Result<()> {
-        Err(Error::ReadOnly(self.why.clone()))
-    }
-
-    fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_> {
-        match scan_options(&range, ReadOptions::default()) {
-            None => Box::new(std::iter::empty()),
-            Some((options, skip)) => Box::new(RocksScan::new(
-                self.db.raw_iterator_opt(options),
-                reverse,
-                skip,
-            )),
-        }
-    }
-
-    fn commit(self: Box<Self>) -> Result<()> {
-        Ok(())
-    }
-
-    fn rollback(self: Box<Self>) -> Result<()> {
         Ok(())
     }
 }
@@ -219,7 +181,10 @@ impl Store for RocksStore {
 
     fn begin_read(&self) -> Result<Box<dyn Transaction>> {
         Ok(Box::new(DirectRead {
-            db: self.db.clone(),
+            db: ReadDb::Live(self.db.clone()),
+            refusal: Error::Storage(
+                "internal: a write through the reader of a read-only statement".into(),
+            ),
         }))
     }
 
@@ -248,42 +213,49 @@ impl Store for RocksStore {
     }
 }
 
-/// Reads straight from the database, for a statement that reads once (see
-/// [`Store::begin_read`]): a get sees the latest commit, a scan the database as of its
-/// start (RocksDB iterators hold an implicit snapshot).
+/// Reads straight from the database and refuses writes: every transaction of a
+/// read-only directory, and a statement that reads once (see [`Store::begin_read`]). A
+/// get sees the latest commit, a scan the database as of its start (RocksDB iterators
+/// hold an implicit snapshot).
 struct DirectRead {
-    db: Arc<Db>,
+    db: ReadDb,
+    /// What a write gets.
+    refusal: Error,
 }
 
-impl DirectRead {
-    fn refuse(&self) -> Result<()> {
-        Err(Error::Storage(
-            "internal: a write through the reader of a read-only statement".into(),
-        ))
-    }
+enum ReadDb {
+    ReadOnly(Arc<DBWithThreadMode<MultiThreaded>>),
+    Live(Arc<Db>),
 }
 
 impl Transaction for DirectRead {
     fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.db.get(key).map_err(storage_error)
+        match &self.db {
+            ReadDb::ReadOnly(db) => db.get(key),
+            ReadDb::Live(db) => db.get(key),
+        }
+        .map_err(storage_error)
     }
 
     fn set(&mut self, _key: &[u8], _value: &[u8]) -> Result<()> {
-        self.refuse()
+        Err(self.refusal.clone())
     }
 
     fn delete(&mut self, _key: &[u8]) -> Result<()> {
-        self.refuse()
+        Err(self.refusal.clone())
     }
 
     fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_> {
-        match scan_options(&range, ReadOptions::default()) {
-            None => Box::new(std::iter::empty()),
-            Some((options, skip)) => Box::new(RocksScan::new(
-                self.db.raw_iterator_opt(options),
-                reverse,
-                skip,
-            )),
+        let Some((options, skip)) = scan_options(&range, ReadOptions::default()) else {
+            return Box::new(std::iter::empty());
+        };
+        match &self.db {
+            ReadDb::ReadOnly(db) => {
+                Box::new(RocksScan::new(db.raw_iterator_opt(options), reverse, skip))
+            }
+            ReadDb::Live(db) => {
+                Box::new(RocksScan::new(db.raw_iterator_opt(options), reverse, skip))
+            }
         }
     }
 
