@@ -343,17 +343,18 @@ impl Prepared {
     pub fn is_key_lookup(&self) -> bool {
         self.point_read.is_some()
     }
+}
 
-    fn compute_point(&self) -> bool {
-        match &self.plan {
-            Some(Plan::Query { node, .. }) => point_node(node),
-            Some(Plan::Update { source, .. } | Plan::Delete { source, .. }) => point_node(source),
-            Some(Plan::Insert {
-                rows: plan::InsertRows::Values(rows),
-                ..
-            }) => rows.len() == 1,
-            _ => false,
-        }
+/// See [`Prepared::is_point`].
+fn point_plan(plan: &Plan) -> bool {
+    match plan {
+        Plan::Query { node, .. } => point_node(node),
+        Plan::Update { source, .. } | Plan::Delete { source, .. } => point_node(source),
+        Plan::Insert {
+            rows: plan::InsertRows::Values(rows),
+            ..
+        } => rows.len() == 1,
+        _ => false,
     }
 }
 
@@ -640,18 +641,16 @@ impl Session {
         let count = params::count(&plan);
         let single = matches!(&plan, Plan::Query { node, .. } if single_read(node));
         let point_read = PointRead::compile(&plan, count).map(Box::new);
-        let mut prepared = Prepared {
+        Ok(Prepared {
             param_types: params::types(&plan, count),
             columns: plan.result_columns(),
             statement,
-            plan: Some(plan),
             epoch,
-            point: false,
+            point: point_plan(&plan),
             single_read: single,
             point_read,
-        };
-        prepared.point = prepared.compute_point();
-        Ok(prepared)
+            plan: Some(plan),
+        })
     }
 
     /// Runs a prepared statement with values for its parameters.

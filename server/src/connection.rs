@@ -315,7 +315,6 @@ pub async fn serve(
     if let Some(session) = &mut session {
         session.set_user(user);
     }
-    // Prepared statements, with how long their last run took on the blocking pool.
     // Prepared statements, with how many runs they have left on the blocking pool
     // before trying the connection's task again (see INLINE_BELOW).
     let mut prepared: HashMap<u64, (Prepared, u32)> = HashMap::new();
@@ -742,10 +741,9 @@ async fn run(
     id: u64,
     work: Work,
     mut session: Session,
-    conn: Conn<'_>,
+    mut conn: Conn<'_>,
     timeout_seconds: u64,
 ) -> Option<(Session, Option<(u64, Prepared)>)> {
-    let mut conn = conn;
     let state = conn.state;
     let cancel = Arc::new(AtomicBool::new(false));
     // The statement timeout sets the same flag a cancel does, and says so.

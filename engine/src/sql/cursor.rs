@@ -204,7 +204,7 @@ impl<'p> ScanCursor<'p> {
 }
 
 /// The columns a projection takes, when it only takes columns, each at most once.
-fn column_moves(exprs: &[Expr]) -> Option<Vec<usize>> {
+pub(super) fn column_moves(exprs: &[Expr]) -> Option<Vec<usize>> {
     let mut columns = Vec::with_capacity(exprs.len());
     for e in exprs {
         match e {
@@ -213,6 +213,21 @@ fn column_moves(exprs: &[Expr]) -> Option<Vec<usize>> {
         }
     }
     Some(columns)
+}
+
+/// The values of `columns` (distinct), moved out of `row`: the row itself when they are
+/// all of its columns in order.
+pub(super) fn take_columns(mut row: Row, columns: &[usize]) -> Result<Row> {
+    if columns.len() == row.len() && columns.iter().enumerate().all(|(i, &c)| i == c) {
+        return Ok(row);
+    }
+    columns
+        .iter()
+        .map(|&c| match row.get_mut(c) {
+            Some(value) => Ok(std::mem::replace(value, Value::Null)),
+            None => Err(Error::Corrupt(format!("row has no column {c}"))),
+        })
+        .collect()
 }
 
 /// A running plan node.
@@ -405,21 +420,11 @@ impl<'p> Cursor<'p> {
                 exprs,
                 moves,
             } => {
-                let Some(mut row) = source.next(ctx)? else {
+                let Some(row) = source.next(ctx)? else {
                     return Ok(None);
                 };
                 if let Some(moves) = moves {
-                    if moves.len() == row.len() && moves.iter().enumerate().all(|(i, &c)| i == c) {
-                        return Ok(Some(row)); // every column, in order
-                    }
-                    return moves
-                        .iter()
-                        .map(|&c| match row.get_mut(c) {
-                            Some(value) => Ok(std::mem::replace(value, Value::Null)),
-                            None => Err(Error::Corrupt(format!("row has no column {c}"))),
-                        })
-                        .collect::<Result<_>>()
-                        .map(Some);
+                    return take_columns(row, moves).map(Some);
                 }
                 exprs
                     .iter()

@@ -12,6 +12,7 @@
 
 use super::access::Access;
 use super::ast::{BinaryOp, Expr};
+use super::cursor::{column_moves, take_columns};
 use super::plan::{Node, Plan};
 use super::rows;
 use crate::catalog::Table;
@@ -60,14 +61,9 @@ impl PointRead {
         {
             return None;
         }
-        let mut columns = Vec::with_capacity(exprs.len());
-        for e in exprs {
-            match e {
-                Expr::Column(c) if !columns.contains(c) && *c < table.columns.len() => {
-                    columns.push(*c)
-                }
-                _ => return None,
-            }
+        let columns = column_moves(exprs)?;
+        if columns.iter().any(|&c| c >= table.columns.len()) {
+            return None;
         }
         let conjuncts = filter.clone().into_conjuncts();
         if conjuncts.len() != table.primary_key.len() {
@@ -118,16 +114,7 @@ impl PointRead {
         let Some(bytes) = txn.get(key)? else {
             return Ok(None);
         };
-        let mut row = rows::decode_full_row(&self.table, &bytes)?;
-        if self.columns.len() == row.len() && self.columns.iter().enumerate().all(|(i, &c)| i == c)
-        {
-            return Ok(Some(row));
-        }
-        Ok(Some(
-            self.columns
-                .iter()
-                .map(|&c| std::mem::replace(&mut row[c], Value::Null))
-                .collect(),
-        ))
+        let row = rows::decode_full_row(&self.table, &bytes)?;
+        take_columns(row, &self.columns).map(Some)
     }
 }
