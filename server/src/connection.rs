@@ -418,7 +418,15 @@ pub async fn serve(
                     let mut responses = sink.into_buffer();
                     if let Some(ticket) = unsynced {
                         let _ = synced.wait_for(|&durable| durable >= ticket).await;
-                        if let Some(Err(e)) = db.sync_outcome(ticket) {
+                        // Acknowledge only what a finished sync covers: if the sync thread
+                        // stopped without covering it, say so rather than "ok".
+                        let durable = db.sync_outcome(ticket).unwrap_or_else(|| {
+                            Err(kvsql_engine::Error::Storage(
+                                "the commit was written but the log sync stopped before                                  covering it; it may not survive a power loss"
+                                    .into(),
+                            ))
+                        });
+                        if let Err(e) = durable {
                             responses = vec![pb::Response {
                                 id,
                                 kind: Some(Kind::Error(crate::sink::error_message(&e))),
