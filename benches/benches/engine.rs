@@ -1,5 +1,6 @@
-//! In-process engine benchmarks: point lookup by primary key and single-row insert,
-//! through the whole statement path (parse, plan, execute, commit) on RocksDB.
+//! In-process engine benchmarks: point lookup by primary key, a 100-row primary-key range
+//! scan and single-row insert, through the whole statement path (parse, plan, execute,
+//! commit) on RocksDB.
 //!
 //! Run: `cargo bench -p kvsql-benches --bench engine`.
 
@@ -25,6 +26,18 @@ fn point_lookup(c: &mut Criterion) {
                 .query(&format!("SELECT value FROM kv WHERE id = {key}"))
                 .unwrap();
             assert_eq!(result[0].rows.len(), 1);
+        })
+    });
+    group.bench_function("range_scan_100_rows", |b| {
+        b.iter(|| {
+            key = (key + 7919) % (ROWS - 100);
+            let end = key + 100;
+            let result = session
+                .query(&format!(
+                    "SELECT id, value FROM kv WHERE id >= {key} AND id < {end}"
+                ))
+                .unwrap();
+            assert_eq!(result[0].rows.len(), 100);
         })
     });
     let next = AtomicI64::new(ROWS as i64);
