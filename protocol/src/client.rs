@@ -270,7 +270,7 @@ impl Client {
             params: Vec::new(),
             max_rows: 0,
         }))?;
-        collect(id, responses).await
+        collect(id, responses, None).await
     }
 
     /// Sends a request; returns its id and where its responses arrive.
@@ -325,49 +325,72 @@ impl Client {
     }
 }
 
-/// Reads the responses of request `id` up to its final one.
+/// Reads the responses of request `id` up to its final one. `known` holds the columns of
+/// a prepared statement, which a compact `result` leaves out.
 pub(crate) async fn collect(
     id: u64,
     mut responses: mpsc::Receiver<pb::Response>,
+    known: Option<Arc<[Column]>>,
 ) -> Result<Vec<QueryResult>, Error> {
-    {
-        let mut results = Vec::new();
-        let mut columns: Arc<[Column]> = Arc::from(Vec::new());
-        let mut rows = Vec::new();
-        loop {
-            let response = responses.recv().await.ok_or(Error::Closed)?;
-            let response = answering(response, id)?;
-            match response.kind {
-                Some(Kind::Header(header)) => {
-                    columns = columns_of(header.columns);
-                }
-                Some(Kind::Rows(batch)) => {
-                    for row in batch.rows {
-                        let values: Vec<Value> = row.values.into_iter().map(Value::from).collect();
-                        if values.len() != columns.len() {
-                            return Err(Error::Protocol(format!(
-                                "row of {} values for {} columns",
-                                values.len(),
-                                columns.len()
-                            )));
-                        }
-                        rows.push(Row::new(columns.clone(), values));
-                    }
-                }
-                Some(Kind::Complete(complete)) => results.push(QueryResult {
-                    columns: std::mem::replace(&mut columns, Arc::from(Vec::new())),
-                    rows: std::mem::take(&mut rows),
-                    tag: complete.tag,
-                    rows_affected: complete.rows_affected,
-                }),
-                Some(Kind::Done(_)) => return Ok(results),
-                Some(Kind::Error(e)) => return Err(server_error(e)),
-                Some(Kind::Hello(_) | Kind::Prepared(_) | Kind::Suspended(_)) | None => {
-                    return Err(Error::Protocol("unexpected response kind".into()));
-                }
+    let mut results = Vec::new();
+    let mut columns: Arc<[Column]> = Arc::from(Vec::new());
+    let mut rows = Vec::new();
+    loop {
+        let response = responses.recv().await.ok_or(Error::Closed)?;
+        let response = answering(response, id)?;
+        match response.kind {
+            Some(Kind::Header(header)) => {
+                columns = columns_of(header.columns);
+            }
+            Some(Kind::Rows(batch)) => rows_into(batch.rows, &columns, &mut rows)?,
+            Some(Kind::Complete(complete)) => results.push(QueryResult {
+                columns: std::mem::replace(&mut columns, Arc::from(Vec::new())),
+                rows: std::mem::take(&mut rows),
+                tag: complete.tag,
+                rows_affected: complete.rows_affected,
+            }),
+            Some(Kind::Done(_)) => return Ok(results),
+            Some(Kind::Result(result)) => {
+                let Some(columns) = known else {
+                    return Err(Error::Protocol(
+                        "a compact result for a request that did not ask for one".into(),
+                    ));
+                };
+                rows_into(result.rows, &columns, &mut rows)?;
+                results.push(QueryResult {
+                    columns,
+                    rows,
+                    tag: result.tag,
+                    rows_affected: result.rows_affected,
+                });
+                return Ok(results);
+            }
+            Some(Kind::Error(e)) => return Err(server_error(e)),
+            Some(Kind::Hello(_) | Kind::Prepared(_) | Kind::Suspended(_)) | None => {
+                return Err(Error::Protocol("unexpected response kind".into()));
             }
         }
     }
+}
+
+/// Turns wire rows into [`Row`]s of `columns`, refusing a row of another width.
+pub(crate) fn rows_into(
+    wire: Vec<pb::Row>,
+    columns: &Arc<[Column]>,
+    out: &mut impl Extend<Row>,
+) -> Result<(), Error> {
+    for row in wire {
+        if row.values.len() != columns.len() {
+            return Err(Error::Protocol(format!(
+                "row of {} values for {} columns",
+                row.values.len(),
+                columns.len()
+            )));
+        }
+        let values: Vec<Value> = row.values.into_iter().map(Value::from).collect();
+        out.extend(std::iter::once(Row::new(columns.clone(), values)));
+    }
+    Ok(())
 }
 
 impl Client {
@@ -455,7 +478,7 @@ async fn read_loop(mut reader: BufReader<ReadHalf>, waiting: Waiting) {
     {
         let last = matches!(
             response.kind,
-            Some(Kind::Done(_) | Kind::Error(_) | Kind::Prepared(_))
+            Some(Kind::Done(_) | Kind::Error(_) | Kind::Prepared(_) | Kind::Result(_))
         );
         let target = {
             let mut queue = waiting.lock().expect("poisoned");

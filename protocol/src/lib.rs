@@ -45,7 +45,7 @@ pub use typed::{
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_MAJOR: u32 = 1;
-pub const PROTOCOL_MINOR: u32 = 2;
+pub const PROTOCOL_MINOR: u32 = 3;
 
 /// The default address of a kvsql server.
 pub const DEFAULT_PORT: u16 = 7878;

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use crate::client::{Client, QueryResult, collect, columns_of, server_error};
+use crate::client::{Client, QueryResult, collect, columns_of, rows_into, server_error};
 use crate::codec::{self, DEFAULT_MAX_FRAME, PREAMBLE};
 use crate::error::Error;
 use crate::pb::{self, response::Kind};
@@ -100,6 +100,13 @@ fn wire_params(params: Params<'_>) -> Vec<pb::Value> {
 pub trait ToStatement {
     #[doc(hidden)]
     fn request(&self, params: Vec<pb::Value>, max_rows: u32) -> pb::request::Kind;
+
+    /// The columns of its rows when known before it runs (a prepared statement's), so
+    /// that the server may leave them out of its answer.
+    #[doc(hidden)]
+    fn known_columns(&self) -> Option<Arc<[Column]>> {
+        None
+    }
 }
 
 impl ToStatement for str {
@@ -122,7 +129,13 @@ impl ToStatement for Statement {
             statement_id: self.id,
             params,
             max_rows,
+            // A whole answer in one frame; a cursor (max_rows) streams as usual.
+            compact: max_rows == 0,
         })
+    }
+
+    fn known_columns(&self) -> Option<Arc<[Column]>> {
+        Some(self.columns.clone())
     }
 }
 
@@ -155,7 +168,7 @@ impl Client {
         params: Params<'_>,
     ) -> Result<Vec<QueryResult>, Error> {
         let (id, responses) = self.start(statement.request(wire_params(params), 0))?;
-        collect(id, responses).await
+        collect(id, responses, statement.known_columns()).await
     }
 
     /// Runs a statement (text, or a prepared [`Statement`]) with parameters and returns
@@ -258,7 +271,7 @@ impl Client {
         let (id, responses) = self.start(pb::request::Kind::Close(pb::Close {
             statement_id: statement.id,
         }))?;
-        collect(id, responses).await.map(drop)
+        collect(id, responses, None).await.map(drop)
     }
 
     /// Runs a statement and streams its rows, fetching `batch` rows at a time from the
@@ -296,7 +309,7 @@ impl Client {
     /// running, when 0).
     pub async fn cancel_request(&self, request_id: u64) -> Result<(), Error> {
         let (id, responses) = self.start(pb::request::Kind::Cancel(pb::Cancel { request_id }))?;
-        collect(id, responses).await.map(drop)
+        collect(id, responses, None).await.map(drop)
     }
 
     /// A token that cancels, from anywhere, whatever this connection is running.
@@ -335,7 +348,7 @@ impl Client {
             kind: kind as i32,
             table: table.to_string(),
         }))?;
-        let results = collect(id, responses).await?;
+        let results = collect(id, responses, None).await?;
         Ok(results
             .into_iter()
             .last()
@@ -392,10 +405,9 @@ impl RowStream {
             match response.kind {
                 Some(Kind::Header(header)) => self.columns = columns_of(header.columns),
                 Some(Kind::Rows(batch)) => {
-                    for row in batch.rows {
-                        let values: Vec<Value> = row.values.into_iter().map(Value::from).collect();
-                        self.buffered
-                            .push_back(Row::new(self.columns.clone(), values));
+                    if let Err(e) = rows_into(batch.rows, &self.columns, &mut self.buffered) {
+                        self.done = true;
+                        return Poll::Ready(Some(Err(e)));
                     }
                     self.most_buffered = self.most_buffered.max(self.buffered.len());
                 }

@@ -315,9 +315,7 @@ pub async fn serve(
     if let Some(session) = &mut session {
         session.set_user(user);
     }
-    // Prepared statements, with how many runs they have left on the blocking pool
-    // before trying the connection's task again (see INLINE_BELOW).
-    let mut prepared: HashMap<u64, (Prepared, u32)> = HashMap::new();
+    let mut prepared: HashMap<u64, Kept> = HashMap::new();
     let mut next_statement = 1u64;
     loop {
         if queue.is_empty() && open {
@@ -399,7 +397,11 @@ pub async fn serve(
                 max_rows: query.max_rows,
             },
             Some(request::Kind::Execute(execute)) => match prepared.remove(&execute.statement_id) {
-                Some((mut statement, 0)) if execute.max_rows == 0 && statement.is_point() => {
+                Some(mut kept)
+                    if kept.pool_runs == 0
+                        && execute.max_rows == 0
+                        && kept.statement.is_point() =>
+                {
                     // A statement that runs in microseconds (a point select or a
                     // single-row write): run it here, without the handoff to a blocking
                     // thread and back, and write its responses at once.
@@ -410,7 +412,7 @@ pub async fn serve(
                     // With --sync, commit without waiting for the disk here, then wait
                     // below (without blocking the thread) for a group sync to cover it.
                     current.set_defer_sync(true);
-                    let result = current.execute_prepared(&mut statement, &params, &mut sink);
+                    let result = current.execute_prepared(&mut kept.statement, &params, &mut sink);
                     current.set_defer_sync(false);
                     let spent = started.elapsed();
                     let unsynced = current.take_unsynced();
@@ -422,7 +424,8 @@ pub async fn serve(
                         // stopped without covering it, say so rather than "ok".
                         let durable = db.sync_outcome(ticket).unwrap_or_else(|| {
                             Err(kvsql_engine::Error::Storage(
-                                "the commit was written but the log sync stopped before                                  covering it; it may not survive a power loss"
+                                "the commit was written but the log sync stopped before \
+                                 covering it; it may not survive a power loss"
                                     .into(),
                             ))
                         });
@@ -433,21 +436,27 @@ pub async fn serve(
                             }];
                         }
                     }
+                    if execute.compact {
+                        responses = crate::sink::compact(responses, &kept.announced);
+                    }
                     // Written when nothing more is waiting (at the top of the loop).
                     for response in responses {
                         writer.push(&response);
                     }
-                    let pool_runs = if spent < INLINE_BELOW { 0 } else { POOL_RUNS };
-                    prepared.insert(execute.statement_id, (statement, pool_runs));
+                    kept.pool_runs = if spent < INLINE_BELOW { 0 } else { POOL_RUNS };
+                    prepared.insert(execute.statement_id, kept);
                     continue;
                 }
-                Some((statement, pool_runs)) => Work::Prepared {
-                    pool_runs: pool_runs.saturating_sub(1),
-                    statement_id: execute.statement_id,
-                    statement: Box::new(statement),
-                    params: execute.params.into_iter().map(engine_value).collect(),
-                    max_rows: execute.max_rows,
-                },
+                Some(mut kept) => {
+                    kept.pool_runs = kept.pool_runs.saturating_sub(1);
+                    Work::Prepared {
+                        statement_id: execute.statement_id,
+                        kept: Box::new(kept),
+                        params: execute.params.into_iter().map(engine_value).collect(),
+                        max_rows: execute.max_rows,
+                        compact: execute.compact,
+                    }
+                }
                 None => {
                     let message = format!(
                         "no prepared statement {} on this connection",
@@ -520,10 +529,6 @@ pub async fn serve(
         let running = session
             .take()
             .expect("session is returned after each request");
-        let pool_runs = match &work {
-            Work::Prepared { pool_runs, .. } => *pool_runs,
-            _ => 0,
-        };
         match run(
             id,
             work,
@@ -541,8 +546,8 @@ pub async fn serve(
         {
             Some((returned, kept)) => {
                 session = Some(returned);
-                if let Some((statement_id, statement)) = kept {
-                    prepared.insert(statement_id, (statement, pool_runs));
+                if let Some((statement_id, kept)) = kept {
+                    prepared.insert(statement_id, kept);
                 }
             }
             None => break,
@@ -553,6 +558,17 @@ pub async fn serve(
     info!(session_id, "session ended");
 }
 
+/// A prepared statement of the connection.
+struct Kept {
+    statement: Prepared,
+    /// Runs left on the blocking pool before trying the connection's task again (see
+    /// INLINE_BELOW).
+    pool_runs: u32,
+    /// The columns the client was told at prepare: a compact answer leaves them out, so
+    /// it is sent only while the statement's columns are still these.
+    announced: Vec<pb::Column>,
+}
+
 /// A request for the session's blocking thread.
 enum Work {
     Sql {
@@ -561,12 +577,12 @@ enum Work {
         max_rows: u32,
     },
     Prepared {
-        /// Runs left on the pool before trying the connection's task again.
-        pool_runs: u32,
         statement_id: u64,
-        statement: Box<Prepared>,
+        kept: Box<Kept>,
         params: Vec<Value>,
         max_rows: u32,
+        /// The client asked for a compact answer.
+        compact: bool,
     },
     Prepare {
         sql: String,
@@ -751,7 +767,7 @@ async fn run(
     mut session: Session,
     mut conn: Conn<'_>,
     timeout_seconds: u64,
-) -> Option<(Session, Option<(u64, Prepared)>)> {
+) -> Option<(Session, Option<(u64, Kept)>)> {
     let state = conn.state;
     let cancel = Arc::new(AtomicBool::new(false));
     // The statement timeout sets the same flag a cancel does, and says so.
@@ -787,18 +803,45 @@ async fn run(
             }
             Work::Prepared {
                 statement_id,
-                mut statement,
+                kept: mut statement,
+                params,
+                max_rows: 0,
+                compact: true,
+            } if statement.statement.is_point() => {
+                // At most one row: hold the answer, then send it folded (as inline).
+                let mut held = ChannelSink::buffered(id);
+                let result = session.execute_prepared(&mut statement.statement, &params, &mut held);
+                held.finish(result);
+                let answer = crate::sink::compact(held.into_buffer(), &statement.announced);
+                kept = Some((statement_id, *statement));
+                for response in answer {
+                    // A failed send means the client left; the statement is done anyway.
+                    let _ = sink.forward(response);
+                }
+                session.set_interrupt(None);
+                return (session, kept);
+            }
+            Work::Prepared {
+                statement_id,
+                kept: mut statement,
                 params,
                 ..
             } => {
-                let result = session.execute_prepared(&mut statement, &params, &mut sink);
+                let result = session.execute_prepared(&mut statement.statement, &params, &mut sink);
                 kept = Some((statement_id, *statement));
                 result
             }
             Work::Prepare { sql, statement_id } => match session.prepare(&sql) {
                 Ok(statement) => {
                     let reply = sink.prepared(statement_id, &statement);
-                    kept = Some((statement_id, statement));
+                    kept = Some((
+                        statement_id,
+                        Kept {
+                            announced: crate::sink::wire_columns(&statement.columns),
+                            statement,
+                            pool_runs: 0,
+                        },
+                    ));
                     reply
                 }
                 Err(e) => Err(e),

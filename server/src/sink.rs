@@ -53,10 +53,14 @@ impl ChannelSink {
     }
 
     fn send(&mut self, kind: Kind) -> kvsql_engine::Result<()> {
-        let response = pb::Response {
+        self.forward(pb::Response {
             id: self.id,
             kind: Some(kind),
-        };
+        })
+    }
+
+    /// Sends a response made elsewhere (see [`compact`]).
+    pub fn forward(&mut self, response: pb::Response) -> kvsql_engine::Result<()> {
         match &self.tx {
             None => {
                 self.buffer.push(response);
@@ -92,14 +96,7 @@ impl ChannelSink {
                 .iter()
                 .map(|t| column_type(*t) as i32)
                 .collect(),
-            columns: statement
-                .columns
-                .iter()
-                .map(|c| pb::Column {
-                    name: c.name.clone(),
-                    r#type: column_type(c.data_type) as i32,
-                })
-                .collect(),
+            columns: wire_columns(&statement.columns),
         }))
     }
 
@@ -114,6 +111,55 @@ impl ChannelSink {
     }
 }
 
+/// Rows past which a compact answer is not worth it (the usual batches stream them).
+const COMPACT_MOST_ROWS: usize = 16;
+
+/// Folds the buffered answer to one statement, `[header] [rows] complete done`, into one
+/// `result` frame, when its header is the one the client has (`known`, the columns
+/// `prepared` announced) and its rows are few. Any other answer (an error, a header that
+/// changed with the schema) is returned as it was.
+pub fn compact(responses: Vec<pb::Response>, known: &[pb::Column]) -> Vec<pb::Response> {
+    let foldable = match responses.as_slice() {
+        [head @ .., complete, done] => {
+            let (columns, batches) = match head.split_first() {
+                Some((first, batches)) => match &first.kind {
+                    Some(Kind::Header(h)) => (h.columns.as_slice(), batches),
+                    _ => (&[][..], head),
+                },
+                None => (&[][..], head),
+            };
+            columns == known
+                && matches!(complete.kind, Some(Kind::Complete(_)))
+                && matches!(done.kind, Some(Kind::Done(_)))
+                && batches.iter().all(|r| match &r.kind {
+                    Some(Kind::Rows(b)) => b.rows.len() <= COMPACT_MOST_ROWS,
+                    _ => false,
+                })
+        }
+        _ => false,
+    };
+    if !foldable {
+        return responses;
+    }
+    let id = responses[0].id;
+    let mut result = pb::Result::default();
+    for response in responses {
+        match response.kind {
+            Some(Kind::Rows(batch)) => result.rows.extend(batch.rows),
+            Some(Kind::Complete(c)) => {
+                result.tag = c.tag;
+                result.rows_affected = c.rows_affected;
+                result.rows_returned = c.rows_returned;
+            }
+            _ => {}
+        }
+    }
+    vec![pb::Response {
+        id,
+        kind: Some(Kind::Result(result)),
+    }]
+}
+
 pub fn error_message(e: &kvsql_engine::Error) -> pb::Error {
     let position = e.position();
     pb::Error {
@@ -123,6 +169,17 @@ pub fn error_message(e: &kvsql_engine::Error) -> pb::Error {
         column: position.map_or(0, |p| p.column),
         retryable: e.is_retryable(),
     }
+}
+
+/// Columns as the protocol describes them.
+pub fn wire_columns(columns: &[ColumnInfo]) -> Vec<pb::Column> {
+    columns
+        .iter()
+        .map(|c| pb::Column {
+            name: c.name.clone(),
+            r#type: column_type(c.data_type) as i32,
+        })
+        .collect()
 }
 
 fn column_type(t: Option<DataType>) -> pb::ColumnType {
@@ -157,14 +214,9 @@ fn value(v: Value) -> (pb::Value, usize) {
 
 impl ResultSink for ChannelSink {
     fn columns(&mut self, columns: &[ColumnInfo]) -> kvsql_engine::Result<()> {
-        let columns = columns
-            .iter()
-            .map(|c| pb::Column {
-                name: c.name.clone(),
-                r#type: column_type(c.data_type) as i32,
-            })
-            .collect();
-        self.send(Kind::Header(pb::ResultHeader { columns }))
+        self.send(Kind::Header(pb::ResultHeader {
+            columns: wire_columns(columns),
+        }))
     }
 
     fn row(&mut self, row: Vec<Value>) -> kvsql_engine::Result<()> {

@@ -886,3 +886,139 @@ fn an_online_backup_taken_under_writers_restores_row_for_row() {
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("already holds data"), "{err}\n{log}");
 }
+
+/// Writes one request of `kind` with `id`.
+fn send_kind(stream: &mut std::net::TcpStream, id: u64, kind: pb::request::Kind) {
+    let mut frame = Vec::new();
+    kvsql_protocol::codec::encode_frame(
+        &pb::Request {
+            id,
+            kind: Some(kind),
+        },
+        &mut frame,
+    );
+    stream.write_all(&frame).unwrap();
+}
+
+/// Every response to request `id`, up to and including its final one.
+fn answer(stream: &mut std::net::TcpStream, id: u64) -> Vec<pb::response::Kind> {
+    use pb::response::Kind;
+    let mut kinds = Vec::new();
+    loop {
+        let response = read_response(stream).expect("an answer");
+        assert_eq!(response.id, id, "{response:?}");
+        let kind = response.kind.expect("a response kind");
+        let last = matches!(
+            kind,
+            Kind::Done(_) | Kind::Error(_) | Kind::Prepared(_) | Kind::Result(_)
+        );
+        kinds.push(kind);
+        if last {
+            return kinds;
+        }
+    }
+}
+
+#[test]
+fn a_compact_execute_is_answered_in_one_frame_unless_the_columns_changed() {
+    use pb::response::Kind;
+    let server = TestServer::start();
+    let mut raw = handshake(&server);
+    send_request(
+        &mut raw,
+        1,
+        "CREATE TABLE c (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO c VALUES (1, 'one')",
+    );
+    assert!(matches!(answer(&mut raw, 1).last(), Some(Kind::Done(_))));
+    let prepare = |raw: &mut std::net::TcpStream, id, sql: &str| {
+        send_kind(
+            raw,
+            id,
+            pb::request::Kind::Prepare(pb::Prepare { sql: sql.into() }),
+        );
+        match answer(raw, id).pop() {
+            Some(Kind::Prepared(p)) => p.statement_id,
+            other => panic!("{other:?}"),
+        }
+    };
+    let execute = |raw: &mut std::net::TcpStream, id, statement_id, key: i64, compact| {
+        let key = pb::Value {
+            kind: Some(pb::value::Kind::Integer(key)),
+        };
+        let execute = pb::Execute {
+            statement_id,
+            params: vec![key],
+            max_rows: 0,
+            compact,
+        };
+        send_kind(raw, id, pb::request::Kind::Execute(execute));
+        answer(raw, id)
+    };
+    let select = prepare(&mut raw, 2, "SELECT * FROM c WHERE id = $1");
+
+    // Asked for: the row, its tag and count, in one final frame.
+    match execute(&mut raw, 3, select, 1, true).as_slice() {
+        [Kind::Result(result)] => {
+            assert_eq!(result.rows.len(), 1);
+            assert_eq!(
+                result.rows[0].values[1].kind,
+                Some(pb::value::Kind::Text("one".into()))
+            );
+            assert_eq!((result.tag.as_str(), result.rows_returned), ("SELECT", 1));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A missing key: no rows, still one frame.
+    match execute(&mut raw, 4, select, 99, true).as_slice() {
+        [Kind::Result(result)] => assert!(result.rows.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    // Not asked for: the usual four responses.
+    let usual = execute(&mut raw, 5, select, 1, false);
+    assert!(
+        matches!(
+            usual.as_slice(),
+            [
+                Kind::Header(_),
+                Kind::Rows(_),
+                Kind::Complete(_),
+                Kind::Done(_)
+            ]
+        ),
+        "{usual:?}"
+    );
+
+    // A write: its count in one frame; a failure is the usual error.
+    let insert = prepare(&mut raw, 6, "INSERT INTO c VALUES ($1, 'new')");
+    match execute(&mut raw, 7, insert, 2, true).as_slice() {
+        [Kind::Result(result)] => {
+            assert_eq!((result.tag.as_str(), result.rows_affected), ("INSERT", 1));
+        }
+        other => panic!("{other:?}"),
+    }
+    match execute(&mut raw, 8, insert, 2, true).as_slice() {
+        [Kind::Error(e)] => assert_eq!(e.code, "23505", "{e:?}"),
+        other => panic!("{other:?}"),
+    }
+
+    // After a schema change `SELECT *` has a column the client was never told of: the
+    // answer carries its header again.
+    send_request(
+        &mut raw,
+        9,
+        "ALTER TABLE c ADD COLUMN extra INTEGER DEFAULT 7",
+    );
+    assert!(matches!(answer(&mut raw, 9).last(), Some(Kind::Done(_))));
+    match execute(&mut raw, 10, select, 1, true).as_slice() {
+        [
+            Kind::Header(h),
+            Kind::Rows(rows),
+            Kind::Complete(_),
+            Kind::Done(_),
+        ] => {
+            assert_eq!(h.columns.len(), 3);
+            assert_eq!(rows.rows[0].values.len(), 3);
+        }
+        other => panic!("{other:?}"),
+    }
+}
