@@ -82,6 +82,7 @@ chmod a+r "$WORK/insert.sql"
 
 echo "measuring ($SECS s each) ..." >&2
 R[redis_get_1]=$(redis 1 1 get)
+R[redis_get_16]=$(redis 16 1 get)
 R[redis_get_50]=$(redis 50 1 get)
 R[redis_get_50p16]=$(redis 50 16 get)
 R[redis_set_50]=$(redis 50 1 set)
@@ -91,8 +92,10 @@ R[pg_insert_16_sync]=$(pg 16 -n -f "$WORK/insert.sql")
 PGHOST=127.0.0.1 PGPORT=$PG_PORT su postgres -c "psql -q -d postgres -c 'ALTER SYSTEM SET synchronous_commit = off' -c 'SELECT pg_reload_conf()'" >/dev/null
 R[pg_insert_16_async]=$(pg 16 -n -f "$WORK/insert.sql")
 R[kv_select_1]=$(kv $KVSQL_PORT 1 1 point-select --no-load -k 100000)
+R[kv_select_16]=$(kv $KVSQL_PORT 16 1 point-select --no-load -k 100000)
 R[kv_select_50]=$(kv $KVSQL_PORT 50 1 point-select --no-load -k 100000)
 R[kv_select_50p16]=$(kv $KVSQL_PORT 50 16 point-select --no-load -k 100000)
+R[kv_insert_16]=$(kv $KVSQL_PORT 16 1 insert --no-load -k 100000)
 R[kv_insert_50]=$(kv $KVSQL_PORT 50 1 insert --no-load -k 100000)
 R[kv_insert_16_sync]=$(kv $KVSQL_SYNC_PORT 16 1 insert --no-load -k 1000)
 LOAD=$("$BIN/kvsql-bench" --addr 127.0.0.1:$KVSQL_PORT --table bulk -k 1000000 -b 100 -n 1 --json \
@@ -110,9 +113,12 @@ row "workload" "kvsql" "peer" "kvsql / peer"
 row "---" "---" "---" "---"
 row "point select, 1 client" "${R[kv_select_1]}" "Redis GET ${R[redis_get_1]}" "$(ratio "${R[kv_select_1]}" "${R[redis_get_1]}")"
 row "point select, 1 client" "${R[kv_select_1]}" "PostgreSQL -S ${R[pg_select_1]}" "$(ratio "${R[kv_select_1]}" "${R[pg_select_1]}")"
+row "point select, 16 clients" "${R[kv_select_16]}" "Redis GET ${R[redis_get_16]}" "$(ratio "${R[kv_select_16]}" "${R[redis_get_16]}")"
+row "point select, 16 clients" "${R[kv_select_16]}" "PostgreSQL -S (16) ${R[pg_select_16]}" "$(ratio "${R[kv_select_16]}" "${R[pg_select_16]}")"
 row "point select, 50 clients" "${R[kv_select_50]}" "Redis GET ${R[redis_get_50]}" "$(ratio "${R[kv_select_50]}" "${R[redis_get_50]}")"
 row "point select, 50 clients" "${R[kv_select_50]}" "PostgreSQL -S (16) ${R[pg_select_16]}" "$(ratio "${R[kv_select_50]}" "${R[pg_select_16]}")"
 row "point select, 50 x 16 pipelined" "${R[kv_select_50p16]}" "Redis GET -P 16 ${R[redis_get_50p16]}" "$(ratio "${R[kv_select_50p16]}" "${R[redis_get_50p16]}")"
+row "insert, 16 clients" "${R[kv_insert_16]}" "PostgreSQL sync off (16) ${R[pg_insert_16_async]}" "$(ratio "${R[kv_insert_16]}" "${R[pg_insert_16_async]}")"
 row "insert, 50 clients" "${R[kv_insert_50]}" "Redis SET (AOF everysec) ${R[redis_set_50]}" "$(ratio "${R[kv_insert_50]}" "${R[redis_set_50]}")"
 row "insert, 50 clients" "${R[kv_insert_50]}" "PostgreSQL sync off (16) ${R[pg_insert_16_async]}" "$(ratio "${R[kv_insert_50]}" "${R[pg_insert_16_async]}")"
 row "insert --sync, 16 clients" "${R[kv_insert_16_sync]}" "PostgreSQL sync on (16) ${R[pg_insert_16_sync]}" "$(ratio "${R[kv_insert_16_sync]}" "${R[pg_insert_16_sync]}")"

@@ -408,6 +408,9 @@ pub async fn serve(
                     let started = Instant::now();
                     let params: Vec<Value> = execute.params.into_iter().map(engine_value).collect();
                     let mut sink = ChannelSink::buffered(id);
+                    if execute.compact {
+                        sink = sink.compact(kept.announced.clone());
+                    }
                     let current = session.as_mut().expect("session between requests");
                     // With --sync, commit without waiting for the disk here, then wait
                     // below (without blocking the thread) for a group sync to cover it.
@@ -435,9 +438,6 @@ pub async fn serve(
                                 kind: Some(Kind::Error(crate::sink::error_message(&e))),
                             }];
                         }
-                    }
-                    if execute.compact {
-                        responses = crate::sink::compact(responses, &kept.announced);
                     }
                     // Written when nothing more is waiting (at the top of the loop).
                     for response in responses {
@@ -566,7 +566,7 @@ struct Kept {
     pool_runs: u32,
     /// The columns the client was told at prepare: a compact answer leaves them out, so
     /// it is sent only while the statement's columns are still these.
-    announced: Vec<pb::Column>,
+    announced: Arc<[pb::Column]>,
 }
 
 /// A request for the session's blocking thread.
@@ -795,31 +795,20 @@ async fn run(
     let task = tokio::task::spawn_blocking(move || {
         session.set_interrupt(Some(flag));
         let mut sink = ChannelSink::new(id, tx);
+        if let Work::Prepared {
+            kept,
+            compact: true,
+            max_rows: 0,
+            ..
+        } = &work
+        {
+            sink = sink.compact(kept.announced.clone());
+        }
         let mut kept = None;
         let result = match work {
             Work::Sql { sql, params, .. } => {
                 debug!(id, sql = %sql, "query");
                 session.execute_with(&sql, &params, &mut sink)
-            }
-            Work::Prepared {
-                statement_id,
-                kept: mut statement,
-                params,
-                max_rows: 0,
-                compact: true,
-            } if statement.statement.is_point() => {
-                // At most one row: hold the answer, then send it folded (as inline).
-                let mut held = ChannelSink::buffered(id);
-                let result = session.execute_prepared(&mut statement.statement, &params, &mut held);
-                held.finish(result);
-                let answer = crate::sink::compact(held.into_buffer(), &statement.announced);
-                kept = Some((statement_id, *statement));
-                for response in answer {
-                    // A failed send means the client left; the statement is done anyway.
-                    let _ = sink.forward(response);
-                }
-                session.set_interrupt(None);
-                return (session, kept);
             }
             Work::Prepared {
                 statement_id,
@@ -837,7 +826,7 @@ async fn run(
                     kept = Some((
                         statement_id,
                         Kept {
-                            announced: crate::sink::wire_columns(&statement.columns),
+                            announced: crate::sink::wire_columns(&statement.columns).into(),
                             statement,
                             pool_runs: 0,
                         },

@@ -2,6 +2,8 @@
 //! bounded channel: when the client reads slowly, the statement waits (backpressure)
 //! instead of buffering the result.
 
+use std::sync::Arc;
+
 use kvsql_engine::{ColumnInfo, DataType, Outcome, ResultSink, Value};
 use kvsql_protocol::pb::{self, response::Kind};
 use tokio::sync::mpsc;
@@ -20,17 +22,24 @@ pub struct ChannelSink {
     batch_bytes: usize,
     /// A `prepared` answer was the final response.
     prepared_sent: bool,
+    /// Compact mode (see [`ChannelSink::compact`]), until the statement's header: the
+    /// columns the client knows.
+    announced: Option<Arc<[pb::Column]>>,
+    /// Compact mode, after a header equal to `announced` was left out: the header, to
+    /// send after all if the answer cannot be one frame.
+    left_out: Option<Arc<[pb::Column]>>,
+    /// Compact mode: the statement's completion, held for the `result` frame.
+    complete: Option<pb::Complete>,
 }
+
+/// Rows past which a compact answer gives way to the usual batches.
+const COMPACT_MOST_ROWS: usize = 16;
 
 impl ChannelSink {
     pub fn new(id: u64, tx: mpsc::Sender<pb::Response>) -> Self {
         ChannelSink {
-            id,
             tx: Some(tx),
-            buffer: Vec::new(),
-            batch: Vec::new(),
-            batch_bytes: 0,
-            prepared_sent: false,
+            ..Self::buffered(id)
         }
     }
 
@@ -44,7 +53,45 @@ impl ChannelSink {
             batch: Vec::new(),
             batch_bytes: 0,
             prepared_sent: false,
+            announced: None,
+            left_out: None,
+            complete: None,
         }
+    }
+
+    /// Compact mode, for an execute that asked for it (protocol 1.3): when the
+    /// statement's columns are `announced` (those `prepared` told the client) and it
+    /// returns a few rows, its whole answer goes out as one final `result` frame instead
+    /// of header, rows, complete and done. Otherwise it is answered the usual way.
+    pub fn compact(mut self, announced: Arc<[pb::Column]>) -> Self {
+        self.announced = Some(announced);
+        self
+    }
+
+    /// Whether the answer may still become one `result` frame.
+    fn compacting(&self) -> bool {
+        self.announced.is_some() || self.left_out.is_some()
+    }
+
+    /// Sends the header compact mode left out, if it did.
+    fn send_left_out(&mut self) -> kvsql_engine::Result<()> {
+        match self.left_out.take() {
+            Some(columns) => self.send(Kind::Header(pb::ResultHeader {
+                columns: columns.to_vec(),
+            })),
+            None => Ok(()),
+        }
+    }
+
+    /// Something follows a held completion (a second statement): send the held answer
+    /// the usual way first.
+    fn release(&mut self) -> kvsql_engine::Result<()> {
+        if let Some(complete) = self.complete.take() {
+            self.send_left_out()?;
+            self.flush_rows()?;
+            self.send(Kind::Complete(complete))?;
+        }
+        Ok(())
     }
 
     /// The responses a buffered sink kept.
@@ -77,6 +124,7 @@ impl ChannelSink {
         if self.batch.is_empty() {
             return Ok(());
         }
+        self.send_left_out()?;
         let rows = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
         self.send(Kind::Rows(pb::RowBatch { rows }))
@@ -102,6 +150,18 @@ impl ChannelSink {
 
     /// Sends the final response of the request.
     pub fn finish(&mut self, result: kvsql_engine::Result<()>) {
+        if result.is_ok()
+            && let Some(complete) = self.complete.take()
+        {
+            let result = pb::Result {
+                rows: std::mem::take(&mut self.batch),
+                tag: complete.tag,
+                rows_affected: complete.rows_affected,
+                rows_returned: complete.rows_returned,
+            };
+            let _ = self.send(Kind::Result(result));
+            return;
+        }
         let last = match result.and_then(|()| self.flush_rows()) {
             Ok(()) if self.prepared_sent => return,
             Ok(()) => Kind::Done(pb::Done {}),
@@ -109,55 +169,6 @@ impl ChannelSink {
         };
         let _ = self.send(last);
     }
-}
-
-/// Rows past which a compact answer is not worth it (the usual batches stream them).
-const COMPACT_MOST_ROWS: usize = 16;
-
-/// Folds the buffered answer to one statement, `[header] [rows] complete done`, into one
-/// `result` frame, when its header is the one the client has (`known`, the columns
-/// `prepared` announced) and its rows are few. Any other answer (an error, a header that
-/// changed with the schema) is returned as it was.
-pub fn compact(responses: Vec<pb::Response>, known: &[pb::Column]) -> Vec<pb::Response> {
-    let foldable = match responses.as_slice() {
-        [head @ .., complete, done] => {
-            let (columns, batches) = match head.split_first() {
-                Some((first, batches)) => match &first.kind {
-                    Some(Kind::Header(h)) => (h.columns.as_slice(), batches),
-                    _ => (&[][..], head),
-                },
-                None => (&[][..], head),
-            };
-            columns == known
-                && matches!(complete.kind, Some(Kind::Complete(_)))
-                && matches!(done.kind, Some(Kind::Done(_)))
-                && batches.iter().all(|r| match &r.kind {
-                    Some(Kind::Rows(b)) => b.rows.len() <= COMPACT_MOST_ROWS,
-                    _ => false,
-                })
-        }
-        _ => false,
-    };
-    if !foldable {
-        return responses;
-    }
-    let id = responses[0].id;
-    let mut result = pb::Result::default();
-    for response in responses {
-        match response.kind {
-            Some(Kind::Rows(batch)) => result.rows.extend(batch.rows),
-            Some(Kind::Complete(c)) => {
-                result.tag = c.tag;
-                result.rows_affected = c.rows_affected;
-                result.rows_returned = c.rows_returned;
-            }
-            _ => {}
-        }
-    }
-    vec![pb::Response {
-        id,
-        kind: Some(Kind::Result(result)),
-    }]
 }
 
 pub fn error_message(e: &kvsql_engine::Error) -> pb::Error {
@@ -214,12 +225,26 @@ fn value(v: Value) -> (pb::Value, usize) {
 
 impl ResultSink for ChannelSink {
     fn columns(&mut self, columns: &[ColumnInfo]) -> kvsql_engine::Result<()> {
+        self.release()?;
+        if let Some(announced) = self.announced.take() {
+            let same = announced.len() == columns.len()
+                && announced
+                    .iter()
+                    .zip(columns)
+                    .all(|(a, c)| a.name == c.name && a.r#type == column_type(c.data_type) as i32);
+            if same {
+                self.left_out = Some(announced);
+                return Ok(());
+            }
+            // Planned again with other columns: the client needs this header.
+        }
         self.send(Kind::Header(pb::ResultHeader {
             columns: wire_columns(columns),
         }))
     }
 
     fn row(&mut self, row: Vec<Value>) -> kvsql_engine::Result<()> {
+        self.release()?;
         let mut values = Vec::with_capacity(row.len());
         for v in row {
             let (v, size) = value(v);
@@ -227,18 +252,30 @@ impl ResultSink for ChannelSink {
             values.push(v);
         }
         self.batch.push(pb::Row { values });
-        if self.batch.len() >= BATCH_ROWS || self.batch_bytes >= BATCH_BYTES {
+        let full = match self.compacting() {
+            true => self.batch.len() > COMPACT_MOST_ROWS,
+            false => self.batch.len() >= BATCH_ROWS,
+        };
+        if full || self.batch_bytes >= BATCH_BYTES {
             self.flush_rows()?;
         }
         Ok(())
     }
 
     fn complete(&mut self, outcome: &Outcome) -> kvsql_engine::Result<()> {
-        self.flush_rows()?;
-        self.send(Kind::Complete(pb::Complete {
+        self.release()?;
+        let complete = pb::Complete {
             tag: outcome.tag.to_string(),
             rows_affected: outcome.rows_affected,
             rows_returned: outcome.rows_returned,
-        }))
+        };
+        if self.compacting() {
+            // Held for `finish`; compact mode ends with the statement.
+            self.announced = None;
+            self.complete = Some(complete);
+            return Ok(());
+        }
+        self.flush_rows()?;
+        self.send(Kind::Complete(complete))
     }
 }

@@ -1001,6 +1001,43 @@ fn a_compact_execute_is_answered_in_one_frame_unless_the_columns_changed() {
         other => panic!("{other:?}"),
     }
 
+    // A few rows fit in one frame; many go out the usual way, in order.
+    let values: Vec<String> = (11..=50).map(|i| format!("({i}, 'n')")).collect();
+    send_request(
+        &mut raw,
+        11,
+        &format!("INSERT INTO c VALUES {}", values.join(", ")),
+    );
+    assert!(matches!(answer(&mut raw, 11).last(), Some(Kind::Done(_))));
+    let range = prepare(&mut raw, 12, "SELECT id FROM c WHERE id >= $1 ORDER BY id");
+    match execute(&mut raw, 13, range, 48, true).as_slice() {
+        [Kind::Result(result)] => assert_eq!(result.rows.len(), 3),
+        other => panic!("{other:?}"),
+    }
+    let many = execute(&mut raw, 14, range, 0, true);
+    match many.as_slice() {
+        [
+            Kind::Header(_),
+            batches @ ..,
+            Kind::Complete(c),
+            Kind::Done(_),
+        ] => {
+            let ids: Vec<_> = batches
+                .iter()
+                .flat_map(|b| match b {
+                    Kind::Rows(b) => b.rows.clone(),
+                    other => panic!("{other:?}"),
+                })
+                .map(|r| r.values[0].kind.clone())
+                .collect();
+            assert_eq!(ids.len(), 42);
+            assert_eq!(ids[0], Some(pb::value::Kind::Integer(1)));
+            assert_eq!(ids[41], Some(pb::value::Kind::Integer(50)));
+            assert_eq!(c.rows_returned, 42);
+        }
+        other => panic!("{other:?}"),
+    }
+
     // After a schema change `SELECT *` has a column the client was never told of: the
     // answer carries its header again.
     send_request(
