@@ -100,14 +100,10 @@ impl ChannelSink {
     }
 
     fn send(&mut self, kind: Kind) -> kvsql_engine::Result<()> {
-        self.forward(pb::Response {
+        let response = pb::Response {
             id: self.id,
             kind: Some(kind),
-        })
-    }
-
-    /// Sends a response made elsewhere (see [`compact`]).
-    pub fn forward(&mut self, response: pb::Response) -> kvsql_engine::Result<()> {
+        };
         match &self.tx {
             None => {
                 self.buffer.push(response);
