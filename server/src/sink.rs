@@ -248,9 +248,10 @@ impl ResultSink for ChannelSink {
             values.push(v);
         }
         self.batch.push(pb::Row { values });
-        let full = match self.compacting() {
-            true => self.batch.len() > COMPACT_MOST_ROWS,
-            false => self.batch.len() >= BATCH_ROWS,
+        let full = if self.compacting() {
+            self.batch.len() > COMPACT_MOST_ROWS
+        } else {
+            self.batch.len() >= BATCH_ROWS
         };
         if full || self.batch_bytes >= BATCH_BYTES {
             self.flush_rows()?;
