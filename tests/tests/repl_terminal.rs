@@ -1,12 +1,13 @@
 //! The `kvsql` shell used interactively: the real binary in a pseudo-terminal against a
-//! real server, typed at as a person would (waiting for each prompt, since a line editor
-//! may drop input typed while it switches the terminal's mode).
+//! real server, typed at as a person would: waiting for each new prompt before typing the
+//! next line. (Typing ahead works too, see `lines_pasted_at_once_all_run`, but not after
+//! Ctrl-C, which like a terminal's interrupt drops what was typed ahead.)
 
 use std::path::Path;
 use std::time::Duration;
 
 use expectrl::session::OsSession;
-use expectrl::{ControlCode, Expect, Session};
+use expectrl::{ControlCode, Expect, Regex, Session};
 use kvsql_tests::{TestServer, run};
 
 const TAB: &str = "\t";
@@ -35,9 +36,22 @@ fn open_shell(server: &TestServer, history: &Path, env: &[(&str, &str)]) -> OsSe
     shell
 }
 
-/// Waits for `prompt`, then types `line` and Enter.
+/// Waits for a new `prompt`, then types `line` and Enter.
+///
+/// A new prompt starts a line: the line editor redraws the prompt and the line being
+/// typed after every key, so the prompt alone also matches the echo of the line just
+/// sent, before the shell has even read its end.
 fn type_at(shell: &mut OsSession, prompt: &str, line: &str) {
-    shell.expect(prompt).unwrap();
+    let escaped: String = prompt
+        .chars()
+        .flat_map(|c| {
+            let escape = "\\()[]{}.*+?|^$".contains(c).then_some('\\');
+            escape.into_iter().chain([c])
+        })
+        .collect();
+    shell
+        .expect(Regex(format!("\n[^\n]*{escaped}")))
+        .unwrap_or_else(|e| panic!("no new prompt {prompt:?} before typing {line:?}: {e}"));
     shell.send_line(line).unwrap();
 }
 
@@ -125,6 +139,25 @@ fn interactive_session_in_a_terminal() {
         "{saved}"
     );
     assert!(!saved.contains("abandoned"), "{saved}");
+}
+
+/// Lines pasted into the terminal arrive in one read; every one of them runs, in order,
+/// not only the first.
+#[test]
+fn lines_pasted_at_once_all_run() {
+    let server = TestServer::start();
+    let temp = tempfile::tempdir().unwrap();
+    let mut shell = open_shell(&server, &temp.path().join("history"), &[]);
+    shell.expect("kvsql> ").unwrap();
+    shell
+        .send("CREATE TABLE p (k INTEGER PRIMARY KEY);\nINSERT INTO p VALUES (1),\n(2);\nSELECT count(*) AS pasted FROM p;\n")
+        .unwrap();
+    shell.expect("CREATE TABLE").unwrap();
+    shell.expect("INSERT 2").unwrap();
+    shell.expect(" pasted\r\n").unwrap();
+    shell.expect(" 2\r\n(1 row)").unwrap();
+    at_prompt(&mut shell, "\\q");
+    shell.expect(expectrl::Eof).unwrap();
 }
 
 #[test]
