@@ -125,30 +125,49 @@ pub fn execute(
             if let Some(largest) = largest {
                 noted = ids.observe_id(&table, largest, &mut || max_id(ctx.txn()?, &prefix))?;
             }
+            let mut maker = RowMaker {
+                table: &table,
+                targets: &targets,
+                defaults,
+                integer_key,
+                prefix: &prefix,
+                noted,
+            };
+            let primary = Constraint::PrimaryKey;
+            if on_conflict.is_none() && !table.has_rowid() && source.len() > 1 {
+                // A plain INSERT of many rows: every key is looked up in one MultiGet
+                // (sorted, one pass over the files) rather than one get per row. Rows
+                // are still judged in order: the first bad row's error is the one
+                // reported, whether its values, its key or a unique index is at fault.
+                let mut made = Vec::with_capacity(source.len());
+                let mut failed = None;
+                for values in source {
+                    match maker.make(values, ids, ctx) {
+                        Ok(row) => made.push(row),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let (fulls, keys): (Vec<_>, Vec<_>) = made.into_iter().unzip();
+                let stored = ctx.txn()?.get_many(&keys)?;
+                let mut earlier = std::collections::HashSet::with_capacity(keys.len());
+                for ((full, key), stored) in fulls.iter().zip(&keys).zip(stored) {
+                    if stored.is_some() || !earlier.insert(key.as_slice()) {
+                        return Err(rows::unique_violation(&table, primary, full));
+                    }
+                    rows::insert(ctx.txn()?, &table, key, full)?;
+                    inserted += 1;
+                    returned += return_row(&returning, full, sink, ctx)?;
+                }
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                return Ok(outcome("INSERT", inserted, returned));
+            }
             for values in source {
-                let mut full = defaults.clone();
-                for (value, &target) in values.into_iter().zip(&targets) {
-                    full[target] = value;
-                }
-                if let Some(pk) = integer_key
-                    && full[pk].is_null()
-                {
-                    full[pk] =
-                        Value::Integer(ids.next_id(&table, &mut || max_id(ctx.txn()?, &prefix))?);
-                }
-                let full = check_row(&table, full)?;
-                if let Some(Value::Integer(id)) = integer_key.map(|pk| &full[pk])
-                    && *id >= noted
-                {
-                    noted = ids.observe_id(&table, *id, &mut || max_id(ctx.txn()?, &prefix))?;
-                }
-                let key = if table.has_rowid() {
-                    let rowid = ids.next_id(&table, &mut || max_id(ctx.txn()?, &prefix))?;
-                    keys::row_key(table.id, &[Value::Integer(rowid)])
-                } else {
-                    keys::row_key(table.id, &table.key_values(&full))
-                };
-                let primary = Constraint::PrimaryKey;
+                let (full, key) = maker.make(values, ids, ctx)?;
                 match &on_conflict {
                     None => {}
                     Some(ConflictPlan::Nothing { target }) => {
@@ -426,6 +445,53 @@ fn start_returning(returning: &Option<Projection>, sink: &mut dyn ResultSink) ->
 }
 
 /// Sends the RETURNING row for a written row; returns how many rows it sent (0 or 1).
+/// Turns INSERT source rows into stored rows: defaults for the columns left out, an
+/// allocated id for an `INTEGER PRIMARY KEY` given as NULL (or a hidden row id), values
+/// checked against their columns; and each row's key.
+struct RowMaker<'p> {
+    table: &'p Table,
+    targets: &'p [usize],
+    defaults: Vec<Value>,
+    integer_key: Option<usize>,
+    prefix: &'p [u8],
+    /// Ids below this need not be reported to the allocator.
+    noted: i64,
+}
+
+impl RowMaker<'_> {
+    fn make(
+        &mut self,
+        values: Vec<Value>,
+        ids: &dyn IdAllocator,
+        ctx: &mut Ctx,
+    ) -> Result<(Vec<Value>, Vec<u8>)> {
+        let table = self.table;
+        let prefix = self.prefix;
+        let mut full = self.defaults.clone();
+        for (value, &target) in values.into_iter().zip(self.targets) {
+            full[target] = value;
+        }
+        if let Some(pk) = self.integer_key
+            && full[pk].is_null()
+        {
+            full[pk] = Value::Integer(ids.next_id(table, &mut || max_id(ctx.txn()?, prefix))?);
+        }
+        let full = check_row(table, full)?;
+        if let Some(Value::Integer(id)) = self.integer_key.map(|pk| &full[pk])
+            && *id >= self.noted
+        {
+            self.noted = ids.observe_id(table, *id, &mut || max_id(ctx.txn()?, prefix))?;
+        }
+        let key = if table.has_rowid() {
+            let rowid = ids.next_id(table, &mut || max_id(ctx.txn()?, prefix))?;
+            keys::row_key(table.id, &[Value::Integer(rowid)])
+        } else {
+            keys::row_key(table.id, &table.key_values(&full))
+        };
+        Ok((full, key))
+    }
+}
+
 fn return_row(
     returning: &Option<Projection>,
     row: &[Value],

@@ -109,6 +109,12 @@ pub trait Transaction: Send {
     /// Reads a key as of the snapshot, overlaid with this transaction's own writes.
     fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;
 
+    /// Reads several keys as `get` would, one answer per key in order; a store may look
+    /// them up together (RocksDB's MultiGet sorts them and shares one pass over its files).
+    fn get_many(&mut self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        keys.iter().map(|key| self.get(key)).collect()
+    }
+
     /// Writes a key; visible to this transaction at once, to others after commit.
     fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
 

@@ -152,7 +152,10 @@ impl RocksStore {
         // of that database and drops the transaction first (field order), so the borrow
         // never outlives the database.
         let txn: RocksTxn = unsafe { std::mem::transmute(txn) };
+        let mut reads = ReadOptions::default();
+        reads.set_snapshot(&txn.snapshot());
         Ok(Box::new(RocksTransaction {
+            reads,
             txn,
             _db: self.db.clone(),
             dirty: false,
@@ -273,6 +276,10 @@ impl Transaction for DirectRead {
 }
 
 struct RocksTransaction {
+    /// Point reads' options, pinned to the transaction's snapshot (made once: a get is
+    /// often the whole statement). They point into the transaction: declared first,
+    /// dropped first.
+    reads: ReadOptions,
     // Declared before `_db`: dropped first.
     txn: RocksTxn,
     _db: Arc<Db>,
@@ -299,9 +306,15 @@ fn map_commit_error(e: rocksdb::Error) -> Error {
 
 impl Transaction for RocksTransaction {
     fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.txn.get_opt(key, &self.reads).map_err(storage_error)
+    }
+
+    fn get_many(&mut self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
         self.txn
-            .get_opt(key, &self.read_options())
-            .map_err(storage_error)
+            .multi_get_opt(keys, &self.reads)
+            .into_iter()
+            .map(|value| value.map_err(storage_error))
+            .collect()
     }
 
     fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
@@ -330,7 +343,13 @@ impl Transaction for RocksTransaction {
     }
 
     fn commit(self: Box<Self>) -> Result<()> {
-        let RocksTransaction { txn, _db, dirty } = *self;
+        let RocksTransaction {
+            reads,
+            txn,
+            _db,
+            dirty,
+        } = *self;
+        drop(reads);
         if !dirty {
             return txn.rollback().map_err(storage_error);
         }

@@ -223,6 +223,16 @@ Project: id, age
 > INSERT INTO p VALUES (6, 'f@x', 'kyiv', 50), (7, 'a@x', 'kyiv', 51)
 error 23505: duplicate key in table p violates unique index p_email_key: (email) = ('a@x') already exists
 
+# The first row at fault decides the error: here a unique index before a primary key.
+> INSERT INTO p VALUES (6, 'f@x', 'kyiv', 50), (7, 'a@x', 'kyiv', 51), (1, 'g@x', 'kyiv', 52)
+error 23505: duplicate key in table p violates unique index p_email_key: (email) = ('a@x') already exists
+
+> INSERT INTO p VALUES (6, 'f@x', 'kyiv', 50), (1, 'g@x', 'kyiv', 52), (7, 'a@x', 'kyiv', 51)
+error 23505: duplicate key in table p violates primary key: (id) = (1) already exists
+
+> INSERT INTO p VALUES (6, 'f@x', 'kyiv', 50), (8, 'f@x', 'kyiv', 51)
+error 23505: duplicate key in table p violates unique index p_email_key: (email) = ('f@x') already exists
+
 > SELECT id FROM p WHERE city = 'kyiv'
 id
 (0 rows)

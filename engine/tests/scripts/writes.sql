@@ -22,6 +22,17 @@ error 23505: duplicate key in table t violates primary key: (id) = (1) already e
 > INSERT INTO t VALUES (12, 'x', 0, NULL), (12, 'y', 0, NULL)
 error 23505: duplicate key in table t violates primary key: (id) = (12) already exists
 
+# Rows are judged in order: the first bad row's error is reported, whatever is wrong
+# with the rows after it.
+> INSERT INTO t VALUES (13, 'x', 0, NULL), (2, 'dup', 0, NULL), (14, NULL, 0, NULL)
+error 23505: duplicate key in table t violates primary key: (id) = (2) already exists
+
+> INSERT INTO t VALUES (13, 'x', 0, NULL), (14, NULL, 0, NULL), (2, 'dup', 0, NULL)
+error 23502: column "name" of table t cannot be NULL
+
+> INSERT INTO t VALUES (15, 'x', 0, NULL), (16, 'y', 0, NULL), (17, 'z', 0, NULL), (16, 'again', 0, NULL), (3, 'stored', 0, NULL)
+error 23505: duplicate key in table t violates primary key: (id) = (16) already exists
+
 > SELECT count FROM t WHERE id >= 10
 error 42703: column "count" does not exist in table t
 
