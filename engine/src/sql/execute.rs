@@ -444,7 +444,6 @@ fn start_returning(returning: &Option<Projection>, sink: &mut dyn ResultSink) ->
     }
 }
 
-/// Sends the RETURNING row for a written row; returns how many rows it sent (0 or 1).
 /// Turns INSERT source rows into stored rows: defaults for the columns left out, an
 /// allocated id for an `INTEGER PRIMARY KEY` given as NULL (or a hidden row id), values
 /// checked against their columns; and each row's key.
@@ -492,6 +491,7 @@ impl RowMaker<'_> {
     }
 }
 
+/// Sends the RETURNING row for a written row; returns how many rows it sent (0 or 1).
 fn return_row(
     returning: &Option<Projection>,
     row: &[Value],
