@@ -152,10 +152,8 @@ impl RocksStore {
         // of that database and drops the transaction first (field order), so the borrow
         // never outlives the database.
         let txn: RocksTxn = unsafe { std::mem::transmute(txn) };
-        let mut reads = ReadOptions::default();
-        reads.set_snapshot(&txn.snapshot());
         Ok(Box::new(RocksTransaction {
-            reads,
+            reads: snapshot_reads(&txn),
             txn,
             _db: self.db.clone(),
             dirty: false,
@@ -288,13 +286,11 @@ struct RocksTransaction {
     dirty: bool,
 }
 
-impl RocksTransaction {
-    /// Read options pinned to the transaction's snapshot.
-    fn read_options(&self) -> ReadOptions {
-        let mut options = ReadOptions::default();
-        options.set_snapshot(&self.txn.snapshot());
-        options
-    }
+/// Read options pinned to `txn`'s snapshot.
+fn snapshot_reads(txn: &RocksTxn) -> ReadOptions {
+    let mut options = ReadOptions::default();
+    options.set_snapshot(&txn.snapshot());
+    options
 }
 
 fn map_commit_error(e: rocksdb::Error) -> Error {
@@ -328,7 +324,7 @@ impl Transaction for RocksTransaction {
     }
 
     fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_> {
-        match scan_options(&range, self.read_options()) {
+        match scan_options(&range, snapshot_reads(&self.txn)) {
             None => Box::new(std::iter::empty()),
             Some((options, skip)) => Box::new(RocksScan::new(
                 self.txn.raw_iterator_opt(options),
