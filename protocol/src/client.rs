@@ -1,8 +1,11 @@
 //! The async driver: a [`Client`] owns one connection, shared by all its clones.
 //!
-//! Requests are written by a writer task and answered in order; a reader task routes each
-//! response to the request it answers (checking the id), so many tasks can have
-//! requests in flight on one connection at once (pipelining).
+//! A caller encodes its request straight into the connection's outgoing buffer, and a
+//! writer task sends whatever has gathered there with one write: requests made while a
+//! write is under way share the next one (pipelining). Requests are answered in order; a
+//! reader task routes each response to the request it answers (checking the id). For a
+//! request answered whole (a statement run to its end), the reader itself gathers the
+//! rows and hands the caller its results once, so such a request costs no channel.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpStream, ToSocketAddrs};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::codec::{self, DEFAULT_MAX_FRAME, PREAMBLE};
 use crate::error::Error;
@@ -41,21 +44,49 @@ pub struct QueryResult {
     pub rows_affected: u64,
 }
 
-struct Pending {
-    request: pb::Request,
-    /// None for a request that gets no response (fetch).
-    replies: Option<mpsc::Sender<pb::Response>>,
+/// Where the responses to one request go.
+pub(crate) enum Replies {
+    /// Each response as it arrives, to a reader that may take its time (a stream).
+    Stream(mpsc::Sender<pb::Response>),
+    /// Gathered by the reader task into results, handed over when the request ends.
+    Whole(
+        Box<Collector>,
+        oneshot::Sender<Result<Vec<QueryResult>, Error>>,
+    ),
+    /// Nobody reads them (a rollback or cancel sent from a destructor).
+    Discard,
 }
 
-/// Requests written and not yet fully answered, in order. Once `closed` is set (the
-/// connection ended) nothing more is queued, so no caller can wait forever.
+/// What callers share with the writer and reader tasks: requests encoded and not yet
+/// written, and requests written (or about to be) and not yet fully answered, in order.
+/// Both change under one lock, so the order of `waiting` is the order on the wire. Once
+/// `closed` is set (the connection ended) nothing more is queued, so no caller can wait
+/// forever.
 #[derive(Default)]
-struct Queue {
+struct Outbox {
+    /// Frames for the writer task to send.
+    buf: Vec<u8>,
+    waiting: VecDeque<Replies>,
     closed: bool,
-    waiting: VecDeque<mpsc::Sender<pb::Response>>,
+    /// Every `Client` of the connection is gone: send what is left, then hang up.
+    hangup: bool,
 }
 
-type Waiting = Arc<Mutex<Queue>>;
+struct Shared {
+    outbox: Mutex<Outbox>,
+    /// Wakes the writer task: there are frames to send, or it is time to hang up.
+    wake: Notify,
+}
+
+/// Dropped with the last clone of a [`Client`]: tells the writer task to hang up.
+struct Handle(Arc<Shared>);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.0.outbox.lock().expect("poisoned").hangup = true;
+        self.0.wake.notify_one();
+    }
+}
 
 /// The two directions of a connection, plain TCP or TLS.
 type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
@@ -64,7 +95,7 @@ type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
 /// A connection to a kvsql server. Clones share the connection.
 #[derive(Clone)]
 pub struct Client {
-    requests: mpsc::UnboundedSender<Pending>,
+    handle: Arc<Handle>,
     next_id: Arc<AtomicU64>,
     server: Arc<ServerInfo>,
     /// The server's address, for cancel requests.
@@ -245,12 +276,14 @@ impl Client {
             }
         }
 
-        let (requests, receiver) = mpsc::unbounded_channel();
-        let waiting: Waiting = Arc::default();
-        tokio::spawn(write_loop(receiver, writer, waiting.clone()));
-        tokio::spawn(read_loop(reader, waiting));
+        let shared = Arc::new(Shared {
+            outbox: Mutex::default(),
+            wake: Notify::new(),
+        });
+        tokio::spawn(write_loop(writer.into_inner(), shared.clone()));
+        tokio::spawn(read_loop(reader, shared.clone()));
         Ok(Client {
-            requests,
+            handle: Arc::new(Handle(shared)),
             next_id: Arc::new(AtomicU64::new(1)),
             server: Arc::new(server),
             addr: peer,
@@ -265,51 +298,85 @@ impl Client {
 
     /// Runs one or more `;`-separated statements and returns each one's result.
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<QueryResult>, Error> {
-        let (id, responses) = self.start(pb::request::Kind::Query(pb::Query {
-            sql: sql.to_string(),
-            params: Vec::new(),
-            max_rows: 0,
-        }))?;
-        collect(id, responses, None).await
+        self.run(
+            pb::request::Kind::Query(pb::Query {
+                sql: sql.to_string(),
+                params: Vec::new(),
+                max_rows: 0,
+            }),
+            None,
+        )
+        .await
     }
 
-    /// Sends a request; returns its id and where its responses arrive.
+    /// Sends a request and waits for its whole answer, gathered by the reader task.
+    /// `known` holds the columns of a prepared statement, which a compact `result`
+    /// leaves out.
+    pub(crate) async fn run(
+        &self,
+        kind: pb::request::Kind,
+        known: Option<Arc<[Column]>>,
+    ) -> Result<Vec<QueryResult>, Error> {
+        let (tx, rx) = oneshot::channel();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let collector = Box::new(Collector::new(id, known));
+        self.send_request(id, kind, Some(Replies::Whole(collector, tx)))?;
+        rx.await.unwrap_or(Err(Error::Closed))
+    }
+
+    /// Sends a request; returns its id and where its responses arrive, one by one.
     pub(crate) fn start(
         &self,
         kind: pb::request::Kind,
     ) -> Result<(u64, mpsc::Receiver<pb::Response>), Error> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (replies, responses) = mpsc::channel(16);
-        let request = pb::Request {
-            id,
-            kind: Some(kind),
-        };
-        self.requests
-            .send(Pending {
-                request,
-                replies: Some(replies),
-            })
-            .map_err(|_| Error::Closed)?;
+        self.send_request(id, kind, Some(Replies::Stream(replies)))?;
         Ok((id, responses))
     }
 
     /// Queues a request whose responses nobody reads (they are discarded).
     pub(crate) fn send_only(&self, kind: pb::request::Kind) -> Result<(), Error> {
-        self.start(kind).map(drop)
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.send_request(id, kind, Some(Replies::Discard))
     }
 
     /// Queues a request that gets no response at all (a fetch).
     pub(crate) fn send_untracked(&self, kind: pb::request::Kind) -> Result<(), Error> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.requests
-            .send(Pending {
-                request: pb::Request {
-                    id,
-                    kind: Some(kind),
-                },
-                replies: None,
-            })
-            .map_err(|_| Error::Closed)
+        self.send_request(id, kind, None)
+    }
+
+    /// Encodes the request into the outgoing buffer and, in the same step, queues where
+    /// its responses go; wakes the writer task if the buffer was empty (else a wake-up
+    /// is already on its way).
+    fn send_request(
+        &self,
+        id: u64,
+        kind: pb::request::Kind,
+        replies: Option<Replies>,
+    ) -> Result<(), Error> {
+        let request = pb::Request {
+            id,
+            kind: Some(kind),
+        };
+        let shared = &self.handle.0;
+        let was_empty = {
+            let mut outbox = shared.outbox.lock().expect("poisoned");
+            if outbox.closed {
+                return Err(Error::Closed);
+            }
+            let was_empty = outbox.buf.is_empty();
+            codec::encode_frame(&request, &mut outbox.buf);
+            if let Some(replies) = replies {
+                outbox.waiting.push_back(replies);
+            }
+            was_empty
+        };
+        if was_empty {
+            shared.wake.notify_one();
+        }
+        Ok(())
     }
 
     /// The server's address and this session's id and cancel key.
@@ -325,51 +392,81 @@ impl Client {
     }
 }
 
-/// Reads the responses of request `id` up to its final one. `known` holds the columns of
-/// a prepared statement, which a compact `result` leaves out.
-pub(crate) async fn collect(
+/// Gathers the responses of request `id` into its results, as they arrive.
+pub(crate) struct Collector {
     id: u64,
-    mut responses: mpsc::Receiver<pb::Response>,
+    /// The columns of a prepared statement, which a compact `result` leaves out.
     known: Option<Arc<[Column]>>,
-) -> Result<Vec<QueryResult>, Error> {
-    let mut results = Vec::new();
-    let mut columns: Arc<[Column]> = Arc::from(Vec::new());
-    let mut rows = Vec::new();
-    loop {
-        let response = responses.recv().await.ok_or(Error::Closed)?;
-        let response = answering(response, id)?;
+    results: Vec<QueryResult>,
+    columns: Arc<[Column]>,
+    rows: Vec<Row>,
+    /// Set by the final response (or the first that breaks the protocol); later
+    /// responses of the request are then ignored.
+    outcome: Option<Result<Vec<QueryResult>, Error>>,
+}
+
+impl Collector {
+    pub(crate) fn new(id: u64, known: Option<Arc<[Column]>>) -> Self {
+        Collector {
+            id,
+            known,
+            results: Vec::new(),
+            columns: Arc::from(Vec::new()),
+            rows: Vec::new(),
+            outcome: None,
+        }
+    }
+
+    /// Takes in the next response.
+    pub(crate) fn feed(&mut self, response: pb::Response) {
+        if self.outcome.is_none()
+            && let Err(e) = self.take(response)
+        {
+            self.outcome = Some(Err(e));
+        }
+    }
+
+    fn take(&mut self, response: pb::Response) -> Result<(), Error> {
+        let response = answering(response, self.id)?;
         match response.kind {
             Some(Kind::Header(header)) => {
-                columns = columns_of(header.columns);
+                self.columns = columns_of(header.columns);
             }
-            Some(Kind::Rows(batch)) => rows_into(batch.rows, &columns, &mut rows)?,
-            Some(Kind::Complete(complete)) => results.push(QueryResult {
-                columns: std::mem::replace(&mut columns, Arc::from(Vec::new())),
-                rows: std::mem::take(&mut rows),
+            Some(Kind::Rows(batch)) => rows_into(batch.rows, &self.columns, &mut self.rows)?,
+            Some(Kind::Complete(complete)) => self.results.push(QueryResult {
+                columns: std::mem::replace(&mut self.columns, Arc::from(Vec::new())),
+                rows: std::mem::take(&mut self.rows),
                 tag: complete.tag,
                 rows_affected: complete.rows_affected,
             }),
-            Some(Kind::Done(_)) => return Ok(results),
+            Some(Kind::Done(_)) => self.outcome = Some(Ok(std::mem::take(&mut self.results))),
             Some(Kind::Result(result)) => {
-                let Some(columns) = known else {
+                let Some(columns) = self.known.clone() else {
                     return Err(Error::Protocol(
                         "a compact result for a request that did not ask for one".into(),
                     ));
                 };
+                let mut rows = std::mem::take(&mut self.rows);
                 rows_into(result.rows, &columns, &mut rows)?;
-                results.push(QueryResult {
+                self.results.push(QueryResult {
                     columns,
                     rows,
                     tag: result.tag,
                     rows_affected: result.rows_affected,
                 });
-                return Ok(results);
+                self.outcome = Some(Ok(std::mem::take(&mut self.results)));
             }
             Some(Kind::Error(e)) => return Err(server_error(e)),
             Some(Kind::Hello(_) | Kind::Prepared(_) | Kind::Suspended(_)) | None => {
                 return Err(Error::Protocol("unexpected response kind".into()));
             }
         }
+        Ok(())
+    }
+
+    /// The results, once the request's final response has been fed.
+    pub(crate) fn finish(self) -> Result<Vec<QueryResult>, Error> {
+        self.outcome.unwrap_or(Err(Error::Closed))
     }
 }
 
@@ -441,38 +538,49 @@ fn frame_error(e: codec::FrameError) -> Error {
     }
 }
 
-async fn write_loop(
-    mut requests: mpsc::UnboundedReceiver<Pending>,
-    mut writer: BufWriter<WriteHalf>,
-    waiting: Waiting,
-) {
-    while let Some(first) = requests.recv().await {
-        let mut next = Some(first);
-        // Write every queued request, then flush once: pipelined requests share syscalls.
-        while let Some(Pending { request, replies }) = next.take() {
-            {
-                let mut queue = waiting.lock().expect("poisoned");
-                if queue.closed {
-                    return; // dropping `replies` tells the caller
-                }
-                if let Some(replies) = replies {
-                    queue.waiting.push_back(replies);
-                }
-            }
-            if codec::write_frame(&mut writer, &request).await.is_err() {
-                return;
-            }
-            next = requests.try_recv().ok();
+/// Sends what callers have encoded, one write for all that gathered since the last;
+/// hangs up once every `Client` is gone and everything is sent.
+async fn write_loop(mut writer: WriteHalf, shared: Arc<Shared>) {
+    let mut sending = Vec::new();
+    loop {
+        let hangup = {
+            let mut outbox = shared.outbox.lock().expect("poisoned");
+            std::mem::swap(&mut outbox.buf, &mut sending);
+            outbox.hangup && sending.is_empty()
+        };
+        if hangup {
+            break;
         }
-        if writer.flush().await.is_err() {
+        if sending.is_empty() {
+            shared.wake.notified().await;
+            continue;
+        }
+        let sent = writer.write_all(&sending).await;
+        let sent = match sent {
+            Ok(()) => writer.flush().await,
+            Err(e) => Err(e),
+        };
+        if sent.is_err() {
+            // No one can be answered now; the reader task sees the end of the stream
+            // (or an error) and tells whoever waits.
+            shared.outbox.lock().expect("poisoned").closed = true;
             return;
+        }
+        sending.clear();
+        if sending.capacity() > 1 << 20 {
+            // After a huge request: do not keep its buffer for the life of the connection.
+            sending = Vec::new();
         }
     }
     let _ = writer.shutdown().await;
 }
 
-async fn read_loop(mut reader: BufReader<ReadHalf>, waiting: Waiting) {
+/// Routes each response to the request it answers: the one at the front of the queue,
+/// until its final response.
+async fn read_loop(mut reader: BufReader<ReadHalf>, shared: Arc<Shared>) {
     let mut buf = Vec::new();
+    // The request being answered, taken off the front of the queue.
+    let mut current: Option<Replies> = None;
     while let Ok(Some(response)) =
         codec::read_frame::<_, pb::Response>(&mut reader, DEFAULT_MAX_FRAME, &mut buf).await
     {
@@ -480,21 +588,23 @@ async fn read_loop(mut reader: BufReader<ReadHalf>, waiting: Waiting) {
             response.kind,
             Some(Kind::Done(_) | Kind::Error(_) | Kind::Prepared(_) | Kind::Result(_))
         );
-        let target = {
-            let mut queue = waiting.lock().expect("poisoned");
-            let target = queue.waiting.front().cloned();
-            if last {
-                queue.waiting.pop_front();
+        if current.is_none() {
+            current = shared.outbox.lock().expect("poisoned").waiting.pop_front();
+        }
+        match &mut current {
+            // A caller that gave up (dropped its receiver) just misses its replies.
+            Some(Replies::Stream(sender)) => {
+                let _ = sender.send(response).await;
             }
-            target
-        };
-        // A caller that gave up (dropped its receiver) just misses its replies.
-        if let Some(sender) = target {
-            let _ = sender.send(response).await;
+            Some(Replies::Whole(collector, _)) => collector.feed(response),
+            Some(Replies::Discard) | None => {}
+        }
+        if last && let Some(Replies::Whole(collector, tx)) = current.take() {
+            let _ = tx.send(collector.finish());
         }
     }
-    // The connection ended: dropping the queued senders tells every waiter.
-    let mut queue = waiting.lock().expect("poisoned");
-    queue.closed = true;
-    queue.waiting.clear();
+    // The connection ended: dropping the queued replies tells every waiter.
+    let mut outbox = shared.outbox.lock().expect("poisoned");
+    outbox.closed = true;
+    outbox.waiting.clear();
 }

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use crate::client::{Client, QueryResult, collect, columns_of, rows_into, server_error};
+use crate::client::{Client, QueryResult, columns_of, rows_into, server_error};
 use crate::codec::{self, DEFAULT_MAX_FRAME, PREAMBLE};
 use crate::error::Error;
 use crate::pb::{self, response::Kind};
@@ -167,8 +167,11 @@ impl Client {
         statement: &S,
         params: Params<'_>,
     ) -> Result<Vec<QueryResult>, Error> {
-        let (id, responses) = self.start(statement.request(wire_params(params), 0))?;
-        collect(id, responses, statement.known_columns()).await
+        self.run(
+            statement.request(wire_params(params), 0),
+            statement.known_columns(),
+        )
+        .await
     }
 
     /// Runs a statement (text, or a prepared [`Statement`]) with parameters and returns
@@ -268,10 +271,10 @@ impl Client {
 
     /// Forgets a prepared statement on the server.
     pub async fn close(&self, statement: Statement) -> Result<(), Error> {
-        let (id, responses) = self.start(pb::request::Kind::Close(pb::Close {
+        let close = pb::request::Kind::Close(pb::Close {
             statement_id: statement.id,
-        }))?;
-        collect(id, responses, None).await.map(drop)
+        });
+        self.run(close, None).await.map(drop)
     }
 
     /// Runs a statement and streams its rows, fetching `batch` rows at a time from the
@@ -308,8 +311,8 @@ impl Client {
     /// Asks the server to cancel request `request_id` of this connection (or the one
     /// running, when 0).
     pub async fn cancel_request(&self, request_id: u64) -> Result<(), Error> {
-        let (id, responses) = self.start(pb::request::Kind::Cancel(pb::Cancel { request_id }))?;
-        collect(id, responses, None).await.map(drop)
+        let cancel = pb::request::Kind::Cancel(pb::Cancel { request_id });
+        self.run(cancel, None).await.map(drop)
     }
 
     /// A token that cancels, from anywhere, whatever this connection is running.
@@ -344,11 +347,11 @@ impl Client {
     }
 
     async fn metadata(&self, kind: pb::metadata::Kind, table: &str) -> Result<Vec<Row>, Error> {
-        let (id, responses) = self.start(pb::request::Kind::Metadata(pb::Metadata {
+        let metadata = pb::request::Kind::Metadata(pb::Metadata {
             kind: kind as i32,
             table: table.to_string(),
-        }))?;
-        let results = collect(id, responses, None).await?;
+        });
+        let results = self.run(metadata, None).await?;
         Ok(results
             .into_iter()
             .last()

@@ -175,6 +175,69 @@ fn a_hundred_requests_in_flight_from_many_tasks_share_one_connection() {
 }
 
 #[test]
+fn whole_answers_queued_behind_a_stream_each_get_their_own_rows() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let c = Client::connect(server.addr()).await.unwrap();
+        let values: Vec<String> = (1..=5000i64).map(|i| format!("({i}, {})", i * i)).collect();
+        c.batch_execute(&format!(
+            "CREATE TABLE n (id INTEGER PRIMARY KEY, sq INTEGER); INSERT INTO n VALUES {}",
+            values.join(", ")
+        ))
+        .await
+        .unwrap();
+        let by_id = c.prepare("SELECT sq FROM n WHERE id = $1").await.unwrap();
+        // A stream of 5000 rows, suspended after each 1000, with requests sent behind
+        // it: prepared point selects, a text query with many rows, a failing statement.
+        let mut stream = c.query_stream("SELECT id FROM n", &[]).await.unwrap();
+        let mut points = Vec::new();
+        for i in [7i64, 4999, 12] {
+            let (c, by_id) = (c.clone(), by_id.clone());
+            points.push(tokio::spawn(async move {
+                c.query_one(&by_id, &[&i])
+                    .await
+                    .unwrap()
+                    .get::<i64>(0)
+                    .unwrap()
+            }));
+        }
+        let many = {
+            let c = c.clone();
+            tokio::spawn(async move { c.query("SELECT id FROM n WHERE id <= 3000", &[]).await })
+        };
+        let failing = {
+            let c = c.clone();
+            tokio::spawn(async move { c.query("SELECT nope FROM n", &[]).await })
+        };
+        let mut seen = 0i64;
+        while let Some(row) = stream.next().await {
+            seen += 1;
+            assert_eq!(row.unwrap().get::<i64>(0).unwrap(), seen);
+        }
+        assert_eq!(seen, 5000);
+        let mut squares = Vec::new();
+        for point in points {
+            squares.push(point.await.unwrap());
+        }
+        assert_eq!(squares, [49, 4999 * 4999, 144]);
+        let rows = many.await.unwrap().unwrap();
+        assert_eq!(rows.len(), 3000);
+        assert_eq!(rows[2999].get::<i64>(0).unwrap(), 3000);
+        let err = failing.await.unwrap().unwrap_err();
+        assert_eq!(err.code(), "42703", "{err}");
+        // The connection is in step afterwards.
+        assert_eq!(
+            c.query_one(&by_id, &[&3i64])
+                .await
+                .unwrap()
+                .get::<i64>(0)
+                .unwrap(),
+            9
+        );
+    });
+}
+
+#[test]
 fn a_million_rows_stream_in_bounded_memory_and_long_queries_cancel() {
     let server = TestServer::start();
     runtime().block_on(async {
