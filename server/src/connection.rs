@@ -318,10 +318,13 @@ pub async fn serve(
     let mut prepared: HashMap<u64, Kept> = HashMap::new();
     let mut next_statement = 1u64;
     loop {
-        if queue.is_empty() && open {
-            // Nothing left to answer from what was read. Send what is buffered unless the
-            // client already sent its next request (then its answer shares the write).
-            if !reader.has_frame() && writer.flush().await.is_err() {
+        if queue.is_empty() && open && reader.has_frame() {
+            // The client's next request is already read (pipelined): take it at once,
+            // without waiting on anything else; its answer shares the pending write.
+            open = accept(reader.next().await, &state, &mut queue);
+        } else if queue.is_empty() && open {
+            // Nothing left to answer from what was read: send what is buffered, then wait.
+            if writer.flush().await.is_err() {
                 break;
             }
             let idle = async {
@@ -396,81 +399,87 @@ pub async fn serve(
                 params: query.params.into_iter().map(engine_value).collect(),
                 max_rows: query.max_rows,
             },
-            Some(request::Kind::Execute(execute)) => match prepared.remove(&execute.statement_id) {
-                Some(mut kept)
-                    if kept.pool_runs == 0
-                        && execute.max_rows == 0
-                        && kept.statement.is_point() =>
-                {
-                    // A statement that runs in microseconds (a point select or a
-                    // single-row write): run it here, without the handoff to a blocking
-                    // thread and back, and write its responses at once.
-                    let started = Instant::now();
-                    let params: Vec<Value> = execute.params.into_iter().map(engine_value).collect();
-                    let mut sink = ChannelSink::buffered(id);
-                    if execute.compact {
-                        sink = sink.compact(kept.announced.clone());
-                    }
-                    let current = session.as_mut().expect("session between requests");
-                    // With --sync, commit without waiting for the disk here, then wait
-                    // below (without blocking the thread) for a group sync to cover it.
-                    current.set_defer_sync(true);
-                    let result = current.execute_prepared(&mut kept.statement, &params, &mut sink);
-                    current.set_defer_sync(false);
-                    let spent = started.elapsed();
-                    let unsynced = current.take_unsynced();
-                    sink.finish(result);
-                    let mut responses = sink.into_buffer();
-                    if let Some(ticket) = unsynced {
-                        let _ = synced.wait_for(|&durable| durable >= ticket).await;
-                        // Acknowledge only what a finished sync covers: if the sync thread
-                        // stopped without covering it, say so rather than "ok".
-                        let durable = db.sync_outcome(ticket).unwrap_or_else(|| {
-                            Err(kvsql_engine::Error::Storage(
-                                "the commit was written but the log sync stopped before \
+            Some(request::Kind::Execute(execute)) => {
+                match prepared.get_mut(&execute.statement_id) {
+                    Some(kept)
+                        if kept.pool_runs == 0
+                            && execute.max_rows == 0
+                            && kept.statement.is_point() =>
+                    {
+                        // A statement that runs in microseconds (a point select or a
+                        // single-row write): run it here, without the handoff to a blocking
+                        // thread and back, and write its responses at once.
+                        let started = Instant::now();
+                        let params: Vec<Value> =
+                            execute.params.into_iter().map(engine_value).collect();
+                        let mut sink = ChannelSink::buffered(id);
+                        if execute.compact {
+                            sink = sink.compact(kept.announced.clone());
+                        }
+                        let current = session.as_mut().expect("session between requests");
+                        // With --sync, commit without waiting for the disk here, then wait
+                        // below (without blocking the thread) for a group sync to cover it.
+                        current.set_defer_sync(true);
+                        let result =
+                            current.execute_prepared(&mut kept.statement, &params, &mut sink);
+                        current.set_defer_sync(false);
+                        let spent = started.elapsed();
+                        let unsynced = current.take_unsynced();
+                        sink.finish(result);
+                        let mut responses = sink.into_buffer();
+                        if let Some(ticket) = unsynced {
+                            let _ = synced.wait_for(|&durable| durable >= ticket).await;
+                            // Acknowledge only what a finished sync covers: if the sync thread
+                            // stopped without covering it, say so rather than "ok".
+                            let durable = db.sync_outcome(ticket).unwrap_or_else(|| {
+                                Err(kvsql_engine::Error::Storage(
+                                    "the commit was written but the log sync stopped before \
                                  covering it; it may not survive a power loss"
-                                    .into(),
-                            ))
-                        });
-                        if let Err(e) = durable {
-                            responses = vec![pb::Response {
-                                id,
-                                kind: Some(Kind::Error(crate::sink::error_message(&e))),
-                            }];
+                                        .into(),
+                                ))
+                            });
+                            if let Err(e) = durable {
+                                responses = vec![pb::Response {
+                                    id,
+                                    kind: Some(Kind::Error(crate::sink::error_message(&e))),
+                                }];
+                            }
+                        }
+                        // Written when nothing more is waiting (at the top of the loop).
+                        for response in responses {
+                            writer.push(&response);
+                        }
+                        kept.pool_runs = if spent < INLINE_BELOW { 0 } else { POOL_RUNS };
+                        continue;
+                    }
+                    Some(_) => {
+                        let mut kept = prepared
+                            .remove(&execute.statement_id)
+                            .expect("the statement was just found");
+                        kept.pool_runs = kept.pool_runs.saturating_sub(1);
+                        Work::Prepared {
+                            statement_id: execute.statement_id,
+                            kept: Box::new(kept),
+                            params: execute.params.into_iter().map(engine_value).collect(),
+                            max_rows: execute.max_rows,
+                            compact: execute.compact,
                         }
                     }
-                    // Written when nothing more is waiting (at the top of the loop).
-                    for response in responses {
-                        writer.push(&response);
-                    }
-                    kept.pool_runs = if spent < INLINE_BELOW { 0 } else { POOL_RUNS };
-                    prepared.insert(execute.statement_id, kept);
-                    continue;
-                }
-                Some(mut kept) => {
-                    kept.pool_runs = kept.pool_runs.saturating_sub(1);
-                    Work::Prepared {
-                        statement_id: execute.statement_id,
-                        kept: Box::new(kept),
-                        params: execute.params.into_iter().map(engine_value).collect(),
-                        max_rows: execute.max_rows,
-                        compact: execute.compact,
+                    None => {
+                        let message = format!(
+                            "no prepared statement {} on this connection",
+                            execute.statement_id
+                        );
+                        if send(&mut writer, id, Kind::Error(error("26000", message)))
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                        continue;
                     }
                 }
-                None => {
-                    let message = format!(
-                        "no prepared statement {} on this connection",
-                        execute.statement_id
-                    );
-                    if send(&mut writer, id, Kind::Error(error("26000", message)))
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                    continue;
-                }
-            },
+            }
             Some(request::Kind::Prepare(prepare)) if prepare.sql.len() > statement_limit => {
                 let message = format!(
                     "statement of {} bytes exceeds the limit of {statement_limit} bytes \
