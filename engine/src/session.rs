@@ -670,9 +670,7 @@ impl Session {
         if let (Some(point), TxnState::Autocommit) = (&prepared.point_read, &self.txn)
             && let Some(key) = point.key(params)
         {
-            let mut txn = self.shared.store.begin_read()?;
-            let row = point.read(&key, txn.as_mut());
-            txn.rollback()?;
+            let row = point.read(&key, self.shared.store.as_ref());
             sink.columns(&prepared.columns)?;
             let returned = match row? {
                 Some(row) => {

@@ -18,7 +18,7 @@ use super::rows;
 use crate::catalog::Table;
 use crate::encoding::keys;
 use crate::error::Result;
-use crate::storage::Transaction;
+use crate::storage::Store;
 use crate::value::{DataType, Value};
 
 #[derive(Clone, Debug)]
@@ -110,8 +110,8 @@ impl PointRead {
     }
 
     /// Reads the row at `key`: its selected columns, or None when there is no such row.
-    pub fn read(&self, key: &[u8], txn: &mut dyn Transaction) -> Result<Option<Vec<Value>>> {
-        let Some(bytes) = txn.get(key)? else {
+    pub fn read(&self, key: &[u8], store: &dyn Store) -> Result<Option<Vec<Value>>> {
+        let Some(bytes) = store.get_latest(key)? else {
             return Ok(None);
         };
         let row = rows::decode_full_row(&self.table, &bytes)?;

@@ -82,6 +82,15 @@ pub trait Store: Send + Sync + 'static {
         self.begin()
     }
 
+    /// The latest committed value of one key: what a point read outside a transaction
+    /// needs, without the cost of starting one.
+    fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut txn = self.begin_read()?;
+        let value = txn.get(key);
+        txn.rollback()?;
+        value
+    }
+
     /// For a store that syncs every commit: a transaction whose commit does not wait for
     /// the sync; the caller makes it durable through [`Store::wal_sync`] (group commit).
     fn begin_unsynced(&self) -> Result<Box<dyn Transaction>> {
@@ -174,8 +183,15 @@ pub(crate) mod conformance {
         assert_eq!(t1.get(b"b").unwrap(), Some(b"1".to_vec()));
         let mut other = store.begin().unwrap();
         assert_eq!(other.get(b"b").unwrap(), None, "uncommitted write leaked");
+        assert_eq!(
+            store.get_latest(b"b").unwrap(),
+            None,
+            "uncommitted write leaked"
+        );
         t1.commit().unwrap();
         assert_eq!(other.get(b"b").unwrap(), None, "snapshot moved");
+        assert_eq!(store.get_latest(b"b").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(store.get_latest(b"bz").unwrap(), None);
         other.rollback().unwrap();
 
         // Scans in both directions, with bounds, overlaid with own writes and deletes.

@@ -189,6 +189,10 @@ impl Store for RocksStore {
             .then(|| Box::new(move || db.flush_wal(true).map_err(storage_error)) as _)
     }
 
+    fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db.get(key).map_err(storage_error)
+    }
+
     fn begin_read(&self) -> Result<Box<dyn Transaction>> {
         Ok(Box::new(DirectRead {
             db: ReadDb::Live(self.db.clone()),
