@@ -23,10 +23,15 @@ use crate::sink::ChannelSink;
 /// A prepared statement that touches one row by primary key (see
 /// `Prepared::is_point`) runs on the connection's task instead of a blocking thread:
 /// such statements take microseconds and gain most from skipping the handoff and back.
-/// One that took longer than this there (a cold read from disk) runs its next
-/// `POOL_RUNS` runs on the blocking pool, then tries the connection's task again.
-/// (Waiting for the disk with --sync does not count: the task waits without blocking.)
+/// One that took longer than this there `SLOW_STREAK` times in a row (cold reads from
+/// disk) runs its next `POOL_RUNS` runs on the blocking pool, then tries the
+/// connection's task again. A single slow run does not count: on a busy machine a run is
+/// often slow only because its thread was preempted, or waited its turn in RocksDB's
+/// write group, and sending such runs to the pool made 50-client inserts a fifth slower
+/// (the handoffs cost more than they saved). (Waiting for the disk with --sync does not
+/// count either: the task waits without blocking.)
 const INLINE_BELOW: Duration = Duration::from_micros(150);
+const SLOW_STREAK: u8 = 3;
 const POOL_RUNS: u32 = 8;
 
 /// How long a new connection may take to send its preamble and hello.
@@ -449,7 +454,15 @@ pub async fn serve(
                         for response in responses {
                             writer.push(&response);
                         }
-                        kept.pool_runs = if spent < INLINE_BELOW { 0 } else { POOL_RUNS };
+                        if spent < INLINE_BELOW {
+                            kept.slow_runs = 0;
+                        } else {
+                            kept.slow_runs += 1;
+                            if kept.slow_runs >= SLOW_STREAK {
+                                kept.slow_runs = 0;
+                                kept.pool_runs = POOL_RUNS;
+                            }
+                        }
                         continue;
                     }
                     Some(_) => {
@@ -573,6 +586,8 @@ struct Kept {
     /// Runs left on the blocking pool before trying the connection's task again (see
     /// INLINE_BELOW).
     pool_runs: u32,
+    /// Runs on the connection's task in a row that took INLINE_BELOW or longer.
+    slow_runs: u8,
     /// The columns the client was told at prepare: a compact answer leaves them out, so
     /// it is sent only while the statement's columns are still these.
     announced: Arc<[pb::Column]>,
@@ -838,6 +853,7 @@ async fn run(
                             announced: crate::sink::wire_columns(&statement.columns).into(),
                             statement,
                             pool_runs: 0,
+                            slow_runs: 0,
                         },
                     ));
                     reply
