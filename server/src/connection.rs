@@ -407,7 +407,7 @@ pub async fn serve(
             Some(request::Kind::Execute(execute)) => {
                 match prepared.get_mut(&execute.statement_id) {
                     Some(kept)
-                        if kept.pool_runs == 0
+                        if kept.placement.inline()
                             && execute.max_rows == 0
                             && kept.statement.is_point() =>
                     {
@@ -454,22 +454,14 @@ pub async fn serve(
                         for response in responses {
                             writer.push(&response);
                         }
-                        if spent < INLINE_BELOW {
-                            kept.slow_runs = 0;
-                        } else {
-                            kept.slow_runs += 1;
-                            if kept.slow_runs >= SLOW_STREAK {
-                                kept.slow_runs = 0;
-                                kept.pool_runs = POOL_RUNS;
-                            }
-                        }
+                        kept.placement.ran_inline(spent);
                         continue;
                     }
                     Some(_) => {
                         let mut kept = prepared
                             .remove(&execute.statement_id)
                             .expect("the statement was just found");
-                        kept.pool_runs = kept.pool_runs.saturating_sub(1);
+                        kept.placement.ran_on_pool();
                         Work::Prepared {
                             statement_id: execute.statement_id,
                             kept: Box::new(kept),
@@ -580,14 +572,46 @@ pub async fn serve(
     info!(session_id, "session ended");
 }
 
-/// A prepared statement of the connection.
-struct Kept {
-    statement: Prepared,
-    /// Runs left on the blocking pool before trying the connection's task again (see
-    /// INLINE_BELOW).
+/// Where a point statement runs: on the connection's task, or (after `SLOW_STREAK`
+/// slow runs there in a row) on the blocking pool for its next `POOL_RUNS` runs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Placement {
+    /// Runs left on the blocking pool before trying the connection's task again.
     pool_runs: u32,
     /// Runs on the connection's task in a row that took INLINE_BELOW or longer.
     slow_runs: u8,
+}
+
+impl Placement {
+    /// Whether the next run goes on the connection's task.
+    fn inline(&self) -> bool {
+        self.pool_runs == 0
+    }
+
+    /// A run on the connection's task took `spent`.
+    fn ran_inline(&mut self, spent: Duration) {
+        if spent < INLINE_BELOW {
+            self.slow_runs = 0;
+            return;
+        }
+        self.slow_runs += 1;
+        if self.slow_runs >= SLOW_STREAK {
+            self.slow_runs = 0;
+            self.pool_runs = POOL_RUNS;
+        }
+    }
+
+    /// A run went to the blocking pool.
+    fn ran_on_pool(&mut self) {
+        self.pool_runs = self.pool_runs.saturating_sub(1);
+    }
+}
+
+/// A prepared statement of the connection.
+struct Kept {
+    statement: Prepared,
+    /// Where its next run goes, if it is a point statement.
+    placement: Placement,
     /// The columns the client was told at prepare: a compact answer leaves them out, so
     /// it is sent only while the statement's columns are still these.
     announced: Arc<[pb::Column]>,
@@ -852,8 +876,7 @@ async fn run(
                         Kept {
                             announced: crate::sink::wire_columns(&statement.columns).into(),
                             statement,
-                            pool_runs: 0,
-                            slow_runs: 0,
+                            placement: Placement::default(),
                         },
                     ));
                     reply
@@ -1012,5 +1035,39 @@ fn metadata_rows(
                 rows_returned: n,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_point_statement_moves_to_the_pool_only_after_a_streak_of_slow_runs() {
+        let fast = INLINE_BELOW / 2;
+        let slow = INLINE_BELOW * 4;
+        let mut p = Placement::default();
+        assert!(p.inline());
+        // Slow runs broken by a fast one (a preempted thread now and then) stay inline.
+        for _ in 0..10 {
+            for _ in 1..SLOW_STREAK {
+                p.ran_inline(slow);
+            }
+            p.ran_inline(fast);
+            assert!(p.inline(), "{p:?}");
+        }
+        // A streak (cold reads from disk) sends the next POOL_RUNS runs to the pool...
+        for _ in 0..SLOW_STREAK {
+            p.ran_inline(slow);
+        }
+        for _ in 0..POOL_RUNS {
+            assert!(!p.inline(), "{p:?}");
+            p.ran_on_pool();
+        }
+        // ... then the connection's task is tried again, with a fresh count.
+        assert!(p.inline());
+        assert_eq!(p, Placement::default());
+        p.ran_inline(slow);
+        assert!(p.inline());
     }
 }
