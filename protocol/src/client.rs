@@ -45,7 +45,7 @@ pub struct QueryResult {
 }
 
 /// Where the responses to one request go.
-pub(crate) enum Replies {
+enum Replies {
     /// Each response as it arrives, to a reader that may take its time (a stream).
     Stream(mpsc::Sender<pb::Response>),
     /// Gathered by the reader task into results, handed over when the request ends.
@@ -393,7 +393,7 @@ impl Client {
 }
 
 /// Gathers the responses of request `id` into its results, as they arrive.
-pub(crate) struct Collector {
+struct Collector {
     id: u64,
     /// The columns of a prepared statement, which a compact `result` leaves out.
     known: Option<Arc<[Column]>>,
@@ -406,7 +406,7 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
-    pub(crate) fn new(id: u64, known: Option<Arc<[Column]>>) -> Self {
+    fn new(id: u64, known: Option<Arc<[Column]>>) -> Self {
         Collector {
             id,
             known,
@@ -418,7 +418,7 @@ impl Collector {
     }
 
     /// Takes in the next response.
-    pub(crate) fn feed(&mut self, response: pb::Response) {
+    fn feed(&mut self, response: pb::Response) {
         if self.outcome.is_none()
             && let Err(e) = self.take(response)
         {
@@ -465,7 +465,7 @@ impl Collector {
     }
 
     /// The results, once the request's final response has been fed.
-    pub(crate) fn finish(self) -> Result<Vec<QueryResult>, Error> {
+    fn finish(self) -> Result<Vec<QueryResult>, Error> {
         self.outcome.unwrap_or(Err(Error::Closed))
     }
 }
@@ -555,12 +555,7 @@ async fn write_loop(mut writer: WriteHalf, shared: Arc<Shared>) {
             shared.wake.notified().await;
             continue;
         }
-        let sent = writer.write_all(&sending).await;
-        let sent = match sent {
-            Ok(()) => writer.flush().await,
-            Err(e) => Err(e),
-        };
-        if sent.is_err() {
+        if writer.write_all(&sending).await.is_err() || writer.flush().await.is_err() {
             // No one can be answered now; the reader task sees the end of the stream
             // (or an error) and tells whoever waits.
             shared.outbox.lock().expect("poisoned").closed = true;

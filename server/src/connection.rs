@@ -413,48 +413,13 @@ pub async fn serve(
                     {
                         // A statement that runs in microseconds (a point select or a
                         // single-row write): run it here, without the handoff to a blocking
-                        // thread and back, and write its responses at once.
-                        let started = Instant::now();
-                        let params: Vec<Value> =
-                            execute.params.into_iter().map(engine_value).collect();
-                        let mut sink = ChannelSink::buffered(id);
-                        if execute.compact {
-                            sink = sink.compact(kept.announced.clone());
-                        }
+                        // thread and back; its responses go out with the next write.
                         let current = session.as_mut().expect("session between requests");
-                        // With --sync, commit without waiting for the disk here, then wait
-                        // below (without blocking the thread) for a group sync to cover it.
-                        current.set_defer_sync(true);
-                        let result =
-                            current.execute_prepared(&mut kept.statement, &params, &mut sink);
-                        current.set_defer_sync(false);
-                        let spent = started.elapsed();
-                        let unsynced = current.take_unsynced();
-                        sink.finish(result);
-                        let mut responses = sink.into_buffer();
-                        if let Some(ticket) = unsynced {
-                            let _ = synced.wait_for(|&durable| durable >= ticket).await;
-                            // Acknowledge only what a finished sync covers: if the sync thread
-                            // stopped without covering it, say so rather than "ok".
-                            let durable = db.sync_outcome(ticket).unwrap_or_else(|| {
-                                Err(kvsql_engine::Error::Storage(
-                                    "the commit was written but the log sync stopped before \
-                                 covering it; it may not survive a power loss"
-                                        .into(),
-                                ))
-                            });
-                            if let Err(e) = durable {
-                                responses = vec![pb::Response {
-                                    id,
-                                    kind: Some(Kind::Error(crate::sink::error_message(&e))),
-                                }];
-                            }
-                        }
-                        // Written when nothing more is waiting (at the top of the loop).
+                        let responses =
+                            run_point(id, execute, kept, current, &db, &mut synced).await;
                         for response in responses {
                             writer.push(&response);
                         }
-                        kept.placement.ran_inline(spent);
                         continue;
                     }
                     Some(_) => {
@@ -570,6 +535,52 @@ pub async fn serve(
     registry.lock().expect("poisoned").remove(&session_id);
     let _ = writer.shutdown().await;
     info!(session_id, "session ended");
+}
+
+/// Runs a point statement on the connection's task and returns its responses. With
+/// --sync its commit does not wait for the disk on this thread: the task waits (without
+/// blocking the thread) for a group sync to cover it, and acknowledges only then.
+async fn run_point(
+    id: u64,
+    execute: pb::Execute,
+    kept: &mut Kept,
+    session: &mut Session,
+    db: &Database,
+    synced: &mut watch::Receiver<u64>,
+) -> Vec<pb::Response> {
+    let started = Instant::now();
+    let params: Vec<Value> = execute.params.into_iter().map(engine_value).collect();
+    let mut sink = ChannelSink::buffered(id);
+    if execute.compact {
+        sink = sink.compact(kept.announced.clone());
+    }
+    session.set_defer_sync(true);
+    let result = session.execute_prepared(&mut kept.statement, &params, &mut sink);
+    session.set_defer_sync(false);
+    kept.placement.ran_inline(started.elapsed());
+    let unsynced = session.take_unsynced();
+    sink.finish(result);
+    let responses = sink.into_buffer();
+    let Some(ticket) = unsynced else {
+        return responses;
+    };
+    let _ = synced.wait_for(|&durable| durable >= ticket).await;
+    // Acknowledge only what a finished sync covers: if the sync thread stopped without
+    // covering it, say so rather than "ok".
+    let durable = db.sync_outcome(ticket).unwrap_or_else(|| {
+        Err(kvsql_engine::Error::Storage(
+            "the commit was written but the log sync stopped before covering it; it may \
+             not survive a power loss"
+                .into(),
+        ))
+    });
+    match durable {
+        Ok(()) => responses,
+        Err(e) => vec![pb::Response {
+            id,
+            kind: Some(Kind::Error(crate::sink::error_message(&e))),
+        }],
+    }
 }
 
 /// Where a point statement runs: on the connection's task, or (after `SLOW_STREAK`
