@@ -572,13 +572,13 @@ async fn write_loop(mut writer: WriteHalf, shared: Arc<Shared>) {
 
 /// Routes each response to the request it answers: the one at the front of the queue,
 /// until its final response.
-async fn read_loop(mut reader: BufReader<ReadHalf>, shared: Arc<Shared>) {
-    let mut buf = Vec::new();
+async fn read_loop(reader: BufReader<ReadHalf>, shared: Arc<Shared>) {
+    // Frames are decoded straight from large reads: many responses per system call
+    // when requests are pipelined.
+    let mut reader = codec::FrameReader::new(reader, DEFAULT_MAX_FRAME);
     // The request being answered, taken off the front of the queue.
     let mut current: Option<Replies> = None;
-    while let Ok(Some(response)) =
-        codec::read_frame::<_, pb::Response>(&mut reader, DEFAULT_MAX_FRAME, &mut buf).await
-    {
+    while let Ok(Some(response)) = reader.next::<pb::Response>().await {
         let last = matches!(
             response.kind,
             Some(Kind::Done(_) | Kind::Error(_) | Kind::Prepared(_) | Kind::Result(_))
