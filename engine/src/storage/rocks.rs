@@ -29,6 +29,8 @@ type RocksTxn = rocksdb::Transaction<'static, Db>;
 /// second process (or a second open in this one) on the same directory is refused.
 pub struct RocksStore {
     db: Arc<Db>,
+    /// Made once: the crate's plain `get` builds (allocates, frees) a default set per call.
+    point_reads: ReadOptions,
     write_options: WriteOptions,
     durability: Durability,
 }
@@ -81,6 +83,7 @@ impl RocksStore {
         write_options.set_sync(durability == Durability::Sync);
         Ok(RocksStore {
             db: Arc::new(db),
+            point_reads: ReadOptions::default(),
             write_options,
             durability,
         })
@@ -190,7 +193,9 @@ impl Store for RocksStore {
     }
 
     fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.db.get(key).map_err(storage_error)
+        self.db
+            .get_opt(key, &self.point_reads)
+            .map_err(storage_error)
     }
 
     fn begin_read(&self) -> Result<Box<dyn Transaction>> {
