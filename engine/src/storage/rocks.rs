@@ -31,6 +31,8 @@ pub struct RocksStore {
     db: Arc<Db>,
     /// Made once: the crate's plain `get` builds (allocates, frees) a default set per call.
     point_reads: ReadOptions,
+    /// Made once, as `point_reads`: every transaction takes a snapshot at begin.
+    txn_options: OptimisticTransactionOptions,
     write_options: WriteOptions,
     durability: Durability,
 }
@@ -84,6 +86,11 @@ impl RocksStore {
         Ok(RocksStore {
             db: Arc::new(db),
             point_reads: ReadOptions::default(),
+            txn_options: {
+                let mut txn_options = OptimisticTransactionOptions::default();
+                txn_options.set_snapshot(true);
+                txn_options
+            },
             write_options,
             durability,
         })
@@ -157,9 +164,7 @@ fn scan_options(
 
 impl RocksStore {
     fn begin_with(&self, write_options: &WriteOptions) -> Result<Box<dyn Transaction>> {
-        let mut txn_options = OptimisticTransactionOptions::default();
-        txn_options.set_snapshot(true);
-        let txn = self.db.transaction_opt(write_options, &txn_options);
+        let txn = self.db.transaction_opt(write_options, &self.txn_options);
         // SAFETY: the transaction borrows the database; `RocksTransaction` holds an `Arc`
         // of that database and drops the transaction first (field order), so the borrow
         // never outlives the database.
