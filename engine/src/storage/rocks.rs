@@ -121,7 +121,7 @@ impl Store for ReadOnlyStore {
     fn begin(&self) -> Result<Box<dyn Transaction>> {
         Ok(Box::new(DirectRead {
             db: ReadDb::ReadOnly(self.db.clone()),
-            refusal: Some(Error::ReadOnly(self.why.clone())),
+            refusal: Error::ReadOnly(self.why.clone()),
         }))
     }
 
@@ -206,7 +206,9 @@ impl Store for RocksStore {
     fn begin_read(&self) -> Result<Box<dyn Transaction>> {
         Ok(Box::new(DirectRead {
             db: ReadDb::Live(self.db.clone()),
-            refusal: None,
+            refusal: Error::Storage(
+                "internal: a write through the reader of a read-only statement".into(),
+            ),
         }))
     }
 
@@ -241,17 +243,8 @@ impl Store for RocksStore {
 /// hold an implicit snapshot).
 struct DirectRead {
     db: ReadDb,
-    /// What a write gets; None for a statement's reader, where a write is a bug (made
-    /// only then: a point read should not pay for the message).
-    refusal: Option<Error>,
-}
-
-impl DirectRead {
-    fn refuse(&self) -> Error {
-        self.refusal.clone().unwrap_or_else(|| {
-            Error::Storage("internal: a write through the reader of a read-only statement".into())
-        })
-    }
+    /// What a write gets.
+    refusal: Error,
 }
 
 enum ReadDb {
@@ -269,11 +262,11 @@ impl Transaction for DirectRead {
     }
 
     fn set(&mut self, _key: &[u8], _value: &[u8]) -> Result<()> {
-        Err(self.refuse())
+        Err(self.refusal.clone())
     }
 
     fn delete(&mut self, _key: &[u8]) -> Result<()> {
-        Err(self.refuse())
+        Err(self.refusal.clone())
     }
 
     fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_> {
