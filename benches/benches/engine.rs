@@ -1,6 +1,7 @@
 //! In-process engine benchmarks: point lookup by primary key, a 100-row primary-key range
 //! scan and single-row insert, through the whole statement path (parse, plan, execute,
-//! commit) on RocksDB.
+//! commit) on RocksDB; and the storage layer's latest-value point read (what a prepared
+//! point select does) with and without the row cache in front of RocksDB.
 //!
 //! Run: `cargo bench -p kvsql-benches --bench engine`.
 
@@ -9,6 +10,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kvsql_benches::load_kv;
 use kvsql_engine::Database;
+use kvsql_engine::storage::rocks::{DEFAULT_ROW_CACHE_BYTES, RocksStore};
+use kvsql_engine::storage::{Durability, Store};
 
 const ROWS: u64 = 100_000;
 
@@ -54,5 +57,37 @@ fn point_lookup(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, point_lookup);
+/// `Store::get_latest` of random keys among 100,000 rows of 100 bytes held in the
+/// memtable (as right after a load), through the row cache and straight from RocksDB.
+fn latest_reads(c: &mut Criterion) {
+    let mut group = c.benchmark_group("storage");
+    group.throughput(Throughput::Elements(1));
+    for (name, row_cache) in [
+        ("get_latest_row_cache", DEFAULT_ROW_CACHE_BYTES),
+        ("get_latest_rocksdb", 0),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(dir.path(), Durability::Process)
+            .unwrap()
+            .with_row_cache(row_cache);
+        let key = |i: u64| (i * 2_654_435_761 % ROWS).to_be_bytes();
+        for chunk in (0..ROWS).collect::<Vec<_>>().chunks(1000) {
+            let mut txn = store.begin().unwrap();
+            for &i in chunk {
+                txn.set(&key(i), &[b'v'; 100]).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let mut i = 0u64;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 7919) % ROWS;
+                assert!(store.get_latest(&key(i)).unwrap().is_some());
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, point_lookup, latest_reads);
 criterion_main!(benches);

@@ -32,6 +32,9 @@ pub struct Options {
     pub read_only: bool,
     /// Bytes of RocksDB block cache; None: 256 MiB.
     pub cache_bytes: Option<usize>,
+    /// Bytes of rows kept in front of RocksDB for point selects outside transactions
+    /// (see [`crate::storage::row_cache`]); None: 64 MiB, 0: none.
+    pub row_cache_bytes: Option<usize>,
 }
 
 struct Shared {
@@ -135,8 +138,11 @@ impl Database {
             let cache = options
                 .cache_bytes
                 .unwrap_or(crate::storage::rocks::DEFAULT_CACHE_BYTES);
+            let rows = options
+                .row_cache_bytes
+                .unwrap_or(crate::storage::rocks::DEFAULT_ROW_CACHE_BYTES);
             match RocksStore::open_with_cache(dir, options.durability, cache) {
-                Ok(store) => Box::new(store),
+                Ok(store) => Box::new(store.with_row_cache(rows)),
                 Err(e) if e.to_string().contains("Read-only file system") => {
                     tracing::warn!(
                         "{} is on a read-only file system: serving reads only",

@@ -49,6 +49,12 @@ pub struct Config {
     #[arg(long, default_value_t = 256, value_name = "MIB")]
     pub cache_mb: usize,
 
+    /// Rows kept in memory for point selects outside transactions, in MiB: a hot row is
+    /// answered from a hash table instead of RocksDB's memtable and files. Every commit
+    /// forgets the rows it writes, so reads always see the latest commit. 0 turns it off.
+    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    pub row_cache_mb: usize,
+
     /// Open the database for reading only: queries work, every write fails with 25006.
     /// (A data directory on a read-only file system is served this way by itself.)
     #[arg(long)]
@@ -160,6 +166,7 @@ async fn run(config: Config) -> Result<(), String> {
             .then(|| config.statement_memory_mb.saturating_mul(1 << 20)),
         read_only: config.read_only,
         cache_bytes: Some(config.cache_mb.saturating_mul(1 << 20)),
+        row_cache_bytes: Some(config.row_cache_mb.saturating_mul(1 << 20)),
     };
     if let Some(backup) = &config.restore_from {
         restore(backup, &config.data_dir)?;

@@ -14,6 +14,7 @@
 pub mod group_sync;
 pub mod memory;
 pub mod rocks;
+pub mod row_cache;
 
 use std::ops::Bound;
 

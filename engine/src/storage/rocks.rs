@@ -16,6 +16,7 @@ use rocksdb::{
     OptimisticTransactionDB, OptimisticTransactionOptions, Options, ReadOptions, WriteOptions,
 };
 
+use super::row_cache::RowCache;
 use super::{Durability, KeyRange, KeyValue, Scan, Store, Transaction, storage_error};
 use crate::error::{Error, Result};
 
@@ -23,6 +24,8 @@ type Db = OptimisticTransactionDB<MultiThreaded>;
 
 /// The block cache when none is asked for: 256 MiB.
 pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
+/// The row cache when none is asked for: 64 MiB.
+pub const DEFAULT_ROW_CACHE_BYTES: usize = 64 << 20;
 type RocksTxn = rocksdb::Transaction<'static, Db>;
 
 /// A store in a RocksDB directory. Opening takes RocksDB's lock on the directory, so a
@@ -35,13 +38,22 @@ pub struct RocksStore {
     txn_options: OptimisticTransactionOptions,
     write_options: WriteOptions,
     durability: Durability,
+    /// Rows read by `get_latest`, kept in front of RocksDB (None: no row cache).
+    rows: Option<Arc<RowCache>>,
 }
 
 impl RocksStore {
     /// Opens (creating if missing) the database in `dir`, with a block cache of
-    /// [`DEFAULT_CACHE_BYTES`].
+    /// [`DEFAULT_CACHE_BYTES`] and a row cache of [`DEFAULT_ROW_CACHE_BYTES`].
     pub fn open(dir: &Path, durability: Durability) -> Result<RocksStore> {
         Self::open_with_cache(dir, durability, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Keeps up to `bytes` of recently read rows in memory for latest-value point reads
+    /// (see [`RowCache`]), or none when `bytes` is too small (0 turns it off).
+    pub fn with_row_cache(mut self, bytes: usize) -> RocksStore {
+        self.rows = RowCache::new(bytes).map(Arc::new);
+        self
     }
 
     /// Opens the database in `dir` with a block cache of `cache_bytes` (table blocks read
@@ -93,6 +105,7 @@ impl RocksStore {
             },
             write_options,
             durability,
+            rows: RowCache::new(DEFAULT_ROW_CACHE_BYTES).map(Arc::new),
         })
     }
 }
@@ -174,6 +187,8 @@ impl RocksStore {
             txn,
             _db: self.db.clone(),
             dirty: false,
+            rows: self.rows.clone(),
+            written: Vec::new(),
         }))
     }
 }
@@ -198,9 +213,15 @@ impl Store for RocksStore {
     }
 
     fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.db
-            .get_opt(key, &self.point_reads)
-            .map_err(storage_error)
+        let read = || {
+            self.db
+                .get_opt(key, &self.point_reads)
+                .map_err(storage_error)
+        };
+        match &self.rows {
+            Some(rows) => rows.get_or_load(key, read),
+            None => read(),
+        }
     }
 
     fn begin_read(&self) -> Result<Box<dyn Transaction>> {
@@ -307,6 +328,10 @@ struct RocksTransaction {
     /// Whether anything was written: a read-only transaction is not committed, so
     /// reads go on when writes cannot (a full disk).
     dirty: bool,
+    /// The store's row cache, told of the keys written here around the commit.
+    rows: Option<Arc<RowCache>>,
+    /// Hashes of the keys written (only with a row cache).
+    written: Vec<u64>,
 }
 
 /// Read options pinned to `txn`'s snapshot.
@@ -314,6 +339,15 @@ fn snapshot_reads(txn: &RocksTxn) -> ReadOptions {
     let mut options = ReadOptions::default();
     options.set_snapshot(&txn.snapshot());
     options
+}
+
+impl RocksTransaction {
+    fn wrote_key(&mut self, key: &[u8]) {
+        self.dirty = true;
+        if self.rows.is_some() {
+            self.written.push(RowCache::hash(key));
+        }
+    }
 }
 
 fn map_commit_error(e: rocksdb::Error) -> Error {
@@ -337,12 +371,12 @@ impl Transaction for RocksTransaction {
     }
 
     fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.dirty = true;
+        self.wrote_key(key);
         self.txn.put(key, value).map_err(storage_error)
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<()> {
-        self.dirty = true;
+        self.wrote_key(key);
         self.txn.delete(key).map_err(storage_error)
     }
 
@@ -367,11 +401,16 @@ impl Transaction for RocksTransaction {
             txn,
             _db,
             dirty,
+            rows,
+            written,
         } = *self;
         drop(reads);
         if !dirty {
             return txn.rollback().map_err(storage_error);
         }
+        // Cached reads of the written keys stop before the commit and are forgotten
+        // after it (when `_writing` drops), whether it succeeds or not.
+        let _writing = rows.as_deref().map(|rows| rows.writing(written));
         txn.commit().map_err(map_commit_error)
     }
 
@@ -474,6 +513,63 @@ mod tests {
         assert!(reader.delete(b"k1").is_err());
         reader.commit().unwrap();
         assert_eq!(store.begin().unwrap().get(b"k4").unwrap(), None);
+    }
+
+    /// With the row cache in front of point reads, a read never returns a value older
+    /// than the last commit that finished before it began, while commits and reads of
+    /// the same keys race on several threads.
+    #[test]
+    fn latest_reads_through_the_row_cache_never_go_back_in_time() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(dir.path(), Durability::Process).unwrap();
+        assert!(store.rows.is_some(), "the row cache is on by default");
+        const KEYS: usize = 4;
+        const COMMITS: u64 = 5_000;
+        let committed: Vec<AtomicU64> = (0..KEYS).map(|_| AtomicU64::new(0)).collect();
+        let stale = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for writer in 0..2 {
+                let (store, committed) = (&store, &committed);
+                s.spawn(move || {
+                    // Writer 0 owns the even keys, writer 1 the odd ones; each value is a
+                    // counter that only grows.
+                    for n in 1..=COMMITS {
+                        let k = writer + 2 * (n as usize % (KEYS / 2));
+                        let mut txn = store.begin().unwrap();
+                        txn.set(&[k as u8], &n.to_be_bytes()).unwrap();
+                        txn.commit().unwrap();
+                        committed[k].fetch_max(n, Ordering::SeqCst);
+                    }
+                });
+            }
+            for _ in 0..2 {
+                let (store, committed, stale) = (&store, &committed, &stale);
+                s.spawn(move || {
+                    for i in 0..50_000usize {
+                        let k = i % KEYS;
+                        let floor = committed[k].load(Ordering::SeqCst);
+                        let seen = store
+                            .get_latest(&[k as u8])
+                            .unwrap()
+                            .map_or(0, |v| u64::from_be_bytes(v.try_into().unwrap()));
+                        if seen < floor {
+                            stale.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(stale.load(Ordering::Relaxed), 0, "reads went back in time");
+        for (k, c) in committed.iter().enumerate() {
+            let last = store.get_latest(&[k as u8]).unwrap().unwrap();
+            assert_eq!(
+                u64::from_be_bytes(last.try_into().unwrap()),
+                c.load(Ordering::SeqCst)
+            );
+        }
+        let (entries, _) = store.rows.as_ref().unwrap().usage();
+        assert!(entries > 0, "nothing was ever served from the cache");
     }
 
     #[test]

@@ -1,0 +1,385 @@
+//! A cache of recently read rows in front of a store's latest-value point reads
+//! ([`super::Store::get_latest`]), so that a point select of a hot key costs a hash probe
+//! instead of RocksDB's memtable skiplist search (a cache miss per level) and its file
+//! lookups.
+//!
+//! The cache never returns a value older than the latest commit that finished before the
+//! read began. Writers tell it which keys they write, around their commit:
+//!
+//! 1. before the commit, [`RowCache::writing`] marks each shard holding a written key as
+//!    busy; while a shard is busy, reads of its keys skip the cache (neither served from
+//!    it nor filled into it);
+//! 2. after the commit (or its failure), the guard drops the written keys, bumps each
+//!    shard's version and clears the busy mark.
+//!
+//! A read that misses notes its shard's version, reads the store, and fills the cache
+//! only if the shard is not busy and its version is unchanged: then no commit touched the
+//! shard between the two, so the value read is still the latest. Reads inside
+//! transactions (snapshot reads) never use the cache.
+//!
+//! Memory is bounded: each of the [`SHARDS`] shards holds at most its share of the byte
+//! budget, and evicts about half of its entries when a new one would not fit.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::error::Result;
+
+/// Shards of the cache, each behind its own lock.
+pub const SHARDS: usize = 64;
+
+/// Bytes an entry is charged beyond its key and value (table slot, allocation).
+const ENTRY_OVERHEAD: usize = 64;
+
+/// A bounded, sharded cache of `key -> value` for latest-value point reads.
+pub struct RowCache {
+    shards: Box<[Mutex<Shard>]>,
+    /// Bytes each shard may hold.
+    shard_budget: usize,
+}
+
+#[derive(Default)]
+struct Shard {
+    /// Key hash -> the key and its value in one allocation (see [`entry`]), so a hit
+    /// touches the table and one block. Two keys with one hash share an entry: the later
+    /// fill replaces the earlier, and a read checks the key itself.
+    entries: HashMap<u64, Box<[u8]>, BuildHasherDefault<Prehashed>>,
+    bytes: usize,
+    /// Commits in progress that write a key of this shard.
+    writers: u32,
+    /// Bumped when a commit that wrote a key of this shard ends.
+    version: u64,
+    /// Evictions so far (each picks the hash bit that decides who goes).
+    evictions: u32,
+}
+
+/// An entry: the key's length (4 bytes, little-endian), the key, the value.
+fn entry(key: &[u8], value: &[u8]) -> Box<[u8]> {
+    let mut entry = Vec::with_capacity(4 + key.len() + value.len());
+    entry.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    entry.extend_from_slice(key);
+    entry.extend_from_slice(value);
+    entry.into_boxed_slice()
+}
+
+/// The value of `entry` when it holds `key`.
+fn value_of<'e>(entry: &'e [u8], key: &[u8]) -> Option<&'e [u8]> {
+    let (len, rest) = entry.split_first_chunk::<4>()?;
+    let (stored, value) = rest.split_at_checked(u32::from_le_bytes(*len) as usize)?;
+    (stored == key).then_some(value)
+}
+
+fn charge(entry: &[u8]) -> usize {
+    entry.len() + ENTRY_OVERHEAD
+}
+
+impl Shard {
+    fn remove(&mut self, hash: u64) {
+        if let Some(entry) = self.entries.remove(&hash) {
+            self.bytes -= charge(&entry);
+        }
+    }
+
+    /// Keeps `entry`, first evicting about half of the shard when it would go over
+    /// `budget` (the entries whose hash has a bit set that changes with each eviction):
+    /// one pass per half-emptying, so an eviction costs O(1) per fill on average.
+    fn fill(&mut self, hash: u64, entry: Box<[u8]>, budget: usize) {
+        self.remove(hash);
+        while self.bytes + charge(&entry) > budget && !self.entries.is_empty() {
+            let bit = 1u64 << (self.evictions % 32);
+            let mut freed = 0;
+            self.entries.retain(|h, e| {
+                let keep = h & bit == 0;
+                if !keep {
+                    freed += charge(e);
+                }
+                keep
+            });
+            self.bytes -= freed;
+            self.evictions = self.evictions.wrapping_add(1);
+        }
+        self.bytes += charge(&entry);
+        self.entries.insert(hash, entry);
+    }
+}
+
+impl RowCache {
+    /// A cache of at most `bytes` bytes (keys, values and per-entry overhead), or None
+    /// for a budget too small to hold anything useful.
+    pub fn new(bytes: usize) -> Option<RowCache> {
+        let shard_budget = bytes / SHARDS;
+        (shard_budget >= 4096).then(|| RowCache {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shard_budget,
+        })
+    }
+
+    /// The hash a writer reports for `key` (see [`RowCache::writing`]).
+    pub fn hash(key: &[u8]) -> u64 {
+        // 8 bytes at a time, multiply and rotate, then murmur3's finalizer: keys are a
+        // few to a few dozen bytes, so this is a handful of instructions.
+        let mut h = 0x9e37_79b9_7f4a_7c15 ^ (key.len() as u64);
+        let mut chunks = key.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            h = (h ^ word)
+                .wrapping_mul(0xff51_afd7_ed55_8ccd)
+                .rotate_left(31);
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+
+    fn shard_of(hash: u64) -> usize {
+        // The middle bits: the index uses the low ones (bucket) and the high ones (tag).
+        (hash >> 32) as usize % SHARDS
+    }
+
+    fn lock(&self, shard: usize) -> MutexGuard<'_, Shard> {
+        // A panic while holding a shard leaves it consistent (`bytes` may be off, which
+        // only moves the next eviction), so a poisoned lock is taken as it is.
+        self.shards[shard]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The latest value of `key`: from the cache when it holds it and no commit writing
+    /// near it is in progress; otherwise from `load` (the store), remembered when no
+    /// commit wrote near it meanwhile. Absent keys are not remembered.
+    pub fn get_or_load(
+        &self,
+        key: &[u8],
+        load: impl FnOnce() -> Result<Option<Vec<u8>>>,
+    ) -> Result<Option<Vec<u8>>> {
+        let hash = Self::hash(key);
+        let shard = Self::shard_of(hash);
+        let version = {
+            let guard = self.lock(shard);
+            if guard.writers > 0 {
+                drop(guard);
+                return load();
+            }
+            if let Some(value) = guard.entries.get(&hash).and_then(|e| value_of(e, key)) {
+                return Ok(Some(value.to_vec()));
+            }
+            guard.version
+        };
+        let value = load()?;
+        if let Some(value) = &value
+            && key.len() + value.len() + ENTRY_OVERHEAD <= self.shard_budget / 4
+        {
+            let mut guard = self.lock(shard);
+            if guard.writers == 0 && guard.version == version {
+                guard.fill(hash, entry(key, value), self.shard_budget);
+            }
+        }
+        Ok(value)
+    }
+
+    /// Marks a commit writing the keys of `hashes` (from [`RowCache::hash`]) as in
+    /// progress; the returned guard, dropped after the commit, forgets those keys.
+    pub fn writing(&self, mut hashes: Vec<u64>) -> Writing<'_> {
+        hashes.sort_unstable_by_key(|&h| Self::shard_of(h));
+        let mut shards = 0u64;
+        for &h in &hashes {
+            shards |= 1 << Self::shard_of(h);
+        }
+        for shard in Bits(shards) {
+            self.lock(shard).writers += 1;
+        }
+        Writing {
+            cache: self,
+            hashes,
+            shards,
+        }
+    }
+
+    /// Entries and bytes held (for tests and diagnostics).
+    pub fn usage(&self) -> (usize, usize) {
+        (0..SHARDS)
+            .map(|s| {
+                let shard = self.lock(s);
+                (shard.entries.len(), shard.bytes)
+            })
+            .fold((0, 0), |(n, b), (sn, sb)| (n + sn, b + sb))
+    }
+}
+
+/// A commit in progress (see [`RowCache::writing`]): dropping it ends it.
+pub struct Writing<'a> {
+    cache: &'a RowCache,
+    /// Sorted by shard.
+    hashes: Vec<u64>,
+    shards: u64,
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        let mut rest = self.hashes.as_slice();
+        for shard in Bits(self.shards) {
+            let run = rest
+                .iter()
+                .take_while(|&&h| RowCache::shard_of(h) == shard)
+                .count();
+            let mut guard = self.cache.lock(shard);
+            for &h in &rest[..run] {
+                guard.remove(h);
+            }
+            guard.version += 1;
+            guard.writers -= 1;
+            rest = &rest[run..];
+        }
+    }
+}
+
+/// The set bits of a word, lowest first.
+struct Bits(u64);
+
+impl Iterator for Bits {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        (self.0 != 0).then(|| {
+            let bit = self.0.trailing_zeros() as usize;
+            self.0 &= self.0 - 1;
+            bit
+        })
+    }
+}
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = RowCache::hash(bytes);
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn loaded(value: &[u8]) -> impl FnOnce() -> Result<Option<Vec<u8>>> + '_ {
+        move || Ok(Some(value.to_vec()))
+    }
+
+    #[test]
+    fn a_read_is_served_from_the_cache_until_a_commit_writes_its_key() {
+        let cache = RowCache::new(1 << 20).unwrap();
+        assert_eq!(
+            cache.get_or_load(b"k", loaded(b"v1")).unwrap().unwrap(),
+            b"v1"
+        );
+        let loads = Cell::new(0);
+        let counted = || {
+            loads.set(loads.get() + 1);
+            Ok(Some(b"v2".to_vec()))
+        };
+        assert_eq!(cache.get_or_load(b"k", counted).unwrap().unwrap(), b"v1");
+        assert_eq!(loads.get(), 0, "a cached key reached the store");
+
+        drop(cache.writing(vec![RowCache::hash(b"k")]));
+        assert_eq!(
+            cache.get_or_load(b"k", loaded(b"v2")).unwrap().unwrap(),
+            b"v2"
+        );
+        assert_eq!(
+            cache.get_or_load(b"k", loaded(b"v3")).unwrap().unwrap(),
+            b"v2"
+        );
+    }
+
+    #[test]
+    fn absent_keys_and_other_keys_of_one_hash_are_not_confused() {
+        let cache = RowCache::new(1 << 20).unwrap();
+        assert_eq!(cache.get_or_load(b"gone", || Ok(None)).unwrap(), None);
+        assert_eq!(cache.usage().0, 0, "an absent key was cached");
+        cache.get_or_load(b"a", loaded(b"1")).unwrap();
+        // A different key is never answered with another key's value.
+        assert_eq!(
+            cache.get_or_load(b"b", loaded(b"2")).unwrap().unwrap(),
+            b"2"
+        );
+        assert_eq!(
+            cache.get_or_load(b"a", loaded(b"x")).unwrap().unwrap(),
+            b"1"
+        );
+    }
+
+    #[test]
+    fn reads_during_a_commit_skip_the_cache_and_a_read_overtaken_by_one_is_not_kept() {
+        let cache = RowCache::new(1 << 20).unwrap();
+        cache.get_or_load(b"k", loaded(b"old")).unwrap();
+        let commit = cache.writing(vec![RowCache::hash(b"k")]);
+        // While the commit runs the store may already hold the new value: read it there.
+        assert_eq!(
+            cache.get_or_load(b"k", loaded(b"new")).unwrap().unwrap(),
+            b"new"
+        );
+        drop(commit);
+
+        // A read that started before a commit and ends after it read the old value,
+        // which must not be cached.
+        let stale = cache.get_or_load(b"k", || {
+            drop(cache.writing(vec![RowCache::hash(b"k")]));
+            Ok(Some(b"old".to_vec()))
+        });
+        assert_eq!(stale.unwrap().unwrap(), b"old");
+        assert_eq!(
+            cache.get_or_load(b"k", loaded(b"new")).unwrap().unwrap(),
+            b"new"
+        );
+    }
+
+    #[test]
+    fn memory_stays_within_the_budget() {
+        let budget = 1 << 20;
+        let cache = RowCache::new(budget).unwrap();
+        let value = vec![7u8; 100];
+        for i in 0..100_000u32 {
+            let key = i.to_be_bytes();
+            cache.get_or_load(&key, loaded(&value)).unwrap();
+        }
+        let (entries, bytes) = cache.usage();
+        assert!(bytes <= budget, "{bytes} bytes held, budget {budget}");
+        assert!(entries > 1000, "only {entries} entries kept");
+        // Still answers correctly after all the evictions.
+        let key = 99_999u32.to_be_bytes();
+        assert_eq!(
+            cache.get_or_load(&key, loaded(b"x")).unwrap().unwrap(),
+            value
+        );
+    }
+
+    #[test]
+    fn hashes_spread_over_the_shards() {
+        let mut counts = [0usize; SHARDS];
+        for i in 0..64_000u64 {
+            let mut key = vec![1, 0, 0, 0, 0, 0, 0, 0, 42];
+            key.extend_from_slice(&i.to_be_bytes());
+            counts[RowCache::shard_of(RowCache::hash(&key))] += 1;
+        }
+        assert!(
+            counts.iter().all(|&c| (700..1300).contains(&c)),
+            "{counts:?}"
+        );
+    }
+}
