@@ -8,8 +8,9 @@ use kvsql_engine::{ColumnInfo, DataType, Outcome, ResultSink, Value};
 use kvsql_protocol::pb::{self, response::Kind};
 use tokio::sync::mpsc;
 
-/// Rows per batch, at most.
-const BATCH_ROWS: usize = 256;
+/// Rows per batch, at most. With 100-byte rows the byte cap ends a batch first (at
+/// about 590 rows): fewer handoffs to the connection than 256-row batches made.
+const BATCH_ROWS: usize = 1024;
 /// Bytes of values per batch, roughly at most.
 const BATCH_BYTES: usize = 64 * 1024;
 
