@@ -153,6 +153,73 @@ fn parameters_of_every_type_and_prepared_statements() {
     });
 }
 
+/// Prepared point selects outside a transaction are answered from the server's row
+/// cache once a row is hot; each one still sees every commit that another session has
+/// finished, and nothing that is not committed yet.
+#[test]
+fn a_hot_row_read_by_a_prepared_select_follows_every_commit() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let reader = Client::connect(server.addr()).await.unwrap();
+        let writer = Client::connect(server.addr()).await.unwrap();
+        writer
+            .batch_execute(
+                "CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO kv VALUES (1, 'a')",
+            )
+            .await
+            .unwrap();
+        let get = reader
+            .prepare("SELECT v FROM kv WHERE id = $1")
+            .await
+            .unwrap();
+        let read = || async {
+            reader
+                .query_opt(&get, &[&1i64])
+                .await
+                .unwrap()
+                .map(|row| row.get::<String>(0).unwrap())
+        };
+        for _ in 0..3 {
+            assert_eq!(read().await.as_deref(), Some("a"));
+        }
+        writer
+            .execute("UPDATE kv SET v = 'b' WHERE id = 1", &[])
+            .await
+            .unwrap();
+        assert_eq!(read().await.as_deref(), Some("b"));
+        // An open transaction's write stays invisible until its commit.
+        writer
+            .batch_execute("BEGIN; UPDATE kv SET v = 'c' WHERE id = 1")
+            .await
+            .unwrap();
+        assert_eq!(read().await.as_deref(), Some("b"));
+        writer.batch_execute("COMMIT").await.unwrap();
+        assert_eq!(read().await.as_deref(), Some("c"));
+        // A rolled-back write never shows.
+        writer
+            .batch_execute("BEGIN; DELETE FROM kv WHERE id = 1; ROLLBACK")
+            .await
+            .unwrap();
+        assert_eq!(read().await.as_deref(), Some("c"));
+        writer
+            .execute("DELETE FROM kv WHERE id = 1", &[])
+            .await
+            .unwrap();
+        assert_eq!(read().await, None);
+        writer
+            .execute("INSERT INTO kv VALUES (1, 'd')", &[])
+            .await
+            .unwrap();
+        assert_eq!(read().await.as_deref(), Some("d"));
+        // The reader's own writes too.
+        reader
+            .execute("UPDATE kv SET v = 'e' WHERE id = 1", &[])
+            .await
+            .unwrap();
+        assert_eq!(read().await.as_deref(), Some("e"));
+    });
+}
+
 #[test]
 fn a_hundred_requests_in_flight_from_many_tasks_share_one_connection() {
     let server = TestServer::start();
