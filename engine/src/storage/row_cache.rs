@@ -281,13 +281,15 @@ mod tests {
         move || Ok(Some(value.to_vec()))
     }
 
+    /// What a read of `key` answers when the store holds `stored`.
+    fn read(cache: &RowCache, key: &[u8], stored: &[u8]) -> Vec<u8> {
+        cache.get_or_load(key, loaded(stored)).unwrap().unwrap()
+    }
+
     #[test]
     fn a_read_is_served_from_the_cache_until_a_commit_writes_its_key() {
         let cache = RowCache::new(1 << 20).unwrap();
-        assert_eq!(
-            cache.get_or_load(b"k", loaded(b"v1")).unwrap().unwrap(),
-            b"v1"
-        );
+        assert_eq!(read(&cache, b"k", b"v1"), b"v1");
         let loads = Cell::new(0);
         let counted = || {
             loads.set(loads.get() + 1);
@@ -297,14 +299,8 @@ mod tests {
         assert_eq!(loads.get(), 0, "a cached key reached the store");
 
         drop(cache.writing(vec![RowCache::hash(b"k")]));
-        assert_eq!(
-            cache.get_or_load(b"k", loaded(b"v2")).unwrap().unwrap(),
-            b"v2"
-        );
-        assert_eq!(
-            cache.get_or_load(b"k", loaded(b"v3")).unwrap().unwrap(),
-            b"v2"
-        );
+        assert_eq!(read(&cache, b"k", b"v2"), b"v2");
+        assert_eq!(read(&cache, b"k", b"v3"), b"v2");
     }
 
     #[test]
@@ -314,14 +310,8 @@ mod tests {
         assert_eq!(cache.usage().0, 0, "an absent key was cached");
         cache.get_or_load(b"a", loaded(b"1")).unwrap();
         // A different key is never answered with another key's value.
-        assert_eq!(
-            cache.get_or_load(b"b", loaded(b"2")).unwrap().unwrap(),
-            b"2"
-        );
-        assert_eq!(
-            cache.get_or_load(b"a", loaded(b"x")).unwrap().unwrap(),
-            b"1"
-        );
+        assert_eq!(read(&cache, b"b", b"2"), b"2");
+        assert_eq!(read(&cache, b"a", b"x"), b"1");
     }
 
     #[test]
@@ -330,10 +320,7 @@ mod tests {
         cache.get_or_load(b"k", loaded(b"old")).unwrap();
         let commit = cache.writing(vec![RowCache::hash(b"k")]);
         // While the commit runs the store may already hold the new value: read it there.
-        assert_eq!(
-            cache.get_or_load(b"k", loaded(b"new")).unwrap().unwrap(),
-            b"new"
-        );
+        assert_eq!(read(&cache, b"k", b"new"), b"new");
         drop(commit);
 
         // A read that started before a commit and ends after it read the old value,
@@ -343,10 +330,7 @@ mod tests {
             Ok(Some(b"old".to_vec()))
         });
         assert_eq!(stale.unwrap().unwrap(), b"old");
-        assert_eq!(
-            cache.get_or_load(b"k", loaded(b"new")).unwrap().unwrap(),
-            b"new"
-        );
+        assert_eq!(read(&cache, b"k", b"new"), b"new");
     }
 
     #[test]
@@ -363,10 +347,7 @@ mod tests {
         assert!(entries > 1000, "only {entries} entries kept");
         // Still answers correctly after all the evictions.
         let key = 99_999u32.to_be_bytes();
-        assert_eq!(
-            cache.get_or_load(&key, loaded(b"x")).unwrap().unwrap(),
-            value
-        );
+        assert_eq!(read(&cache, &key, b"x"), value);
     }
 
     #[test]
