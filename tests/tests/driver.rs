@@ -182,41 +182,31 @@ fn a_hot_row_read_by_a_prepared_select_follows_every_commit() {
         for _ in 0..3 {
             assert_eq!(read().await.as_deref(), Some("a"));
         }
-        writer
-            .execute("UPDATE kv SET v = 'b' WHERE id = 1", &[])
-            .await
-            .unwrap();
-        assert_eq!(read().await.as_deref(), Some("b"));
-        // An open transaction's write stays invisible until its commit.
-        writer
-            .batch_execute("BEGIN; UPDATE kv SET v = 'c' WHERE id = 1")
-            .await
-            .unwrap();
-        assert_eq!(read().await.as_deref(), Some("b"));
-        writer.batch_execute("COMMIT").await.unwrap();
-        assert_eq!(read().await.as_deref(), Some("c"));
-        // A rolled-back write never shows.
-        writer
-            .batch_execute("BEGIN; DELETE FROM kv WHERE id = 1; ROLLBACK")
-            .await
-            .unwrap();
-        assert_eq!(read().await.as_deref(), Some("c"));
-        writer
-            .execute("DELETE FROM kv WHERE id = 1", &[])
-            .await
-            .unwrap();
-        assert_eq!(read().await, None);
-        writer
-            .execute("INSERT INTO kv VALUES (1, 'd')", &[])
-            .await
-            .unwrap();
-        assert_eq!(read().await.as_deref(), Some("d"));
-        // The reader's own writes too.
-        reader
-            .execute("UPDATE kv SET v = 'e' WHERE id = 1", &[])
-            .await
-            .unwrap();
-        assert_eq!(read().await.as_deref(), Some("e"));
+        // Each step's SQL, then what the reader must see right after it.
+        let steps = [
+            (&writer, "UPDATE kv SET v = 'b' WHERE id = 1", Some("b")),
+            // An open transaction's write stays invisible until its commit.
+            (
+                &writer,
+                "BEGIN; UPDATE kv SET v = 'c' WHERE id = 1",
+                Some("b"),
+            ),
+            (&writer, "COMMIT", Some("c")),
+            // A rolled-back write never shows.
+            (
+                &writer,
+                "BEGIN; DELETE FROM kv WHERE id = 1; ROLLBACK",
+                Some("c"),
+            ),
+            (&writer, "DELETE FROM kv WHERE id = 1", None),
+            (&writer, "INSERT INTO kv VALUES (1, 'd')", Some("d")),
+            // The reader's own writes too.
+            (&reader, "UPDATE kv SET v = 'e' WHERE id = 1", Some("e")),
+        ];
+        for (client, sql, expected) in steps {
+            client.batch_execute(sql).await.unwrap();
+            assert_eq!(read().await.as_deref(), expected, "after {sql}");
+        }
     });
 }
 
