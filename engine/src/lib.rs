@@ -29,4 +29,4 @@ pub use sql::execute::{Outcome, ResultSink};
 pub use sql::plan::ColumnInfo;
 pub use storage::Durability;
 pub use users::User;
-pub use value::{DataType, Value};
+pub use value::{DataType, Value, ValueRef};

@@ -18,7 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::Config;
-use crate::sink::ChannelSink;
+use crate::sink::{ChannelSink, Outgoing};
 
 /// A prepared statement that touches one row by primary key (see
 /// `Prepared::is_point`) runs on the connection's task instead of a blocking thread:
@@ -902,15 +902,39 @@ async fn run(
     });
     let mut connected = true;
     let mut budget: Option<u64> = (max_rows > 0).then_some(u64::from(max_rows));
-    'forward: loop {
-        let mut response = tokio::select! {
-            response = rx.recv() => match response {
-                Some(response) => response,
+    loop {
+        let outgoing = tokio::select! {
+            outgoing = rx.recv() => match outgoing {
+                Some(outgoing) => outgoing,
                 None => break,
             },
             frame = conn.reader.next(), if conn.may_read() => {
                 conn.accept(frame);
                 continue;
+            }
+        };
+        let mut response = match outgoing {
+            Outgoing::Response(response) => response,
+            Outgoing::Rows(rows) => {
+                let last = rx.is_empty();
+                match forward_rows(
+                    &mut conn,
+                    id,
+                    &rows,
+                    &mut budget,
+                    &mut fetch_rx,
+                    &cancel,
+                    last,
+                )
+                .await
+                {
+                    Ok(()) => continue,
+                    Err(Stop::Cancelled) => break,
+                    Err(Stop::Gone) => {
+                        connected = false;
+                        break;
+                    }
+                }
             }
         };
         if let Some(Kind::Error(e)) = &mut response.kind
@@ -922,59 +946,34 @@ async fn run(
                  (--statement-timeout)"
             );
         }
-        let mut pending = vec![response];
-        if let (Some(_), Some(Kind::Rows(_))) = (budget, &pending[0].kind) {
-            let Some(Kind::Rows(batch)) = pending.pop().and_then(|r| r.kind) else {
-                unreachable!("matched rows");
-            };
-            let mut rows = batch.rows.into_iter().peekable();
-            while rows.peek().is_some() {
-                if budget == Some(0) {
-                    // Wait for the client to ask for more (or to cancel).
-                    if send(conn.writer, id, Kind::Suspended(pb::Suspended {}))
-                        .await
-                        .is_err()
-                    {
-                        connected = false;
-                        break 'forward;
-                    }
-                    let message = loop {
-                        tokio::select! {
-                            message = fetch_rx.recv() => break message,
-                            frame = conn.reader.next(), if conn.may_read() => conn.accept(frame),
-                        }
-                    };
-                    match message {
-                        Some(FetchMsg::More(0)) => budget = None,
-                        Some(FetchMsg::More(n)) => budget = Some(u64::from(n)),
-                        Some(FetchMsg::Cancel) | None => {
-                            cancel.store(true, Ordering::Relaxed);
-                            break 'forward;
-                        }
-                    }
-                }
-                let take = budget.map_or(usize::MAX, |b| b as usize);
-                let chunk: Vec<pb::Row> = rows.by_ref().take(take).collect();
-                if let Some(b) = &mut budget {
-                    *b -= chunk.len() as u64;
-                }
-                pending.push(pb::Response {
-                    id,
-                    kind: Some(Kind::Rows(pb::RowBatch { rows: chunk })),
-                });
-                for response in pending.drain(..) {
-                    if conn.writer.write(&response).await.is_err() {
-                        connected = false;
-                        break 'forward;
-                    }
+        if let (Some(_), Some(Kind::Rows(batch))) = (budget, &response.kind) {
+            // Rows made as messages, under a budget: cut them as encoded rows are cut.
+            let mut rows = kvsql_protocol::codec::EncodedRows::default();
+            for row in &batch.rows {
+                rows.push_message(row);
+            }
+            let last = rx.is_empty();
+            match forward_rows(
+                &mut conn,
+                id,
+                &rows,
+                &mut budget,
+                &mut fetch_rx,
+                &cancel,
+                last,
+            )
+            .await
+            {
+                Ok(()) => continue,
+                Err(Stop::Cancelled) => break,
+                Err(Stop::Gone) => {
+                    connected = false;
+                    break;
                 }
             }
-            continue;
         }
         let written = async {
-            for response in &pending {
-                conn.writer.write(response).await?;
-            }
+            conn.writer.write(&response).await?;
             if rx.is_empty() {
                 conn.writer.flush().await?;
             }
@@ -1003,6 +1002,67 @@ async fn run(
         }
     }
     if connected { outcome } else { None }
+}
+
+/// Why forwarding rows stopped early.
+enum Stop {
+    /// The client went away.
+    Gone,
+    /// The client cancelled while the statement waited for it to fetch.
+    Cancelled,
+}
+
+/// Sends a batch of encoded rows to the client. Under a row budget (a fetch of N rows
+/// at a time) it sends at most the budget, then says `suspended` and waits for the
+/// client to ask for more (or to cancel, which sets `cancel`).
+async fn forward_rows(
+    conn: &mut Conn<'_>,
+    id: u64,
+    rows: &kvsql_protocol::codec::EncodedRows,
+    budget: &mut Option<u64>,
+    fetch_rx: &mut mpsc::UnboundedReceiver<FetchMsg>,
+    cancel: &AtomicBool,
+    last: bool,
+) -> Result<(), Stop> {
+    let mut sent = 0;
+    while sent < rows.rows() {
+        if *budget == Some(0) {
+            // Wait for the client to ask for more (or to cancel).
+            if send(conn.writer, id, Kind::Suspended(pb::Suspended {}))
+                .await
+                .is_err()
+            {
+                return Err(Stop::Gone);
+            }
+            let message = loop {
+                tokio::select! {
+                    message = fetch_rx.recv() => break message,
+                    frame = conn.reader.next(), if conn.may_read() => conn.accept(frame),
+                }
+            };
+            match message {
+                Some(FetchMsg::More(0)) => *budget = None,
+                Some(FetchMsg::More(n)) => *budget = Some(u64::from(n)),
+                Some(FetchMsg::Cancel) | None => {
+                    cancel.store(true, Ordering::Relaxed);
+                    return Err(Stop::Cancelled);
+                }
+            }
+        }
+        let take = budget.map_or(rows.rows() - sent, |b| (b as usize).min(rows.rows() - sent));
+        rows.write_frame(id, sent..sent + take, &mut conn.writer.buf);
+        sent += take;
+        if let Some(b) = budget {
+            *b -= take as u64;
+        }
+        if conn.writer.buf.len() >= WRITE_CHUNK {
+            conn.writer.flush().await.map_err(|_| Stop::Gone)?;
+        }
+    }
+    if last {
+        conn.writer.flush().await.map_err(|_| Stop::Gone)?;
+    }
+    Ok(())
 }
 
 /// Answers a metadata request with rows.

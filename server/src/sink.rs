@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use kvsql_engine::{ColumnInfo, DataType, Outcome, ResultSink, Value};
+use kvsql_engine::{ColumnInfo, DataType, Outcome, ResultSink, Value, ValueRef};
+use kvsql_protocol::codec::{EncodedRows, WireValue};
 use kvsql_protocol::pb::{self, response::Kind};
 use tokio::sync::mpsc;
 
@@ -14,10 +15,20 @@ const BATCH_ROWS: usize = 1024;
 /// Bytes of values per batch, roughly at most.
 const BATCH_BYTES: usize = 64 * 1024;
 
+/// What a statement hands its connection: a response, or a batch of rows already
+/// encoded (which the connection cuts into frames as a row budget requires).
+pub enum Outgoing {
+    Response(pb::Response),
+    Rows(EncodedRows),
+}
+
 pub struct ChannelSink {
     id: u64,
     /// None when responses are collected in `buffer` instead (a statement run inline).
-    tx: Option<mpsc::Sender<pb::Response>>,
+    tx: Option<mpsc::Sender<Outgoing>>,
+    /// Rows of a streamed answer (`tx`), encoded as they come; `batch` holds rows
+    /// only for a buffered sink or a compact answer.
+    encoded: EncodedRows,
     buffer: Vec<pb::Response>,
     batch: Vec<pb::Row>,
     batch_bytes: usize,
@@ -37,7 +48,8 @@ pub struct ChannelSink {
 const COMPACT_MOST_ROWS: usize = 16;
 
 impl ChannelSink {
-    pub fn new(id: u64, tx: mpsc::Sender<pb::Response>) -> Self {
+    /// A sink that sends responses over `tx` as they are made, rows in encoded batches.
+    pub fn new(id: u64, tx: mpsc::Sender<Outgoing>) -> Self {
         ChannelSink {
             tx: Some(tx),
             ..Self::buffered(id)
@@ -50,6 +62,7 @@ impl ChannelSink {
         ChannelSink {
             id,
             tx: None,
+            encoded: EncodedRows::default(),
             buffer: Vec::new(),
             batch: Vec::new(),
             batch_bytes: 0,
@@ -101,6 +114,7 @@ impl ChannelSink {
     }
 
     fn send(&mut self, kind: Kind) -> kvsql_engine::Result<()> {
+        self.flush_encoded()?;
         let response = pb::Response {
             id: self.id,
             kind: Some(kind),
@@ -111,10 +125,22 @@ impl ChannelSink {
                 Ok(())
             }
             Some(tx) => tx
-                .blocking_send(response)
+                .blocking_send(Outgoing::Response(response))
                 // The connection is gone: stop the statement.
                 .map_err(|_| kvsql_engine::Error::Cancelled),
         }
+    }
+
+    /// Sends the rows encoded so far, if any.
+    fn flush_encoded(&mut self) -> kvsql_engine::Result<()> {
+        let Some(tx) = &self.tx else {
+            return Ok(());
+        };
+        if self.encoded.rows() == 0 {
+            return Ok(());
+        }
+        tx.blocking_send(Outgoing::Rows(std::mem::take(&mut self.encoded)))
+            .map_err(|_| kvsql_engine::Error::Cancelled)
     }
 
     fn flush_rows(&mut self) -> kvsql_engine::Result<()> {
@@ -125,6 +151,24 @@ impl ChannelSink {
         let rows = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
         self.send(Kind::Rows(pb::RowBatch { rows }))
+    }
+
+    /// Whether rows go out encoded as they come: a streamed answer, once it is known
+    /// not to be a compact one.
+    fn encodes(&self) -> bool {
+        self.tx.is_some() && !self.compacting()
+    }
+
+    /// Adds an encoded row; sends the batch when it is full.
+    fn push_encoded(&mut self, values: &[WireValue<'_>]) -> kvsql_engine::Result<()> {
+        self.release()?;
+        // Rows gathered before the answer stopped being compact go first.
+        self.flush_rows()?;
+        self.encoded.push(values);
+        if self.encoded.rows() >= BATCH_ROWS || self.encoded.bytes() >= BATCH_BYTES {
+            self.flush_encoded()?;
+        }
+        Ok(())
     }
 
     /// Answers a prepare request (the final response).
@@ -220,6 +264,37 @@ fn value(v: Value) -> (pb::Value, usize) {
     (pb::Value { kind }, size)
 }
 
+/// Calls `f` with the `len` values of `values` in a slice (on the stack for rows of
+/// up to 16 values).
+fn with_wire_values<'a, T>(
+    values: impl Iterator<Item = WireValue<'a>>,
+    len: usize,
+    f: impl FnOnce(&[WireValue<'a>]) -> T,
+) -> T {
+    let mut on_stack = [WireValue::Null; 16];
+    if len <= on_stack.len() {
+        let mut n = 0;
+        for (slot, v) in on_stack.iter_mut().zip(values) {
+            *slot = v;
+            n += 1;
+        }
+        f(&on_stack[..n])
+    } else {
+        f(&values.collect::<Vec<_>>())
+    }
+}
+
+fn wire_value(v: ValueRef<'_>) -> WireValue<'_> {
+    match v {
+        ValueRef::Null => WireValue::Null,
+        ValueRef::Boolean(b) => WireValue::Boolean(b),
+        ValueRef::Integer(i) => WireValue::Integer(i),
+        ValueRef::Real(r) => WireValue::Real(r),
+        ValueRef::Text(s) => WireValue::Text(s),
+        ValueRef::Blob(b) => WireValue::Blob(b),
+    }
+}
+
 impl ResultSink for ChannelSink {
     fn columns(&mut self, columns: &[ColumnInfo]) -> kvsql_engine::Result<()> {
         self.release()?;
@@ -241,6 +316,12 @@ impl ResultSink for ChannelSink {
     }
 
     fn row(&mut self, row: Vec<Value>) -> kvsql_engine::Result<()> {
+        if self.encodes() {
+            let len = row.len();
+            return with_wire_values(row.iter().map(|v| wire_value(v.into())), len, |values| {
+                self.push_encoded(values)
+            });
+        }
         self.release()?;
         let mut values = Vec::with_capacity(row.len());
         for v in row {
@@ -258,6 +339,15 @@ impl ResultSink for ChannelSink {
             self.flush_rows()?;
         }
         Ok(())
+    }
+
+    fn row_refs(&mut self, row: &[ValueRef<'_>]) -> kvsql_engine::Result<()> {
+        if !self.encodes() {
+            return self.row(row.iter().map(|v| v.to_value()).collect());
+        }
+        with_wire_values(row.iter().map(|v| wire_value(*v)), row.len(), |values| {
+            self.push_encoded(values)
+        })
     }
 
     fn complete(&mut self, outcome: &Outcome) -> kvsql_engine::Result<()> {

@@ -294,6 +294,101 @@ fn whole_answers_queued_behind_a_stream_each_get_their_own_rows() {
     });
 }
 
+/// Rows of every type come back as stored, whether the server sends a whole answer in
+/// batches or a stream fetched 1,000 rows at a time, for whole rows and for columns
+/// picked in another order, in both key orders.
+#[test]
+fn rows_of_every_type_come_back_as_stored_whole_or_fetched_in_pieces() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let c = Client::connect(server.addr()).await.unwrap();
+        c.batch_execute(
+            "CREATE TABLE v (id INTEGER PRIMARY KEY, t TEXT, r REAL, b BOOLEAN, x BLOB)",
+        )
+        .await
+        .unwrap();
+        // Row i: every fifth value NULL, the rest spread over each type's range.
+        let expected: Vec<Vec<Value>> = (0..2_500i64)
+            .map(|i| {
+                let id = i * 7 - 9_000;
+                let null = |k: i64| (i + k) % 5 == 0;
+                vec![
+                    Value::Integer(id),
+                    if null(1) {
+                        Value::Null
+                    } else {
+                        Value::Text(format!("t{i}-é✓-{}", "z".repeat((i % 300) as usize)))
+                    },
+                    if null(2) {
+                        Value::Null
+                    } else {
+                        Value::Real(i as f64 * -1.5e-3 + 1e300 * f64::from(i == 7))
+                    },
+                    if null(3) {
+                        Value::Null
+                    } else {
+                        Value::Boolean(i % 2 == 0)
+                    },
+                    if null(4) {
+                        Value::Null
+                    } else {
+                        Value::Blob((0..(i % 40) as u8).map(|b| b.wrapping_mul(37)).collect())
+                    },
+                ]
+            })
+            .collect();
+        let insert = c
+            .prepare("INSERT INTO v VALUES ($1, $2, $3, $4, $5)")
+            .await
+            .unwrap();
+        for row in &expected {
+            let params: Vec<&(dyn kvsql_protocol::ToValue + Sync)> =
+                row.iter().map(|v| v as _).collect();
+            c.execute(&insert, &params).await.unwrap();
+        }
+        let values = |rows: Vec<kvsql_protocol::Row>| -> Vec<Vec<Value>> {
+            rows.into_iter().map(|r| r.values().to_vec()).collect()
+        };
+        // Whole answers, by text and prepared.
+        assert_eq!(
+            values(c.query("SELECT * FROM v", &[]).await.unwrap()),
+            expected
+        );
+        let all = c.prepare("SELECT * FROM v").await.unwrap();
+        assert_eq!(values(c.query(&all, &[]).await.unwrap()), expected);
+        // Streamed 1,000 rows at a time.
+        let mut stream = c.query_stream(&all, &[]).await.unwrap();
+        let mut streamed = Vec::new();
+        while let Some(row) = stream.next().await {
+            streamed.push(row.unwrap().values().to_vec());
+        }
+        assert_eq!(streamed, expected);
+        // Columns picked in another order, over a key range, in descending order.
+        let picked: Vec<Vec<Value>> = expected[100..2_100]
+            .iter()
+            .rev()
+            .map(|row| {
+                vec![
+                    row[4].clone(),
+                    row[0].clone(),
+                    row[1].clone(),
+                    row[0].clone(),
+                ]
+            })
+            .collect();
+        let sql = "SELECT x, id, t, id FROM v WHERE id >= $1 AND id < $2 ORDER BY id DESC";
+        let (low, high) = (100i64 * 7 - 9_000, 2_100i64 * 7 - 9_000);
+        let bounds: [&(dyn kvsql_protocol::ToValue + Sync); 2] = [&low, &high];
+        assert_eq!(values(c.query(sql, &bounds).await.unwrap()), picked);
+        let mut stream = c.query_stream(sql, &bounds).await.unwrap();
+        let mut streamed = Vec::new();
+        while let Some(row) = stream.next().await {
+            streamed.push(row.unwrap().values().to_vec());
+        }
+        assert_eq!(streamed, picked);
+    });
+}
+
 #[test]
 fn a_million_rows_stream_in_bounded_memory_and_long_queries_cancel() {
     let server = TestServer::start();

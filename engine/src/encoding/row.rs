@@ -5,7 +5,7 @@
 //! fewer values; readers fill the missing ones with the column defaults.
 
 use crate::error::{Error, Result};
-use crate::value::Value;
+use crate::value::{Value, ValueRef};
 
 const NULL: u8 = 0;
 const FALSE: u8 = 1;
@@ -115,20 +115,29 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
-    pub fn string(&mut self) -> Result<String> {
-        String::from_utf8(self.bytes()?.to_vec())
+    pub fn str(&mut self) -> Result<&'a str> {
+        std::str::from_utf8(self.bytes()?)
             .map_err(|_| Error::Corrupt("stored text is not UTF-8".into()))
     }
 
+    pub fn string(&mut self) -> Result<String> {
+        self.str().map(str::to_string)
+    }
+
     pub fn value(&mut self) -> Result<Value> {
+        self.value_ref().map(ValueRef::to_value)
+    }
+
+    /// The next value, borrowed from the input.
+    pub fn value_ref(&mut self) -> Result<ValueRef<'a>> {
         Ok(match self.u8()? {
-            NULL => Value::Null,
-            FALSE => Value::Boolean(false),
-            TRUE => Value::Boolean(true),
-            INTEGER => Value::Integer(i64::from_le_bytes(self.take(8)?.try_into().expect("8"))),
-            REAL => Value::Real(f64::from_le_bytes(self.take(8)?.try_into().expect("8"))),
-            TEXT => Value::Text(self.string()?),
-            BLOB => Value::Blob(self.bytes()?.to_vec()),
+            NULL => ValueRef::Null,
+            FALSE => ValueRef::Boolean(false),
+            TRUE => ValueRef::Boolean(true),
+            INTEGER => ValueRef::Integer(i64::from_le_bytes(self.take(8)?.try_into().expect("8"))),
+            REAL => ValueRef::Real(f64::from_le_bytes(self.take(8)?.try_into().expect("8"))),
+            TEXT => ValueRef::Text(self.str()?),
+            BLOB => ValueRef::Blob(self.bytes()?),
             tag => return Err(Error::Corrupt(format!("unknown value tag {tag}"))),
         })
     }
@@ -149,6 +158,22 @@ pub fn encode_row(version: u32, values: &[Value]) -> Vec<u8> {
 
 /// Decodes a row into its stored values (possibly fewer than the table has columns now).
 pub fn decode_row(bytes: &[u8]) -> Result<Vec<Value>> {
+    let (mut r, count) = row_reader(bytes)?;
+    (0..count).map(|_| r.value()).collect()
+}
+
+/// Decodes a row into values borrowed from `bytes`, appended to `out`.
+pub fn decode_row_refs<'a>(bytes: &'a [u8], out: &mut Vec<ValueRef<'a>>) -> Result<()> {
+    let (mut r, count) = row_reader(bytes)?;
+    out.reserve(count as usize);
+    for _ in 0..count {
+        out.push(r.value_ref()?);
+    }
+    Ok(())
+}
+
+/// A reader past a row's header, and the number of values the row holds.
+fn row_reader(bytes: &[u8]) -> Result<(Reader<'_>, u64)> {
     let mut r = Reader::new(bytes);
     let _version = r.varint()?;
     let count = r.varint()?;
@@ -157,7 +182,7 @@ pub fn decode_row(bytes: &[u8]) -> Result<Vec<Value>> {
             "row claims more values than it has bytes".into(),
         ));
     }
-    (0..count).map(|_| r.value()).collect()
+    Ok((r, count))
 }
 
 #[cfg(test)]
@@ -173,13 +198,19 @@ mod tests {
             let mut values: Vec<Value> = ints.into_iter().map(Value::Integer).collect();
             values.extend([Value::Null, Value::Boolean(true), Value::Text(text),
                            Value::Blob(blob), Value::Real(real)]);
-            let decoded = decode_row(&encode_row(7, &values)).unwrap();
-            prop_assert_eq!(decoded, values);
+            let encoded = encode_row(7, &values);
+            let decoded = decode_row(&encoded).unwrap();
+            prop_assert_eq!(&decoded, &values);
+            let mut refs = Vec::new();
+            decode_row_refs(&encoded, &mut refs).unwrap();
+            let borrowed: Vec<ValueRef> = values.iter().map(ValueRef::from).collect();
+            prop_assert_eq!(refs, borrowed);
         }
 
         #[test]
         fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode_row(&bytes);
+            let _ = decode_row_refs(&bytes, &mut Vec::new());
         }
     }
 }

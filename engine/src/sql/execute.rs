@@ -2,6 +2,8 @@
 //! the key-value scans at the leaves to the root, and handing result rows to a
 //! [`ResultSink`] one at a time so that memory stays bounded (except under a sort).
 
+use super::access::Access;
+use super::ast::Expr;
 use super::cursor::{self, Ctx, Cursor, ScanCursor};
 use super::plan::{ColumnInfo, ConflictPlan, Constraint, InsertRows, Node, Plan, Projection};
 use super::rows;
@@ -9,7 +11,7 @@ use crate::catalog::{self, Table};
 use crate::encoding::keys;
 use crate::error::{Error, Result};
 use crate::storage::{KeyRange, Transaction};
-use crate::value::{DataType, Value};
+use crate::value::{DataType, Value, ValueRef};
 
 /// What a statement did, reported after its rows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +31,11 @@ pub trait ResultSink {
     fn columns(&mut self, columns: &[ColumnInfo]) -> Result<()>;
     /// One result row.
     fn row(&mut self, row: Vec<Value>) -> Result<()>;
+    /// One result row borrowed from storage (a query that streams stored rows as they
+    /// are): a sink that encodes rows for the wire can do so without owning them.
+    fn row_refs(&mut self, row: &[ValueRef<'_>]) -> Result<()> {
+        self.row(row.iter().map(|v| v.to_value()).collect())
+    }
     /// The statement finished and (if it wrote) committed.
     fn complete(&mut self, outcome: &Outcome) -> Result<()>;
 }
@@ -74,6 +81,10 @@ pub fn execute(
     Ok(match plan {
         Plan::Query { node, columns } => {
             sink.columns(&columns)?;
+            if let Some(stored) = StoredRows::of(&node) {
+                let returned = stored.send(ctx, sink)?;
+                return Ok(outcome("SELECT", 0, returned));
+            }
             let mut returned = 0;
             let mut cursor = Cursor::open(&node);
             while let Some(row) = cursor.next(ctx)? {
@@ -587,4 +598,118 @@ fn keyed_rows(node: &Node, ctx: &mut Ctx) -> Result<Vec<(Vec<u8>, Vec<Value>)>> 
         out.push(item);
     }
     Ok(out)
+}
+
+/// A query whose rows are stored rows as they are: a scan in primary key order (not a
+/// single-key lookup, which a get serves better) without a filter, of every column or
+/// of some. Such rows go to the sink borrowed from the storage iterator, with no copy
+/// or allocation per row; a full-table `SELECT` is the case that matters.
+struct StoredRows<'p> {
+    table: &'p Table,
+    access: &'p Access,
+    reverse: bool,
+    /// The columns taken, in order (None: all of them).
+    picks: Option<Vec<usize>>,
+}
+
+impl<'p> StoredRows<'p> {
+    fn of(node: &'p Node) -> Option<Self> {
+        let (scan, picks) = match node {
+            Node::Project { source, exprs } => {
+                let picks = exprs
+                    .iter()
+                    .map(|e| match e {
+                        Expr::Column(c) => Some(*c),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<usize>>>()?;
+                (source.as_ref(), Some(picks))
+            }
+            scan => (scan, None),
+        };
+        let Node::Scan {
+            table,
+            access,
+            filter: None,
+            reverse,
+        } = scan
+        else {
+            return None;
+        };
+        let by_primary_key = match access {
+            Access::Full | Access::Empty => true,
+            Access::Keyed { index: None, .. } => !access.is_primary_point(table),
+            Access::Keyed { index: Some(_), .. } => false,
+        };
+        let in_range = picks
+            .as_ref()
+            .is_none_or(|picks| picks.iter().all(|&c| c < table.columns.len()));
+        (by_primary_key && in_range).then_some(StoredRows {
+            table,
+            access,
+            reverse: *reverse,
+            picks,
+        })
+    }
+
+    /// Streams the rows to `sink`; returns how many.
+    fn send(&self, ctx: &mut Ctx, sink: &mut dyn ResultSink) -> Result<u64> {
+        let table = self.table;
+        let mut ranges = match self.access {
+            Access::Full => vec![KeyRange::prefix(&keys::row_prefix(table.id))],
+            Access::Keyed { spans, .. } => rows::key_ranges(table, None, spans),
+            Access::Empty => Vec::new(),
+        };
+        if self.reverse {
+            ranges.reverse();
+        }
+        // Columns a row stored before ALTER TABLE ADD COLUMN lacks read as their defaults.
+        let defaults: Vec<ValueRef> = table
+            .columns
+            .iter()
+            .map(|c| c.default.as_ref().map_or(ValueRef::Null, ValueRef::from))
+            .collect();
+        let interrupt = ctx.interrupt.clone();
+        let mut returned = 0u64;
+        // Buffers kept from row to row (each row's values borrow from that row's bytes).
+        let mut spare_stored: Vec<ValueRef<'static>> = Vec::new();
+        let mut spare_picked: Vec<ValueRef<'static>> = Vec::new();
+        let txn = ctx.txn()?;
+        for range in ranges {
+            txn.scan_each(range, self.reverse, &mut |_key, bytes| {
+                if interrupt
+                    .as_ref()
+                    .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::Relaxed))
+                {
+                    return Err(Error::Cancelled);
+                }
+                let mut stored = recycle(std::mem::take(&mut spare_stored));
+                crate::encoding::row::decode_row_refs(bytes, &mut stored)?;
+                if stored.len() < defaults.len() {
+                    stored.extend_from_slice(&defaults[stored.len()..]);
+                }
+                match &self.picks {
+                    None => sink.row_refs(&stored)?,
+                    Some(picks) => {
+                        let mut picked = recycle(std::mem::take(&mut spare_picked));
+                        picked.extend(picks.iter().map(|&c| stored[c]));
+                        sink.row_refs(&picked)?;
+                        spare_picked = recycle(picked);
+                    }
+                }
+                spare_stored = recycle(stored);
+                returned += 1;
+                Ok(true)
+            })?;
+        }
+        Ok(returned)
+    }
+}
+
+/// An empty vector of borrowed values with `values`' allocation, for values of another
+/// lifetime (the standard library collects a vector of one type into a vector of a type
+/// of the same layout in place).
+fn recycle<'a>(mut values: Vec<ValueRef<'_>>) -> Vec<ValueRef<'a>> {
+    values.clear();
+    values.into_iter().map(|_| ValueRef::Null).collect()
 }

@@ -135,6 +135,24 @@ pub trait Transaction: Send {
     /// forwards or in reverse key order.
     fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_>;
 
+    /// Calls `f` with each pair of `range`, as `scan` would find them, until `f` returns
+    /// false or an error. The pair is borrowed from the store for the call only: a
+    /// store may hand over its own buffers instead of copying each key and value.
+    fn scan_each(
+        &mut self,
+        range: KeyRange,
+        reverse: bool,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        for item in self.scan(range, reverse) {
+            let (key, value) = item?;
+            if !f(&key, &value)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Makes every write visible atomically, or fails with [`Error::Conflict`] (nothing
     /// written) when a concurrent transaction committed a write to the same key first.
     fn commit(self: Box<Self>) -> Result<()>;
@@ -220,6 +238,35 @@ pub(crate) mod conformance {
             collect(t2.as_mut(), bounded, true),
             vec![kv("c", "2"), kv("bb", "x")]
         );
+        // scan_each visits what scan finds, and stops when asked.
+        let past_a = KeyRange {
+            start: Bound::Excluded(b"a".to_vec()),
+            end: Bound::Unbounded,
+        };
+        for (range, reverse) in [
+            (&all, false),
+            (&all, true),
+            (&past_a, false),
+            (&past_a, true),
+        ] {
+            let mut visited = Vec::new();
+            t2.scan_each(range.clone(), reverse, &mut |k, v| {
+                visited.push((k.to_vec(), v.to_vec()));
+                Ok(true)
+            })
+            .unwrap();
+            assert_eq!(visited, collect(t2.as_mut(), range.clone(), reverse));
+            assert!(!visited.is_empty());
+            let mut first = Vec::new();
+            t2.scan_each(all.clone(), reverse, &mut |k, _| {
+                first.push(k.to_vec());
+                Ok(false)
+            })
+            .unwrap();
+            assert_eq!(first.len(), 1, "scan_each went on after false");
+        }
+        let failed = t2.scan_each(all.clone(), false, &mut |_, _| Err(Error::Cancelled));
+        assert_eq!(failed.unwrap_err(), Error::Cancelled);
         t2.rollback().unwrap();
         let mut t3 = store.begin().unwrap();
         assert_eq!(

@@ -304,6 +304,25 @@ impl Transaction for DirectRead {
         }
     }
 
+    fn scan_each(
+        &mut self,
+        range: KeyRange,
+        reverse: bool,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let Some((options, skip)) = scan_options(&range, ReadOptions::default()) else {
+            return Ok(());
+        };
+        match &self.db {
+            ReadDb::ReadOnly(db) => {
+                RocksScan::new(db.raw_iterator_opt(options), reverse, skip).visit(f)
+            }
+            ReadDb::Live(db) => {
+                RocksScan::new(db.raw_iterator_opt(options), reverse, skip).visit(f)
+            }
+        }
+    }
+
     fn commit(self: Box<Self>) -> Result<()> {
         Ok(())
     }
@@ -391,6 +410,20 @@ impl Transaction for RocksTransaction {
         }
     }
 
+    fn scan_each(
+        &mut self,
+        range: KeyRange,
+        reverse: bool,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        match scan_options(&range, snapshot_reads(&self.txn)) {
+            None => Ok(()),
+            Some((options, skip)) => {
+                RocksScan::new(self.txn.raw_iterator_opt(options), reverse, skip).visit(f)
+            }
+        }
+    }
+
     fn wrote(&self) -> bool {
         self.dirty
     }
@@ -444,6 +477,27 @@ impl<'a, D: DBAccess> RocksScan<'a, D> {
             skip,
             done: false,
         }
+    }
+}
+
+impl<D: DBAccess> RocksScan<'_, D> {
+    /// Calls `f` with each pair, borrowed from the iterator, until it returns false.
+    fn visit(mut self, f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>) -> Result<()> {
+        while self.iter.valid() {
+            let key = self.iter.key().expect("valid iterator has a key");
+            if self.skip.as_deref() != Some(key) {
+                let value = self.iter.value().expect("valid iterator has a value");
+                if !f(key, value)? {
+                    return Ok(());
+                }
+            }
+            if self.reverse {
+                self.iter.prev();
+            } else {
+                self.iter.next();
+            }
+        }
+        self.iter.status().map_err(storage_error)
     }
 }
 
