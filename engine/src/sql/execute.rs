@@ -613,6 +613,9 @@ struct StoredRows<'p> {
 }
 
 impl<'p> StoredRows<'p> {
+    /// Rows read through one storage iterator at most.
+    const RUN_ROWS: usize = 4096;
+
     fn of(node: &'p Node) -> Option<Self> {
         let (scan, picks) = match node {
             Node::Project { source, exprs } => {
@@ -675,32 +678,50 @@ impl<'p> StoredRows<'p> {
         let mut spare_stored: Vec<ValueRef<'static>> = Vec::new();
         let mut spare_picked: Vec<ValueRef<'static>> = Vec::new();
         let txn = ctx.txn()?;
-        for range in ranges {
-            txn.scan_each(range, self.reverse, &mut |_key, bytes| {
-                if interrupt
-                    .as_ref()
-                    .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::Relaxed))
-                {
-                    return Err(Error::Cancelled);
-                }
-                let mut stored = recycle(std::mem::take(&mut spare_stored));
-                crate::encoding::row::decode_row_refs(bytes, &mut stored)?;
-                if stored.len() < defaults.len() {
-                    stored.extend_from_slice(&defaults[stored.len()..]);
-                }
-                match &self.picks {
-                    None => sink.row_refs(&stored)?,
-                    Some(picks) => {
-                        let mut picked = recycle(std::mem::take(&mut spare_picked));
-                        picked.extend(picks.iter().map(|&c| stored[c]));
-                        sink.row_refs(&picked)?;
-                        spare_picked = recycle(picked);
+        for mut range in ranges {
+            // A storage iterator pins the data it started on (memtables flushed since stay
+            // in memory): a long result, read slowly, reads in runs of rows, each from a
+            // new iterator placed past the last key of the run before.
+            loop {
+                let mut in_run = 0;
+                let mut last: Option<Vec<u8>> = None;
+                txn.scan_each(range.clone(), self.reverse, &mut |key, bytes| {
+                    if interrupt
+                        .as_ref()
+                        .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::Relaxed))
+                    {
+                        return Err(Error::Cancelled);
                     }
+                    let mut stored = recycle(std::mem::take(&mut spare_stored));
+                    crate::encoding::row::decode_row_refs(bytes, &mut stored)?;
+                    if stored.len() < defaults.len() {
+                        stored.extend_from_slice(&defaults[stored.len()..]);
+                    }
+                    match &self.picks {
+                        None => sink.row_refs(&stored)?,
+                        Some(picks) => {
+                            let mut picked = recycle(std::mem::take(&mut spare_picked));
+                            picked.extend(picks.iter().map(|&c| stored[c]));
+                            sink.row_refs(&picked)?;
+                            spare_picked = recycle(picked);
+                        }
+                    }
+                    spare_stored = recycle(stored);
+                    returned += 1;
+                    in_run += 1;
+                    if in_run == Self::RUN_ROWS {
+                        last = Some(key.to_vec());
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })?;
+                let Some(last) = last else { break };
+                if self.reverse {
+                    range.end = std::ops::Bound::Excluded(last);
+                } else {
+                    range.start = std::ops::Bound::Excluded(last);
                 }
-                spare_stored = recycle(stored);
-                returned += 1;
-                Ok(true)
-            })?;
+            }
         }
         Ok(returned)
     }

@@ -26,6 +26,9 @@ pub type KeyValue = (Vec<u8>, Vec<u8>);
 /// An iterator over key-value pairs in key order (or reverse key order).
 pub type Scan<'a> = Box<dyn Iterator<Item = Result<KeyValue>> + 'a>;
 
+/// What [`Transaction::scan_each`] calls with each key and value; false stops the scan.
+pub type Visit<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool> + 'a;
+
 /// A half-open or closed range of keys.
 #[derive(Clone, Debug)]
 pub struct KeyRange {
@@ -138,12 +141,7 @@ pub trait Transaction: Send {
     /// Calls `f` with each pair of `range`, as `scan` would find them, until `f` returns
     /// false or an error. The pair is borrowed from the store for the call only: a
     /// store may hand over its own buffers instead of copying each key and value.
-    fn scan_each(
-        &mut self,
-        range: KeyRange,
-        reverse: bool,
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
-    ) -> Result<()> {
+    fn scan_each(&mut self, range: KeyRange, reverse: bool, f: &mut Visit<'_>) -> Result<()> {
         for item in self.scan(range, reverse) {
             let (key, value) = item?;
             if !f(&key, &value)? {
@@ -290,6 +288,33 @@ pub(crate) mod conformance {
             None,
             "a failed commit left a write behind"
         );
+
+        // get_many answers as get would, in the order asked, from the snapshot (before
+        // and after the transaction's own writes), with repeats and missing keys.
+        let mut reader = store.begin().unwrap();
+        let mut writer = store.begin().unwrap();
+        writer.set(b"a", b"later").unwrap();
+        writer.set(b"m", b"new").unwrap();
+        writer.commit().unwrap();
+        let asked = [
+            b"z".to_vec(),
+            b"a".to_vec(),
+            b"m".to_vec(),
+            b"c".to_vec(),
+            b"a".to_vec(),
+        ];
+        let snapshot = |a: &str| Some(a.as_bytes().to_vec());
+        assert_eq!(
+            reader.get_many(&asked).unwrap(),
+            [None, snapshot("t3"), None, snapshot("2"), snapshot("t3")]
+        );
+        reader.set(b"z", b"own").unwrap();
+        reader.delete(b"c").unwrap();
+        assert_eq!(
+            reader.get_many(&asked).unwrap(),
+            [snapshot("own"), snapshot("t3"), None, None, snapshot("t3")]
+        );
+        reader.rollback().unwrap();
 
         // Disjoint writers both commit.
         let mut t6 = store.begin().unwrap();

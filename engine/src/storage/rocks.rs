@@ -17,7 +17,7 @@ use rocksdb::{
 };
 
 use super::row_cache::RowCache;
-use super::{Durability, KeyRange, KeyValue, Scan, Store, Transaction, storage_error};
+use super::{Durability, KeyRange, KeyValue, Scan, Store, Transaction, Visit, storage_error};
 use crate::error::{Error, Result};
 
 type Db = OptimisticTransactionDB<MultiThreaded>;
@@ -304,12 +304,7 @@ impl Transaction for DirectRead {
         }
     }
 
-    fn scan_each(
-        &mut self,
-        range: KeyRange,
-        reverse: bool,
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
-    ) -> Result<()> {
+    fn scan_each(&mut self, range: KeyRange, reverse: bool, f: &mut Visit<'_>) -> Result<()> {
         let Some((options, skip)) = scan_options(&range, ReadOptions::default()) else {
             return Ok(());
         };
@@ -410,12 +405,7 @@ impl Transaction for RocksTransaction {
         }
     }
 
-    fn scan_each(
-        &mut self,
-        range: KeyRange,
-        reverse: bool,
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
-    ) -> Result<()> {
+    fn scan_each(&mut self, range: KeyRange, reverse: bool, f: &mut Visit<'_>) -> Result<()> {
         match scan_options(&range, snapshot_reads(&self.txn)) {
             None => Ok(()),
             Some((options, skip)) => {
@@ -482,7 +472,7 @@ impl<'a, D: DBAccess> RocksScan<'a, D> {
 
 impl<D: DBAccess> RocksScan<'_, D> {
     /// Calls `f` with each pair, borrowed from the iterator, until it returns false.
-    fn visit(mut self, f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>) -> Result<()> {
+    fn visit(mut self, f: &mut Visit<'_>) -> Result<()> {
         while self.iter.valid() {
             let key = self.iter.key().expect("valid iterator has a key");
             if self.skip.as_deref() != Some(key) {
