@@ -913,76 +913,62 @@ async fn run(
                 continue;
             }
         };
-        let mut response = match outgoing {
-            Outgoing::Response(response) => response,
-            Outgoing::Rows(rows) => {
-                let last = rx.is_empty();
-                match forward_rows(
-                    &mut conn,
-                    id,
-                    &rows,
-                    &mut budget,
-                    &mut fetch_rx,
-                    &cancel,
-                    last,
-                )
-                .await
-                {
-                    Ok(()) => continue,
-                    Err(Stop::Cancelled) => break,
-                    Err(Stop::Gone) => {
-                        connected = false;
-                        break;
-                    }
+        let rows = match outgoing {
+            Outgoing::Rows(rows) => rows,
+            // Rows made as messages, under a budget: cut as encoded rows are cut.
+            Outgoing::Response(pb::Response {
+                kind: Some(Kind::Rows(batch)),
+                ..
+            }) if budget.is_some() => {
+                let mut rows = kvsql_protocol::codec::EncodedRows::default();
+                for row in &batch.rows {
+                    rows.push_message(row);
                 }
+                rows
             }
-        };
-        if let Some(Kind::Error(e)) = &mut response.kind
-            && e.code == "57014"
-            && timed_out.load(Ordering::Relaxed)
-        {
-            e.message = format!(
-                "statement timeout: the statement ran longer than {timeout_seconds} s \
-                 (--statement-timeout)"
-            );
-        }
-        if let (Some(_), Some(Kind::Rows(batch))) = (budget, &response.kind) {
-            // Rows made as messages, under a budget: cut them as encoded rows are cut.
-            let mut rows = kvsql_protocol::codec::EncodedRows::default();
-            for row in &batch.rows {
-                rows.push_message(row);
-            }
-            let last = rx.is_empty();
-            match forward_rows(
-                &mut conn,
-                id,
-                &rows,
-                &mut budget,
-                &mut fetch_rx,
-                &cancel,
-                last,
-            )
-            .await
-            {
-                Ok(()) => continue,
-                Err(Stop::Cancelled) => break,
-                Err(Stop::Gone) => {
+            Outgoing::Response(mut response) => {
+                if let Some(Kind::Error(e)) = &mut response.kind
+                    && e.code == "57014"
+                    && timed_out.load(Ordering::Relaxed)
+                {
+                    e.message = format!(
+                        "statement timeout: the statement ran longer than {timeout_seconds} \
+                         s (--statement-timeout)"
+                    );
+                }
+                let written = async {
+                    conn.writer.write(&response).await?;
+                    if rx.is_empty() {
+                        conn.writer.flush().await?;
+                    }
+                    Ok::<(), std::io::Error>(())
+                };
+                if let Err(e) = written.await {
+                    debug!(id, "client went away mid-result: {e}");
                     connected = false;
                     break;
                 }
+                continue;
             }
-        }
-        let written = async {
-            conn.writer.write(&response).await?;
-            if rx.is_empty() {
-                conn.writer.flush().await?;
-            }
-            Ok::<(), std::io::Error>(())
         };
-        if let Err(e) = written.await {
-            debug!(id, "client went away mid-result: {e}");
-            connected = false;
-            break;
+        let last = rx.is_empty();
+        match forward_rows(
+            &mut conn,
+            id,
+            &rows,
+            &mut budget,
+            &mut fetch_rx,
+            &cancel,
+            last,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(Stop::Cancelled) => break,
+            Err(Stop::Gone) => {
+                connected = false;
+                break;
+            }
         }
     }
     // Dropping the receiver makes the statement's next send fail, which aborts it and
