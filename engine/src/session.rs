@@ -351,6 +351,24 @@ impl Prepared {
     }
 }
 
+/// Rows from which a prepared INSERT outside BEGIN runs as a bulk write: below it,
+/// holding off other commits buys little.
+const BULK_ROWS: usize = 16;
+
+/// A plain INSERT of many rows (`VALUES`, no `ON CONFLICT`, no `RETURNING`) into a table
+/// without secondary indexes: run outside BEGIN as a bulk write ([`Store::begin_bulk`]),
+/// it reads its keys once, before it writes, and sends nothing to the client while it
+/// holds off other commits.
+fn bulk_write(plan: &Plan) -> bool {
+    matches!(plan, Plan::Insert {
+        table,
+        rows: plan::InsertRows::Values(rows),
+        on_conflict: None,
+        returning: None,
+        ..
+    } if rows.len() >= BULK_ROWS && table.indexes.is_empty())
+}
+
 /// See [`Prepared::is_point`].
 fn point_plan(plan: &Plan) -> bool {
     match plan {
@@ -429,8 +447,9 @@ fn point_node(node: &plan::Node) -> bool {
 /// What a statement run needs: a statement to plan, or a plan made earlier.
 enum Work {
     Statement(Statement),
-    /// A plan, and whether it is a query reading storage once (see `single_read`).
-    Plan(Box<Plan>, bool),
+    /// A plan, whether it is a query reading storage once (see `single_read`), and
+    /// whether it is a bulk write (see `bulk_write`).
+    Plan(Box<Plan>, bool, bool),
 }
 
 impl Session {
@@ -692,7 +711,11 @@ impl Session {
             });
         }
         let work = match &prepared.plan {
-            Some(plan) => Work::Plan(Box::new(plan.clone()), prepared.single_read),
+            Some(plan) => Work::Plan(
+                Box::new(plan.clone()),
+                prepared.single_read,
+                bulk_write(plan),
+            ),
             None => Work::Statement(prepared.statement.clone()),
         };
         let outcome = self.run(work, params, sink)?;
@@ -705,9 +728,9 @@ impl Session {
             rows_affected: 0,
             rows_returned: 0,
         };
-        let (statement, work_plan, single) = match work {
-            Work::Statement(statement) => (Some(statement), None, false),
-            Work::Plan(plan, single) => (None, Some(*plan), single),
+        let (statement, work_plan, single, bulk) = match work {
+            Work::Statement(statement) => (Some(statement), None, false, false),
+            Work::Plan(plan, single, bulk) => (None, Some(*plan), single, bulk),
         };
         let plan_of =
             |txn: &mut dyn Transaction, statement: Option<Statement>, work_plan: Option<Plan>| {
@@ -776,6 +799,8 @@ impl Session {
                 let deferred = self.shared.sync.is_some();
                 let mut txn = if single {
                     self.shared.store.begin_read()?
+                } else if bulk {
+                    self.shared.store.begin_bulk(deferred)?
                 } else if deferred {
                     self.shared.store.begin_unsynced()?
                 } else {

@@ -11,6 +11,7 @@
 //! The trait is deliberately shaped after transactional ordered stores in general (TiKV's
 //! transactional API fits it too), so the SQL layer never sees which one it runs on.
 
+pub mod gate;
 pub mod group_sync;
 pub mod memory;
 pub mod rocks;
@@ -99,6 +100,18 @@ pub trait Store: Send + Sync + 'static {
     /// the sync; the caller makes it durable through [`Store::wal_sync`] (group commit).
     fn begin_unsynced(&self) -> Result<Box<dyn Transaction>> {
         self.begin()
+    }
+
+    /// A transaction for one statement that writes many rows (a multi-row INSERT):
+    /// a store may run it alone, reading the latest state and writing one plain batch,
+    /// without a snapshot or conflict tracking, while other commits wait. Its commit is
+    /// atomic and durable as `begin`'s (as `begin_unsynced`'s with `unsynced`).
+    fn begin_bulk(&self, unsynced: bool) -> Result<Box<dyn Transaction>> {
+        if unsynced {
+            self.begin_unsynced()
+        } else {
+            self.begin()
+        }
     }
 
     /// For a store that syncs every commit: what makes the log durable, for a

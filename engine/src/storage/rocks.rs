@@ -16,6 +16,7 @@ use rocksdb::{
     OptimisticTransactionDB, OptimisticTransactionOptions, Options, ReadOptions, WriteOptions,
 };
 
+use super::gate::{Exclusive, Gate};
 use super::row_cache::RowCache;
 use super::{Durability, KeyRange, KeyValue, Scan, Store, Transaction, Visit, storage_error};
 use crate::error::{Error, Result};
@@ -40,6 +41,8 @@ pub struct RocksStore {
     durability: Durability,
     /// Rows read by `get_latest`, kept in front of RocksDB (None: no row cache).
     rows: Option<Arc<RowCache>>,
+    /// Commits pass it shared, bulk writes exclusively (see [`Gate`]).
+    gate: Arc<Gate>,
 }
 
 impl RocksStore {
@@ -106,6 +109,7 @@ impl RocksStore {
             write_options,
             durability,
             rows: RowCache::new(DEFAULT_ROW_CACHE_BYTES).map(Arc::new),
+            gate: Arc::new(Gate::default()),
         })
     }
 }
@@ -189,6 +193,7 @@ impl RocksStore {
             dirty: false,
             rows: self.rows.clone(),
             written: Vec::new(),
+            gate: self.gate.clone(),
         }))
     }
 }
@@ -204,6 +209,22 @@ impl Store for RocksStore {
         } else {
             self.begin()
         }
+    }
+
+    fn begin_bulk(&self, unsynced: bool) -> Result<Box<dyn Transaction>> {
+        let mut write_options = WriteOptions::default();
+        write_options.set_sync(self.durability == Durability::Sync && !unsynced);
+        Ok(Box::new(BulkTransaction {
+            db: self.db.clone(),
+            gate: self.gate.clone(),
+            held: None,
+            batch: rocksdb::WriteBatchWithTransaction::default(),
+            own: std::collections::BTreeMap::new(),
+            folded: 0,
+            write_options,
+            rows: self.rows.clone(),
+            written: Vec::new(),
+        }))
     }
 
     fn wal_sync(&self) -> Option<super::group_sync::SyncFn> {
@@ -346,6 +367,8 @@ struct RocksTransaction {
     rows: Option<Arc<RowCache>>,
     /// Hashes of the keys written (only with a row cache).
     written: Vec<u64>,
+    /// Passed shared by the commit.
+    gate: Arc<Gate>,
 }
 
 /// Read options pinned to `txn`'s snapshot.
@@ -426,11 +449,13 @@ impl Transaction for RocksTransaction {
             dirty,
             rows,
             written,
+            gate,
         } = *self;
         drop(reads);
         if !dirty {
             return txn.rollback().map_err(storage_error);
         }
+        let _shared = gate.shared();
         // Cached reads of the written keys stop before the commit and are forgotten
         // after it (when `_writing` drops), whether it succeeds or not.
         let _writing = rows.as_deref().map(|rows| rows.writing(written));
@@ -439,6 +464,184 @@ impl Transaction for RocksTransaction {
 
     fn rollback(self: Box<Self>) -> Result<()> {
         self.txn.rollback().map_err(storage_error)
+    }
+}
+
+/// A statement writing many rows, run alone (see [`Gate`]): from its first read to its
+/// commit no other commit lands, so it reads the latest state, and its writes go into
+/// one plain write batch: no snapshot, no indexed batch, no key tracking, no validation.
+/// Own writes are indexed for reads only if a read comes after a write.
+struct BulkTransaction {
+    db: Arc<Db>,
+    gate: Arc<Gate>,
+    /// The gate, once entered.
+    held: Option<Exclusive>,
+    batch: rocksdb::WriteBatchWithTransaction<true>,
+    /// The batch's writes by key (None: a delete), for reads; the first `folded`
+    /// entries of the batch are in it.
+    own: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    folded: usize,
+    write_options: WriteOptions,
+    rows: Option<Arc<RowCache>>,
+    written: Vec<u64>,
+}
+
+impl BulkTransaction {
+    /// Enters the gate (once) and brings `own` up to date with the batch.
+    fn ready(&mut self) {
+        if self.held.is_none() {
+            self.held = Some(self.gate.exclusive());
+        }
+        if self.folded < self.batch.len() {
+            struct Fold<'a> {
+                own: &'a mut std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+                skip: usize,
+            }
+            impl rocksdb::WriteBatchIterator for Fold<'_> {
+                fn put(&mut self, key: &[u8], value: &[u8]) {
+                    if self.skip > 0 {
+                        self.skip -= 1;
+                    } else {
+                        self.own.insert(key.to_vec(), Some(value.to_vec()));
+                    }
+                }
+                fn delete(&mut self, key: &[u8]) {
+                    if self.skip > 0 {
+                        self.skip -= 1;
+                    } else {
+                        self.own.insert(key.to_vec(), None);
+                    }
+                }
+            }
+            self.batch.iterate(&mut Fold {
+                own: &mut self.own,
+                skip: self.folded,
+            });
+            self.folded = self.batch.len();
+        }
+    }
+
+    fn wrote_key(&mut self, key: &[u8]) {
+        if self.rows.is_some() {
+            self.written.push(RowCache::hash(key));
+        }
+    }
+}
+
+impl Transaction for BulkTransaction {
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.ready();
+        if let Some(own) = self.own.get(key) {
+            return Ok(own.clone());
+        }
+        self.db.get(key).map_err(storage_error)
+    }
+
+    fn get_many(&mut self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.ready();
+        let stored = self.db.multi_get(keys);
+        keys.iter()
+            .zip(stored)
+            .map(|(key, stored)| match self.own.get(key) {
+                Some(own) => Ok(own.clone()),
+                None => stored.map_err(storage_error),
+            })
+            .collect()
+    }
+
+    fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.wrote_key(key);
+        self.batch.put(key, value);
+        Ok(())
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<()> {
+        self.wrote_key(key);
+        self.batch.delete(key);
+        Ok(())
+    }
+
+    fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_> {
+        self.ready();
+        let Some((options, skip)) = scan_options(&range, ReadOptions::default()) else {
+            return Box::new(std::iter::empty());
+        };
+        let stored = RocksScan::new(self.db.raw_iterator_opt(options), reverse, skip);
+        let own = self.own.range((range.start, range.end));
+        let own: OwnWrites = if reverse {
+            Box::new(own.rev())
+        } else {
+            Box::new(own)
+        };
+        Box::new(Overlay {
+            stored: stored.peekable(),
+            own: own.peekable(),
+            reverse,
+        })
+    }
+
+    fn wrote(&self) -> bool {
+        !self.batch.is_empty()
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        if self.held.is_none() {
+            self.held = Some(self.gate.exclusive());
+        }
+        let _writing = self
+            .rows
+            .as_deref()
+            .map(|rows| rows.writing(std::mem::take(&mut self.written)));
+        let batch = std::mem::take(&mut self.batch);
+        self.db
+            .write_opt(batch, &self.write_options)
+            .map_err(storage_error)
+    }
+
+    fn rollback(self: Box<Self>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A transaction's own writes in a range (None: a delete), in scan order.
+type OwnWrites<'a> = Box<dyn Iterator<Item = (&'a Vec<u8>, &'a Option<Vec<u8>>)> + 'a>;
+
+/// Stored pairs overlaid with a transaction's own writes, in key order (or reverse).
+struct Overlay<'a, S: Iterator<Item = Result<KeyValue>>> {
+    stored: std::iter::Peekable<S>,
+    own: std::iter::Peekable<OwnWrites<'a>>,
+    reverse: bool,
+}
+
+impl<S: Iterator<Item = Result<KeyValue>>> Iterator for Overlay<'_, S> {
+    type Item = Result<KeyValue>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let order = match (self.stored.peek(), self.own.peek()) {
+                (None, None) => return None,
+                (Some(Err(_)), _) => return self.stored.next(),
+                (Some(Ok(_)), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some(Ok((stored, _))), Some((own, _))) => {
+                    let order = stored.cmp(own);
+                    if self.reverse { order.reverse() } else { order }
+                }
+            };
+            if order == std::cmp::Ordering::Less {
+                return self.stored.next();
+            }
+            if order == std::cmp::Ordering::Equal {
+                self.stored.next();
+            }
+            let (key, value) = self.own.next().expect("peeked");
+            if let Some(value) = value {
+                return Some(Ok((key.clone(), value.clone())));
+            }
+        }
     }
 }
 
@@ -525,6 +728,94 @@ impl<D: DBAccess> Iterator for RocksScan<'_, D> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pairs(txn: &mut dyn Transaction, reverse: bool) -> Vec<(String, String)> {
+        txn.scan(KeyRange::prefix(b""), reverse)
+            .map(|kv| {
+                let (k, v) = kv.unwrap();
+                (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap())
+            })
+            .collect()
+    }
+
+    fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// A bulk write reads the latest commits overlaid with its own writes (gets, many
+    /// gets and scans both ways, also after writes), and its commit lands whole.
+    #[test]
+    fn a_bulk_write_sees_commits_and_its_own_writes_and_lands_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(dir.path(), Durability::Process).unwrap();
+        let mut setup = store.begin().unwrap();
+        for (k, v) in [("a", "1"), ("c", "3"), ("e", "5")] {
+            setup.set(k.as_bytes(), v.as_bytes()).unwrap();
+        }
+        setup.commit().unwrap();
+        let mut bulk = store.begin_bulk(false).unwrap();
+        assert_eq!(bulk.get(b"c").unwrap(), Some(b"3".to_vec()));
+        bulk.set(b"b", b"2").unwrap();
+        bulk.set(b"c", b"33").unwrap();
+        bulk.delete(b"e").unwrap();
+        bulk.set(b"f", b"6").unwrap();
+        assert!(bulk.wrote());
+        assert_eq!(bulk.get(b"c").unwrap(), Some(b"33".to_vec()));
+        assert_eq!(bulk.get(b"e").unwrap(), None);
+        let asked = [b"e".to_vec(), b"a".to_vec(), b"b".to_vec(), b"z".to_vec()];
+        assert_eq!(
+            bulk.get_many(&asked).unwrap(),
+            [None, Some(b"1".to_vec()), Some(b"2".to_vec()), None]
+        );
+        let expected = owned(&[("a", "1"), ("b", "2"), ("c", "33"), ("f", "6")]);
+        assert_eq!(pairs(bulk.as_mut(), false), expected);
+        let mut backwards = expected.clone();
+        backwards.reverse();
+        assert_eq!(pairs(bulk.as_mut(), true), backwards);
+        // A write after the reads is seen by the next read.
+        bulk.set(b"a", b"11").unwrap();
+        assert_eq!(bulk.get(b"a").unwrap(), Some(b"11".to_vec()));
+        // Nothing is visible before the commit, everything after it.
+        assert_eq!(store.get_latest(b"b").unwrap(), None);
+        bulk.commit().unwrap();
+        let mut after = store.begin().unwrap();
+        assert_eq!(
+            pairs(after.as_mut(), false),
+            owned(&[("a", "11"), ("b", "2"), ("c", "33"), ("f", "6")])
+        );
+    }
+
+    /// A transaction that wrote a key a bulk write then wrote fails at its commit, and
+    /// a bulk write dropped without commit writes nothing and lets commits through.
+    #[test]
+    fn bulk_writes_and_transactions_conflict_as_transactions_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(dir.path(), Durability::Process).unwrap();
+        let mut earlier = store.begin().unwrap();
+        earlier.set(b"k", b"from the transaction").unwrap();
+        let mut bulk = store.begin_bulk(false).unwrap();
+        assert_eq!(bulk.get(b"k").unwrap(), None, "an uncommitted write leaked");
+        bulk.set(b"k", b"from the bulk write").unwrap();
+        bulk.commit().unwrap();
+        assert_eq!(earlier.commit().unwrap_err(), Error::Conflict);
+        assert_eq!(
+            store.get_latest(b"k").unwrap(),
+            Some(b"from the bulk write".to_vec())
+        );
+
+        let mut dropped = store.begin_bulk(false).unwrap();
+        dropped.get(b"k").unwrap();
+        dropped.set(b"gone", b"1").unwrap();
+        drop(dropped);
+        let mut next = store.begin().unwrap();
+        next.set(b"after", b"1").unwrap();
+        next.commit().unwrap();
+        assert_eq!(store.get_latest(b"gone").unwrap(), None);
+        assert_eq!(store.get_latest(b"after").unwrap(), Some(b"1".to_vec()));
+    }
 
     #[test]
     fn meets_the_store_contract() {
