@@ -65,17 +65,30 @@ impl Shared {
 
     /// Runs `f` on the table's counter (the next id to hand out), seeding it from the
     /// store the first time.
+    ///
+    /// The store is read without the counters' lock held: a bulk write may wait there
+    /// for the commit gate (see `storage::gate`), and a gate holder may need a counter.
+    /// Two first uses may both read; the first to finish seeds the counter.
     fn with_counter<T>(
         &self,
         table: &Table,
         max_existing: &mut dyn FnMut() -> Result<i64>,
         f: impl FnOnce(&mut i64) -> Result<T>,
     ) -> Result<T> {
+        let seeded = self.ids.lock().expect("poisoned").contains_key(&table.id);
+        let seed = if seeded {
+            None
+        } else {
+            Some(max_existing()?.checked_add(1).ok_or(Error::Overflow)?)
+        };
         let mut counters = self.ids.lock().expect("poisoned");
-        let counter = match counters.entry(table.id) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(max_existing()?.checked_add(1).ok_or(Error::Overflow)?)
+        let counter = match (counters.entry(table.id), seed) {
+            (std::collections::hash_map::Entry::Occupied(e), _) => e.into_mut(),
+            (std::collections::hash_map::Entry::Vacant(e), Some(seed)) => e.insert(seed),
+            (std::collections::hash_map::Entry::Vacant(_), None) => {
+                return Err(Error::Storage(
+                    "internal: an id counter vanished while in use".into(),
+                ));
             }
         };
         f(counter)

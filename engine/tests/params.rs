@@ -403,3 +403,57 @@ fn bulk_inserts_are_durable_under_sync_and_point_reads_see_them_at_once() {
         [[Value::Integer(33), Value::Text("v9".into())]]
     );
 }
+
+/// Bulk inserts whose ids are left out, into new tables from several sessions at once:
+/// the first insert into a table reads its largest id (seeding the id counter) while
+/// other bulk writes hold the commit gate and take ids. Every statement finishes.
+#[test]
+fn concurrent_bulk_inserts_with_generated_ids_into_new_tables_all_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    // The tables first (concurrent CREATE TABLEs conflict on the catalog, 40001).
+    let mut setup = db.session();
+    for t in 0..3 {
+        for i in 0..30 {
+            setup
+                .query(&format!(
+                    "CREATE TABLE g{t}_{i} (id INTEGER PRIMARY KEY, v TEXT)"
+                ))
+                .unwrap();
+        }
+    }
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    for t in 0..3 {
+        let (db, done_tx) = (db.clone(), done_tx.clone());
+        std::thread::spawn(move || {
+            let mut s = db.session();
+            for i in 0..30 {
+                let table = format!("g{t}_{i}");
+                let placeholders: Vec<String> = (1..=20).map(|p| format!("(${p})")).collect();
+                let mut insert = s
+                    .prepare(&format!(
+                        "INSERT INTO {table} (v) VALUES {}",
+                        placeholders.join(", ")
+                    ))
+                    .unwrap();
+                let values: Vec<Value> = (0..20).map(|v| Value::Text(format!("r{v}"))).collect();
+                collect(&mut s, &mut insert, &values).unwrap();
+                collect(&mut s, &mut insert, &values).unwrap();
+                let ids = rows(
+                    s.query(&format!("SELECT count(*), min(id), max(id) FROM {table}"))
+                        .unwrap(),
+                );
+                assert_eq!(
+                    ids,
+                    [[Value::Integer(40), Value::Integer(1), Value::Integer(40)]]
+                );
+            }
+            done_tx.send(t).unwrap();
+        });
+    }
+    for _ in 0..3 {
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("a session is stuck: the id counters and the commit gate wait on each other");
+    }
+}
