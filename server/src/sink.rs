@@ -264,15 +264,13 @@ fn value(v: Value) -> (pb::Value, usize) {
     (pb::Value { kind }, size)
 }
 
-/// Calls `f` with the `len` values of `values` in a slice (on the stack for rows of
-/// up to 16 values).
+/// Calls `f` with `values` in a slice (on the stack for rows of up to 16 values).
 fn with_wire_values<'a, T>(
-    values: impl Iterator<Item = WireValue<'a>>,
-    len: usize,
+    values: impl ExactSizeIterator<Item = WireValue<'a>>,
     f: impl FnOnce(&[WireValue<'a>]) -> T,
 ) -> T {
     let mut on_stack = [WireValue::Null; 16];
-    if len <= on_stack.len() {
+    if values.len() <= on_stack.len() {
         let mut n = 0;
         for (slot, v) in on_stack.iter_mut().zip(values) {
             *slot = v;
@@ -317,8 +315,7 @@ impl ResultSink for ChannelSink {
 
     fn row(&mut self, row: Vec<Value>) -> kvsql_engine::Result<()> {
         if self.encodes() {
-            let len = row.len();
-            return with_wire_values(row.iter().map(|v| wire_value(v.into())), len, |values| {
+            return with_wire_values(row.iter().map(|v| wire_value(v.into())), |values| {
                 self.push_encoded(values)
             });
         }
@@ -345,7 +342,7 @@ impl ResultSink for ChannelSink {
         if !self.encodes() {
             return self.row(row.iter().map(|v| v.to_value()).collect());
         }
-        with_wire_values(row.iter().map(|v| wire_value(*v)), row.len(), |values| {
+        with_wire_values(row.iter().map(|v| wire_value(*v)), |values| {
             self.push_encoded(values)
         })
     }

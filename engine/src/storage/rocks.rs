@@ -487,11 +487,16 @@ struct BulkTransaction {
 }
 
 impl BulkTransaction {
-    /// Enters the gate (once) and brings `own` up to date with the batch.
-    fn ready(&mut self) {
+    /// Enters the gate, once.
+    fn enter(&mut self) {
         if self.held.is_none() {
             self.held = Some(self.gate.exclusive());
         }
+    }
+
+    /// Enters the gate and brings `own` up to date with the batch.
+    fn ready(&mut self) {
+        self.enter();
         if self.folded < self.batch.len() {
             struct Fold<'a> {
                 own: &'a mut std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
@@ -588,9 +593,7 @@ impl Transaction for BulkTransaction {
         if self.batch.is_empty() {
             return Ok(());
         }
-        if self.held.is_none() {
-            self.held = Some(self.gate.exclusive());
-        }
+        self.enter();
         let _writing = self
             .rows
             .as_deref()
