@@ -8,7 +8,7 @@ use super::cursor::{self, Ctx, Cursor, ScanCursor};
 use super::plan::{ColumnInfo, ConflictPlan, Constraint, InsertRows, Node, Plan, Projection};
 use super::rows;
 use crate::catalog::{self, Table};
-use crate::encoding::keys;
+use crate::encoding::{keys, row};
 use crate::error::{Error, Result};
 use crate::storage::{KeyRange, Transaction};
 use crate::value::{DataType, Value, ValueRef};
@@ -162,13 +162,21 @@ pub fn execute(
                     }
                 }
                 let (fulls, keys): (Vec<_>, Vec<_>) = made.into_iter().unzip();
+                // Encoded before the lookup: a bulk write holds the commit gate from its
+                // first read to its commit, and encoding needs no gate.
+                let encoded: Vec<Vec<u8>> = fulls
+                    .iter()
+                    .map(|full| row::encode_row(table.version, full))
+                    .collect();
                 let stored = ctx.txn()?.get_many(&keys)?;
                 let mut earlier = std::collections::HashSet::with_capacity(keys.len());
-                for ((full, key), stored) in fulls.iter().zip(&keys).zip(stored) {
+                for (((full, key), stored), encoded) in
+                    fulls.iter().zip(&keys).zip(stored).zip(&encoded)
+                {
                     if stored.is_some() || !earlier.insert(key.as_slice()) {
                         return Err(rows::unique_violation(&table, primary, full));
                     }
-                    rows::insert(ctx.txn()?, &table, key, full)?;
+                    rows::insert_encoded(ctx.txn()?, &table, key, full, encoded)?;
                     inserted += 1;
                     returned += return_row(&returning, full, sink, ctx)?;
                 }

@@ -139,7 +139,24 @@ pub fn insert(
     row_key: &[u8],
     row: &[Value],
 ) -> Result<()> {
-    txn.set(row_key, &row::encode_row(table.version, row))?;
+    insert_encoded(
+        txn,
+        table,
+        row_key,
+        row,
+        &row::encode_row(table.version, row),
+    )
+}
+
+/// Inserts `row` whose stored form (`row::encode_row`) is `encoded`, as [`insert`].
+pub fn insert_encoded(
+    txn: &mut dyn Transaction,
+    table: &Table,
+    row_key: &[u8],
+    row: &[Value],
+    encoded: &[u8],
+) -> Result<()> {
+    txn.set(row_key, encoded)?;
     add_entries(txn, table, row_key, row, None)
 }
 
