@@ -333,8 +333,9 @@ pub type IndexInfo = (String, String, Vec<String>, bool);
 #[derive(Clone, Debug)]
 pub struct Prepared {
     statement: Statement,
-    /// None for transaction control (BEGIN, COMMIT, ROLLBACK).
-    plan: Option<Plan>,
+    /// None for transaction control (BEGIN, COMMIT, ROLLBACK). Shared with each run,
+    /// which reads it in place (an INSERT's rows) or copies it (see `execute`).
+    plan: Option<Arc<Plan>>,
     epoch: u64,
     /// For each parameter (`$1` first), the type it is compared with or stored into,
     /// where the statement shows it.
@@ -462,7 +463,7 @@ enum Work {
     Statement(Statement),
     /// A plan, whether it is a query reading storage once (see `single_read`), and
     /// whether it is a bulk write (see `bulk_write`).
-    Plan(Box<Plan>, bool, bool),
+    Plan(Arc<Plan>, bool, bool),
 }
 
 impl Session {
@@ -687,7 +688,7 @@ impl Session {
             point: point_plan(&plan),
             single_read: single,
             point_read,
-            plan: Some(plan),
+            plan: Some(Arc::new(plan)),
         })
     }
 
@@ -724,11 +725,7 @@ impl Session {
             });
         }
         let work = match &prepared.plan {
-            Some(plan) => Work::Plan(
-                Box::new(plan.clone()),
-                prepared.single_read,
-                bulk_write(plan),
-            ),
+            Some(plan) => Work::Plan(plan.clone(), prepared.single_read, bulk_write(plan)),
             None => Work::Statement(prepared.statement.clone()),
         };
         let outcome = self.run(work, params, sink)?;
@@ -743,16 +740,17 @@ impl Session {
         };
         let (statement, work_plan, single, bulk) = match work {
             Work::Statement(statement) => (Some(statement), None, false, false),
-            Work::Plan(plan, single, bulk) => (None, Some(*plan), single, bulk),
+            Work::Plan(plan, single, bulk) => (None, Some(plan), single, bulk),
         };
-        let plan_of =
-            |txn: &mut dyn Transaction, statement: Option<Statement>, work_plan: Option<Plan>| {
-                match (statement, work_plan) {
-                    (Some(statement), _) => plan::plan(statement, txn),
-                    (None, Some(plan)) => Ok(plan),
-                    (None, None) => unreachable!("work has a statement or a plan"),
-                }
-            };
+        let plan_of = |txn: &mut dyn Transaction,
+                       statement: Option<Statement>,
+                       work_plan: Option<Arc<Plan>>| {
+            match (statement, work_plan) {
+                (Some(statement), _) => plan::plan(statement, txn).map(Arc::new),
+                (None, Some(plan)) => Ok(plan),
+                (None, None) => unreachable!("work has a statement or a plan"),
+            }
+        };
         let outcome = match (statement, &mut self.txn) {
             (Some(Statement::Begin), TxnState::Autocommit) => {
                 self.txn = TxnState::Open(self.shared.store.begin()?);
@@ -900,7 +898,7 @@ impl Session {
 /// planning again sees it).
 fn run_plan(
     shared: &Shared,
-    plan: Plan,
+    plan: Arc<Plan>,
     txn: &mut dyn Transaction,
     sink: &mut dyn ResultSink,
     params: &[Value],

@@ -134,6 +134,32 @@ fn a_prepared_statement_plans_once_and_reads_by_key() {
         )
         .unwrap();
     }
+    // The wrong number of values is refused, and the statement still runs after it.
+    let err = collect(&mut s, &mut insert, &[Value::Integer(900)]).unwrap_err();
+    assert!(
+        err.to_string().contains("takes 2 parameters, 1 given"),
+        "{err}"
+    );
+    let mut taken = s
+        .prepare("INSERT INTO kv VALUES ($1, 'x'), ($2, 'y'), ($3, 'z')")
+        .unwrap();
+    let err = collect(
+        &mut s,
+        &mut taken,
+        &[Value::Integer(901), Value::Integer(5), Value::Integer(902)],
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "23505", "{err}");
+    collect(
+        &mut s,
+        &mut taken,
+        &[
+            Value::Integer(901),
+            Value::Integer(903),
+            Value::Integer(902),
+        ],
+    )
+    .unwrap();
     let mut get = s.prepare("SELECT v FROM kv WHERE k = $1").unwrap();
     assert_eq!(get.param_types, [Some(DataType::Integer)]);
     assert_eq!(get.columns[0].name, "v");
@@ -141,6 +167,8 @@ fn a_prepared_statement_plans_once_and_reads_by_key() {
         let got = collect(&mut s, &mut get, &[Value::Integer(k)]).unwrap();
         assert_eq!(got, [[Value::Text(format!("v{}", k % 10))]]);
     }
+    let got = collect(&mut s, &mut get, &[Value::Integer(903)]).unwrap();
+    assert_eq!(got, [[Value::Text("y".into())]]);
     // With the value known, the scan is a point lookup (and an index scan for v).
     let mut explain = s.prepare("EXPLAIN SELECT v FROM kv WHERE k = $1").unwrap();
     let plan = collect(&mut s, &mut explain, &[Value::Integer(7)]).unwrap();

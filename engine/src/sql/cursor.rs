@@ -31,7 +31,7 @@ pub struct Ctx<'t> {
     /// The rows of enclosing queries, innermost last.
     pub outer: Vec<Row>,
     /// The statement's parameter values (`$1` first).
-    pub params: Vec<Value>,
+    pub params: &'t [Value],
     /// Set from elsewhere to stop the statement (cancellation, timeouts).
     pub interrupt: Option<Arc<AtomicBool>>,
     cache: HashMap<usize, Cached>,
@@ -52,7 +52,7 @@ impl<'t> Ctx<'t> {
         Ctx {
             txn: Some(txn),
             outer: Vec::new(),
-            params: Vec::new(),
+            params: &[],
             interrupt: None,
             cache: HashMap::new(),
             memory_limit: usize::MAX,
@@ -65,7 +65,7 @@ impl<'t> Ctx<'t> {
         Ctx {
             txn: None,
             outer: Vec::new(),
-            params: Vec::new(),
+            params: &[],
             interrupt: None,
             cache: HashMap::new(),
             memory_limit: usize::MAX,

@@ -58,8 +58,10 @@ pub trait IdAllocator {
 }
 
 /// Runs a plan, sending any rows to `sink`, and returns the outcome (not yet reported).
+/// A plan shared with a prepared statement is copied for the run, except an INSERT of
+/// listed rows, which is run in place (its rows may be thousands of expressions).
 pub fn execute(
-    plan: Plan,
+    plan: std::sync::Arc<Plan>,
     txn: &mut dyn Transaction,
     ids: &dyn IdAllocator,
     sink: &mut dyn ResultSink,
@@ -72,12 +74,32 @@ pub fn execute(
         rows_affected,
         rows_returned,
     };
-    let plan = super::params::bind(plan, params)?;
     let mut ctx = Ctx::new(txn);
-    ctx.params = params.to_vec();
+    ctx.params = params;
     ctx.interrupt = interrupt.cloned();
     ctx.memory_limit = memory_limit;
     let ctx = &mut ctx;
+    if let Plan::Insert {
+        table,
+        targets,
+        rows: rows @ InsertRows::Values(_),
+        on_conflict,
+        returning,
+    } = plan.as_ref()
+    {
+        super::params::check_count(&plan, params)?;
+        return insert(
+            ctx,
+            ids,
+            sink,
+            table,
+            targets,
+            rows,
+            on_conflict.as_ref(),
+            returning,
+        );
+    }
+    let plan = super::params::bind(std::sync::Arc::unwrap_or_clone(plan), params)?;
     Ok(match plan {
         Plan::Query { node, columns } => {
             sink.columns(&columns)?;
@@ -99,167 +121,16 @@ pub fn execute(
             rows,
             on_conflict,
             returning,
-        } => {
-            start_returning(&returning, sink)?;
-            let mut returned = 0;
-            let mut inserted = 0;
-            let prefix = keys::row_prefix(table.id);
-            let integer_key = table.integer_key();
-            let defaults: Vec<Value> = table
-                .columns
-                .iter()
-                .map(|c| c.default.clone().unwrap_or(Value::Null))
-                .collect();
-            // Every source row is computed before the first is written, so that
-            // `INSERT INTO t SELECT ... FROM t` reads the table as it was.
-            let source: Vec<Vec<Value>> = match &rows {
-                InsertRows::Values(rows) => rows
-                    .iter()
-                    .map(|row| row.iter().map(|e| e.eval(&[], ctx)).collect())
-                    .collect::<Result<_>>()?,
-                InsertRows::Query(node) => cursor::collect(node, ctx)?,
-            };
-            // Note the largest id the rows give once, rather than each row's under the
-            // allocator's lock (a row whose id only appears after conversion is still
-            // noted below).
-            let pk_target = integer_key.and_then(|pk| targets.iter().position(|&t| t == pk));
-            let mut noted = i64::MIN;
-            let largest = pk_target.and_then(|p| {
-                source
-                    .iter()
-                    .filter_map(|values| match values.get(p) {
-                        Some(Value::Integer(id)) => Some(*id),
-                        _ => None,
-                    })
-                    .max()
-            });
-            if let Some(largest) = largest {
-                noted = ids.observe_id(&table, largest, &mut || max_id(ctx.txn()?, &prefix))?;
-            }
-            let mut maker = RowMaker {
-                table: &table,
-                targets: &targets,
-                defaults,
-                integer_key,
-                prefix: &prefix,
-                noted,
-            };
-            let primary = Constraint::PrimaryKey;
-            if on_conflict.is_none() && !table.has_rowid() && source.len() > 1 {
-                // A plain INSERT of many rows: every key is looked up in one MultiGet
-                // (sorted, one pass over the files) rather than one get per row. Rows
-                // are still judged in order: the first bad row's error is the one
-                // reported, whether its values, its key or a unique index is at fault.
-                let mut made = Vec::with_capacity(source.len());
-                let mut failed = None;
-                for values in source {
-                    match maker.make(values, ids, ctx) {
-                        Ok(row) => made.push(row),
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
-                }
-                let (fulls, keys): (Vec<_>, Vec<_>) = made.into_iter().unzip();
-                // Encoded before the lookup: a bulk write holds the commit gate from its
-                // first read to its commit, and encoding needs no gate.
-                let encoded: Vec<Vec<u8>> = fulls
-                    .iter()
-                    .map(|full| row::encode_row(table.version, full))
-                    .collect();
-                let stored = ctx.txn()?.get_many(&keys)?;
-                let mut earlier = std::collections::HashSet::with_capacity(keys.len());
-                for (((full, key), stored), encoded) in
-                    fulls.iter().zip(&keys).zip(stored).zip(&encoded)
-                {
-                    if stored.is_some() || !earlier.insert(key.as_slice()) {
-                        return Err(rows::unique_violation(&table, primary, full));
-                    }
-                    rows::insert_encoded(ctx.txn()?, &table, key, full, encoded)?;
-                    inserted += 1;
-                    returned += return_row(&returning, full, sink, ctx)?;
-                }
-                if let Some(e) = failed {
-                    return Err(e);
-                }
-                return Ok(outcome("INSERT", inserted, returned));
-            }
-            for values in source {
-                let (full, key) = maker.make(values, ids, ctx)?;
-                match &on_conflict {
-                    None => {}
-                    Some(ConflictPlan::Nothing { target }) => {
-                        let mut conflicts = false;
-                        for c in rows::constraints(&table).collect::<Vec<_>>() {
-                            if target.is_none_or(|t| t == c)
-                                && rows::conflicting_row(ctx.txn()?, &table, c, &full, None)?
-                                    .is_some()
-                            {
-                                conflicts = true;
-                                break;
-                            }
-                        }
-                        if conflicts {
-                            continue;
-                        }
-                    }
-                    Some(ConflictPlan::Replace) => {
-                        for c in rows::constraints(&table).collect::<Vec<_>>() {
-                            if let Some(existing) =
-                                rows::conflicting_row(ctx.txn()?, &table, c, &full, None)?
-                            {
-                                rows::delete_by_key(ctx.txn()?, &table, &existing)?;
-                            }
-                        }
-                    }
-                    Some(ConflictPlan::Update {
-                        target,
-                        set,
-                        filter,
-                    }) => {
-                        if let Some(existing_key) =
-                            rows::conflicting_row(ctx.txn()?, &table, *target, &full, None)?
-                        {
-                            let bytes = ctx.txn()?.get(&existing_key)?.ok_or_else(|| {
-                                Error::Corrupt("a conflicting row vanished".into())
-                            })?;
-                            let existing = rows::decode_full_row(&table, &bytes)?;
-                            // Expressions see the existing row, then `excluded.*`.
-                            let mut both = existing.clone();
-                            both.extend(full);
-                            if let Some(filter) = filter
-                                && !filter.matches(&both, ctx)?
-                            {
-                                continue;
-                            }
-                            let mut updated = existing.clone();
-                            for (index, expr) in set {
-                                updated[*index] = expr.eval(&both, ctx)?;
-                            }
-                            let updated = check_row(&table, updated)?;
-                            rows::update_in_place(
-                                ctx.txn()?,
-                                &table,
-                                &existing_key,
-                                &existing,
-                                &updated,
-                            )?;
-                            inserted += 1;
-                            returned += return_row(&returning, &updated, sink, ctx)?;
-                            continue;
-                        }
-                    }
-                }
-                if rows::conflicting_row(ctx.txn()?, &table, primary, &full, None)?.is_some() {
-                    return Err(rows::unique_violation(&table, primary, &full));
-                }
-                rows::insert(ctx.txn()?, &table, &key, &full)?;
-                inserted += 1;
-                returned += return_row(&returning, &full, sink, ctx)?;
-            }
-            outcome("INSERT", inserted, returned)
-        }
+        } => insert(
+            ctx,
+            ids,
+            sink,
+            &table,
+            &targets,
+            &rows,
+            on_conflict.as_ref(),
+            &returning,
+        )?,
         Plan::Update {
             table,
             source,
@@ -456,6 +327,176 @@ pub fn execute(
 }
 
 /// Announces the columns of a write's RETURNING rows, if it has any.
+/// Runs an INSERT: computes every source row, then writes them (see the plan's fields).
+#[allow(clippy::too_many_arguments)]
+fn insert(
+    ctx: &mut Ctx,
+    ids: &dyn IdAllocator,
+    sink: &mut dyn ResultSink,
+    table: &Table,
+    targets: &[usize],
+    rows: &InsertRows,
+    on_conflict: Option<&ConflictPlan>,
+    returning: &Option<Projection>,
+) -> Result<Outcome> {
+    let outcome = |tag, rows_affected, rows_returned| Outcome {
+        tag,
+        rows_affected,
+        rows_returned,
+    };
+    start_returning(returning, sink)?;
+    let mut returned = 0;
+    let mut inserted = 0;
+    let prefix = keys::row_prefix(table.id);
+    let integer_key = table.integer_key();
+    let defaults: Vec<Value> = table
+        .columns
+        .iter()
+        .map(|c| c.default.clone().unwrap_or(Value::Null))
+        .collect();
+    // Every source row is computed before the first is written, so that
+    // `INSERT INTO t SELECT ... FROM t` reads the table as it was.
+    let source: Vec<Vec<Value>> = match &rows {
+        InsertRows::Values(rows) => rows
+            .iter()
+            .map(|row| row.iter().map(|e| e.eval(&[], ctx)).collect())
+            .collect::<Result<_>>()?,
+        InsertRows::Query(node) => cursor::collect(node, ctx)?,
+    };
+    // Note the largest id the rows give once, rather than each row's under the
+    // allocator's lock (a row whose id only appears after conversion is still
+    // noted below).
+    let pk_target = integer_key.and_then(|pk| targets.iter().position(|&t| t == pk));
+    let mut noted = i64::MIN;
+    let largest = pk_target.and_then(|p| {
+        source
+            .iter()
+            .filter_map(|values| match values.get(p) {
+                Some(Value::Integer(id)) => Some(*id),
+                _ => None,
+            })
+            .max()
+    });
+    if let Some(largest) = largest {
+        noted = ids.observe_id(table, largest, &mut || max_id(ctx.txn()?, &prefix))?;
+    }
+    let mut maker = RowMaker {
+        table,
+        targets,
+        defaults,
+        integer_key,
+        prefix: &prefix,
+        noted,
+    };
+    let primary = Constraint::PrimaryKey;
+    if on_conflict.is_none() && !table.has_rowid() && source.len() > 1 {
+        // A plain INSERT of many rows: every key is looked up in one MultiGet
+        // (sorted, one pass over the files) rather than one get per row. Rows
+        // are still judged in order: the first bad row's error is the one
+        // reported, whether its values, its key or a unique index is at fault.
+        let mut made = Vec::with_capacity(source.len());
+        let mut failed = None;
+        for values in source {
+            match maker.make(values, ids, ctx) {
+                Ok(row) => made.push(row),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        let (fulls, keys): (Vec<_>, Vec<_>) = made.into_iter().unzip();
+        // Encoded before the lookup: a bulk write holds the commit gate from its
+        // first read to its commit, and encoding needs no gate.
+        let encoded: Vec<Vec<u8>> = fulls
+            .iter()
+            .map(|full| row::encode_row(table.version, full))
+            .collect();
+        let stored = ctx.txn()?.get_many(&keys)?;
+        let mut earlier = std::collections::HashSet::with_capacity(keys.len());
+        for (((full, key), stored), encoded) in fulls.iter().zip(&keys).zip(stored).zip(&encoded) {
+            if stored.is_some() || !earlier.insert(key.as_slice()) {
+                return Err(rows::unique_violation(table, primary, full));
+            }
+            rows::insert_encoded(ctx.txn()?, table, key, full, encoded)?;
+            inserted += 1;
+            returned += return_row(returning, full, sink, ctx)?;
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        return Ok(outcome("INSERT", inserted, returned));
+    }
+    for values in source {
+        let (full, key) = maker.make(values, ids, ctx)?;
+        match on_conflict {
+            None => {}
+            Some(ConflictPlan::Nothing { target }) => {
+                let mut conflicts = false;
+                for c in rows::constraints(table).collect::<Vec<_>>() {
+                    if target.is_none_or(|t| t == c)
+                        && rows::conflicting_row(ctx.txn()?, table, c, &full, None)?.is_some()
+                    {
+                        conflicts = true;
+                        break;
+                    }
+                }
+                if conflicts {
+                    continue;
+                }
+            }
+            Some(ConflictPlan::Replace) => {
+                for c in rows::constraints(table).collect::<Vec<_>>() {
+                    if let Some(existing) =
+                        rows::conflicting_row(ctx.txn()?, table, c, &full, None)?
+                    {
+                        rows::delete_by_key(ctx.txn()?, table, &existing)?;
+                    }
+                }
+            }
+            Some(ConflictPlan::Update {
+                target,
+                set,
+                filter,
+            }) => {
+                if let Some(existing_key) =
+                    rows::conflicting_row(ctx.txn()?, table, *target, &full, None)?
+                {
+                    let bytes = ctx
+                        .txn()?
+                        .get(&existing_key)?
+                        .ok_or_else(|| Error::Corrupt("a conflicting row vanished".into()))?;
+                    let existing = rows::decode_full_row(table, &bytes)?;
+                    // Expressions see the existing row, then `excluded.*`.
+                    let mut both = existing.clone();
+                    both.extend(full);
+                    if let Some(filter) = filter
+                        && !filter.matches(&both, ctx)?
+                    {
+                        continue;
+                    }
+                    let mut updated = existing.clone();
+                    for (index, expr) in set {
+                        updated[*index] = expr.eval(&both, ctx)?;
+                    }
+                    let updated = check_row(table, updated)?;
+                    rows::update_in_place(ctx.txn()?, table, &existing_key, &existing, &updated)?;
+                    inserted += 1;
+                    returned += return_row(returning, &updated, sink, ctx)?;
+                    continue;
+                }
+            }
+        }
+        if rows::conflicting_row(ctx.txn()?, table, primary, &full, None)?.is_some() {
+            return Err(rows::unique_violation(table, primary, &full));
+        }
+        rows::insert(ctx.txn()?, table, &key, &full)?;
+        inserted += 1;
+        returned += return_row(returning, &full, sink, ctx)?;
+    }
+    Ok(outcome("INSERT", inserted, returned))
+}
+
 fn start_returning(returning: &Option<Projection>, sink: &mut dyn ResultSink) -> Result<()> {
     match returning {
         Some(projection) => sink.columns(&projection.columns),

@@ -92,15 +92,7 @@ pub fn types(plan: &Plan, count: usize) -> Vec<Option<DataType>> {
 /// Checks the number of values against the plan's parameters, and chooses the access
 /// path of every scan whose conditions involve a parameter, now that values are known.
 pub fn bind(mut plan: Plan, params: &[Value]) -> Result<Plan> {
-    let needed = count(&plan);
-    if params.len() != needed {
-        return Err(Error::Parameters(format!(
-            "the statement takes {needed} parameter{}, {} given",
-            if needed == 1 { "" } else { "s" },
-            params.len()
-        )));
-    }
-    if needed == 0 {
+    if check_count(&plan, params)? == 0 {
         return Ok(plan);
     }
     match &mut plan {
@@ -117,6 +109,19 @@ pub fn bind(mut plan: Plan, params: &[Value]) -> Result<Plan> {
         _ => {}
     }
     Ok(plan)
+}
+
+/// Checks the number of values against the plan's parameters; returns that number.
+pub fn check_count(plan: &Plan, params: &[Value]) -> Result<usize> {
+    let needed = count(plan);
+    if params.len() != needed {
+        return Err(Error::Parameters(format!(
+            "the statement takes {needed} parameter{}, {} given",
+            if needed == 1 { "" } else { "s" },
+            params.len()
+        )));
+    }
+    Ok(needed)
 }
 
 fn bind_node(node: &mut Node, params: &[Value]) {
