@@ -413,9 +413,15 @@ fn insert(
             .map(|full| row::encode_row(table.version, full))
             .collect();
         let stored = ctx.txn()?.get_many(&keys)?;
-        let mut earlier = std::collections::HashSet::with_capacity(keys.len());
-        for (((full, key), stored), encoded) in fulls.iter().zip(&keys).zip(stored).zip(&encoded) {
-            if stored.is_some() || !earlier.insert(key.as_slice()) {
+        let repeated = repeated_keys(&keys);
+        for ((((full, key), stored), encoded), repeated) in fulls
+            .iter()
+            .zip(&keys)
+            .zip(stored)
+            .zip(&encoded)
+            .zip(repeated)
+        {
+            if stored.is_some() || repeated {
                 return Err(rows::unique_violation(table, primary, full));
             }
             rows::insert_encoded(ctx.txn()?, table, key, full, encoded)?;
@@ -495,6 +501,20 @@ fn insert(
         returned += return_row(returning, &full, sink, ctx)?;
     }
     Ok(outcome("INSERT", inserted, returned))
+}
+
+/// For each key, whether an earlier one in `keys` is the same. Sorting finds out whether
+/// any repeats (keys listed in order sort in one pass); only then are they told apart.
+fn repeated_keys(keys: &[Vec<u8>]) -> Vec<bool> {
+    let mut sorted: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+    sorted.sort_unstable();
+    if sorted.windows(2).all(|pair| pair[0] != pair[1]) {
+        return vec![false; keys.len()];
+    }
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    keys.iter()
+        .map(|key| !seen.insert(key.as_slice()))
+        .collect()
 }
 
 fn start_returning(returning: &Option<Projection>, sink: &mut dyn ResultSink) -> Result<()> {

@@ -189,8 +189,8 @@ fn visit(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     }
 }
 
-fn for_each_node(plan: &Plan, f: &mut dyn FnMut(&Node)) {
-    fn walk(node: &Node, f: &mut dyn FnMut(&Node)) {
+fn for_each_node<'p>(plan: &'p Plan, f: &mut dyn FnMut(&'p Node)) {
+    fn walk<'p>(node: &'p Node, f: &mut dyn FnMut(&'p Node)) {
         f(node);
         for input in node.inputs() {
             walk(input, f);
@@ -210,25 +210,25 @@ fn for_each_node(plan: &Plan, f: &mut dyn FnMut(&Node)) {
 
 /// Calls `f` on every expression of a plan (not inside subqueries' plans).
 fn visit_plan(plan: &Plan, f: &mut dyn FnMut(&Expr)) {
-    let mut exprs: Vec<Expr> = Vec::new();
+    let mut exprs: Vec<&Expr> = Vec::new();
     for_each_node(plan, &mut |node| match node {
-        Node::Scan { filter, .. } => exprs.extend(filter.iter().cloned()),
-        Node::Values { rows } => exprs.extend(rows.iter().flatten().cloned()),
-        Node::Filter { predicate, .. } => exprs.push(predicate.clone()),
-        Node::Sort { keys, .. } => exprs.extend(keys.iter().map(|k| k.expr.clone())),
-        Node::Project { exprs: e, .. } => exprs.extend(e.iter().cloned()),
+        Node::Scan { filter, .. } => exprs.extend(filter.iter()),
+        Node::Values { rows } => exprs.extend(rows.iter().flatten()),
+        Node::Filter { predicate, .. } => exprs.push(predicate),
+        Node::Sort { keys, .. } => exprs.extend(keys.iter().map(|k| &k.expr)),
+        Node::Project { exprs: e, .. } => exprs.extend(e.iter()),
         Node::Join { on, method, .. } => {
-            exprs.extend(on.iter().cloned());
+            exprs.extend(on.iter());
             match method {
                 JoinMethod::Hash {
                     left_keys,
                     right_keys,
                 } => {
-                    exprs.extend(left_keys.iter().cloned());
-                    exprs.extend(right_keys.iter().cloned());
+                    exprs.extend(left_keys.iter());
+                    exprs.extend(right_keys.iter());
                 }
                 JoinMethod::Lookup { keys, .. } => {
-                    exprs.extend(keys.iter().cloned());
+                    exprs.extend(keys.iter());
                 }
                 JoinMethod::NestedLoop => {}
             }
@@ -238,8 +238,8 @@ fn visit_plan(plan: &Plan, f: &mut dyn FnMut(&Expr)) {
             aggregates,
             ..
         } => {
-            exprs.extend(group_by.iter().cloned());
-            exprs.extend(aggregates.iter().cloned());
+            exprs.extend(group_by.iter());
+            exprs.extend(aggregates.iter());
         }
         _ => {}
     });
@@ -251,28 +251,28 @@ fn visit_plan(plan: &Plan, f: &mut dyn FnMut(&Expr)) {
             ..
         } => {
             if let InsertRows::Values(rows) = rows {
-                exprs.extend(rows.iter().flatten().cloned());
+                exprs.extend(rows.iter().flatten());
             }
             if let Some(r) = returning {
-                exprs.extend(r.exprs.iter().cloned());
+                exprs.extend(r.exprs.iter());
             }
             if let Some(ConflictPlan::Update { set, filter, .. }) = on_conflict {
-                exprs.extend(set.iter().map(|(_, e)| e.clone()));
-                exprs.extend(filter.iter().cloned());
+                exprs.extend(set.iter().map(|(_, e)| e));
+                exprs.extend(filter.iter());
             }
         }
         Plan::Update { set, returning, .. } => {
-            exprs.extend(set.iter().map(|(_, e)| e.clone()));
+            exprs.extend(set.iter().map(|(_, e)| e));
             if let Some(r) = returning {
-                exprs.extend(r.exprs.iter().cloned());
+                exprs.extend(r.exprs.iter());
             }
         }
         Plan::Delete {
             returning: Some(r), ..
-        } => exprs.extend(r.exprs.iter().cloned()),
+        } => exprs.extend(r.exprs.iter()),
         _ => {}
     }
-    for e in &exprs {
+    for e in exprs {
         visit_deep(e, f);
     }
 }

@@ -22,6 +22,10 @@ error 23505: duplicate key in table t violates primary key: (id) = (1) already e
 > INSERT INTO t VALUES (12, 'x', 0, NULL), (12, 'y', 0, NULL)
 error 23505: duplicate key in table t violates primary key: (id) = (12) already exists
 
+# Of two keys listed twice, the one whose second row comes first is reported.
+> INSERT INTO t VALUES (20, 'x', 0, NULL), (21, 'y', 0, NULL), (21, 'z', 0, NULL), (20, 'w', 0, NULL)
+error 23505: duplicate key in table t violates primary key: (id) = (21) already exists
+
 # Rows are judged in order: the first bad row's error is reported, whatever is wrong
 # with the rows after it.
 > INSERT INTO t VALUES (13, 'x', 0, NULL), (2, 'dup', 0, NULL), (14, NULL, 0, NULL)
