@@ -8,7 +8,7 @@ use super::cursor::{self, Ctx, Cursor, ScanCursor};
 use super::plan::{ColumnInfo, ConflictPlan, Constraint, InsertRows, Node, Plan, Projection};
 use super::rows;
 use crate::catalog::{self, Table};
-use crate::encoding::{keys, row};
+use crate::encoding::{keycode, keys, row};
 use crate::error::{Error, Result};
 use crate::storage::{KeyRange, Transaction};
 use crate::value::{DataType, Value, ValueRef};
@@ -546,10 +546,17 @@ impl RowMaker<'_> {
     ) -> Result<(Vec<Value>, Vec<u8>)> {
         let table = self.table;
         let prefix = self.prefix;
-        let mut full = self.defaults.clone();
-        for (value, &target) in values.into_iter().zip(self.targets) {
-            full[target] = value;
-        }
+        let full_row = values.len() == self.defaults.len()
+            && self.targets.iter().enumerate().all(|(i, &t)| i == t);
+        let mut full = if full_row {
+            values
+        } else {
+            let mut full = self.defaults.clone();
+            for (value, &target) in values.into_iter().zip(self.targets) {
+                full[target] = value;
+            }
+            full
+        };
         if let Some(pk) = self.integer_key
             && full[pk].is_null()
         {
@@ -565,7 +572,13 @@ impl RowMaker<'_> {
             let rowid = ids.next_id(table, &mut || max_id(ctx.txn()?, prefix))?;
             keys::row_key(table.id, &[Value::Integer(rowid)])
         } else {
-            keys::row_key(table.id, &table.key_values(&full))
+            // keys::row_key of the key's values, without copying them out of the row.
+            let mut key = Vec::with_capacity(prefix.len() + 24);
+            key.extend_from_slice(prefix);
+            for &column in &table.primary_key {
+                keycode::encode_value(&full[column], &mut key);
+            }
+            key
         };
         Ok((full, key))
     }
