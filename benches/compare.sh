@@ -38,7 +38,8 @@ PG_CTL="$PG_BIN/pg_ctl"
 
 echo "building kvsql (release) ..." >&2
 scripts/setup.sh >/dev/null
-cargo build --release --bins >/dev/null 2>&1
+# Only what it runs: the server and the load generator.
+cargo build --release -p kvsql-server -p kvsql-benches >/dev/null 2>&1
 BIN=target/release
 
 # --- start the servers ---------------------------------------------------------------
