@@ -390,8 +390,8 @@ fn insert(
     };
     let primary = Constraint::PrimaryKey;
     if on_conflict.is_none() && !table.has_rowid() && source.len() > 1 {
-        // A plain INSERT of many rows: every key is looked up in one MultiGet
-        // (sorted, one pass over the files) rather than one get per row. Rows
+        // A plain INSERT of many rows: the keys are looked up together (`get_many`:
+        // a MultiGet, or for a bulk write one iterator) rather than one get per row. Rows
         // are still judged in order: the first bad row's error is the one
         // reported, whether its values, its key or a unique index is at fault.
         let mut made = Vec::with_capacity(source.len());
