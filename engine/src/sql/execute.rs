@@ -383,6 +383,8 @@ fn insert(
     let mut maker = RowMaker {
         table,
         targets,
+        in_order: targets.len() == defaults.len()
+            && targets.iter().enumerate().all(|(i, &t)| i == t),
         defaults,
         integer_key,
         prefix: &prefix,
@@ -530,6 +532,8 @@ fn start_returning(returning: &Option<Projection>, sink: &mut dyn ResultSink) ->
 struct RowMaker<'p> {
     table: &'p Table,
     targets: &'p [usize],
+    /// The rows name every column, in order: a row is taken as given.
+    in_order: bool,
     defaults: Vec<Value>,
     integer_key: Option<usize>,
     prefix: &'p [u8],
@@ -546,9 +550,7 @@ impl RowMaker<'_> {
     ) -> Result<(Vec<Value>, Vec<u8>)> {
         let table = self.table;
         let prefix = self.prefix;
-        let full_row = values.len() == self.defaults.len()
-            && self.targets.iter().enumerate().all(|(i, &t)| i == t);
-        let mut full = if full_row {
+        let mut full = if self.in_order && values.len() == self.defaults.len() {
             values
         } else {
             let mut full = self.defaults.clone();
