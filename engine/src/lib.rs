@@ -24,7 +24,7 @@ pub mod users;
 pub mod value;
 
 pub use error::{Error, Position, Result};
-pub use session::{Database, Options, Prepared, ResultSet, Session};
+pub use session::{Database, Options, Pending, Prepared, ResultSet, Session};
 pub use sql::execute::{Outcome, ResultSink};
 pub use sql::plan::ColumnInfo;
 pub use storage::Durability;

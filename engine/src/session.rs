@@ -208,14 +208,14 @@ impl Database {
             interrupt: None,
             ddl_pending: false,
             user: None,
-            defer_sync: false,
-            unsynced: None,
+            defer_durability: false,
+            pending: None,
         }
     }
 
     /// Calls `listener` (from the log sync thread; it must return quickly) with the
     /// highest durable sync ticket after each group sync. Only with `--sync`
-    /// durability; see [`Session::set_defer_sync`].
+    /// durability; see [`Session::set_defer_durability`].
     pub fn on_synced(&self, listener: Box<dyn Fn(u64) + Send + Sync>) {
         if let Some(sync) = &self.shared.sync {
             sync.listen(listener);
@@ -276,6 +276,13 @@ impl Database {
         Ok(true)
     }
 
+    /// Hands every commit made so far to the OS (what a commit deferred by
+    /// [`Session::set_defer_durability`] needs without `--sync`): after it, a crash of
+    /// the server process no longer loses them.
+    pub fn flush_log(&self) -> Result<()> {
+        self.shared.store.flush_log()
+    }
+
     /// Flushes memory tables to disk; the write-ahead log already holds every commit, so
     /// this only shortens recovery at the next start.
     pub fn flush(&self) -> Result<()> {
@@ -319,10 +326,20 @@ pub struct Session {
     ddl_pending: bool,
     /// Who logged in (None: nobody; while no user exists, anyone may do anything).
     user: Option<User>,
-    /// With synced commits: commit outside BEGIN without waiting for the sync, leaving a
-    /// ticket in `unsynced` for the caller to wait on before acknowledging.
-    defer_sync: bool,
-    unsynced: Option<u64>,
+    /// Commit outside BEGIN without making the commit durable, leaving in `pending`
+    /// what the caller must wait for before acknowledging.
+    defer_durability: bool,
+    pending: Option<Pending>,
+}
+
+/// What a deferred commit needs before it may be acknowledged (see
+/// [`Session::set_defer_durability`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pending {
+    /// A group sync covering this ticket (`--sync` durability).
+    Sync(u64),
+    /// A [`Database::flush_log`].
+    Flush,
 }
 
 /// An index as the catalog describes it: (table, index, columns, unique).
@@ -467,17 +484,19 @@ enum Work {
 }
 
 impl Session {
-    /// With `--sync` durability, let statements outside BEGIN commit without waiting for
-    /// the log's fsync: the caller must then take [`Session::take_unsynced`] after each
-    /// statement and acknowledge it only once [`Database::sync_outcome`] says it is
-    /// durable (group commit: one fsync for many sessions' commits).
-    pub fn set_defer_sync(&mut self, on: bool) {
-        self.defer_sync = on;
+    /// Let statements outside BEGIN commit without making their commit durable: the
+    /// caller must then take [`Session::take_pending`] after each statement and
+    /// acknowledge it only once that is done: with `--sync` durability when
+    /// [`Database::sync_outcome`] says its ticket is durable (group commit: one fsync for
+    /// many sessions' commits), otherwise after a [`Database::flush_log`] (one write of
+    /// the log for many commits).
+    pub fn set_defer_durability(&mut self, on: bool) {
+        self.defer_durability = on;
     }
 
-    /// The sync ticket of the last statement's deferred commit, if it wrote anything.
-    pub fn take_unsynced(&mut self) -> Option<u64> {
-        self.unsynced.take()
+    /// What the last statement's deferred commit still needs, if it wrote anything.
+    pub fn take_pending(&mut self) -> Option<Pending> {
+        self.pending.take()
     }
 
     /// Who this session acts as (after a successful login).
@@ -806,8 +825,9 @@ impl Session {
             }
             (statement, TxnState::Autocommit) => {
                 // A query that reads once is consistent without a transaction's snapshot.
-                // With synced commits, commit without the sync and join a group sync.
-                let deferred = self.shared.sync.is_some();
+                // With synced commits, commit without the sync and join a group sync; a
+                // caller deferring durability writes the log out itself.
+                let deferred = self.shared.sync.is_some() || self.defer_durability;
                 let mut txn = if single {
                     self.shared.store.begin_read()?
                 } else if bulk {
@@ -828,13 +848,18 @@ impl Session {
                 )?;
                 let wrote = txn.wrote();
                 txn.commit()?;
-                if let (true, Some(sync)) = (wrote, &self.shared.sync) {
-                    let ticket = sync.ticket();
-                    if self.defer_sync {
-                        self.unsynced = Some(ticket);
-                    } else {
-                        sync.wait(ticket)?;
+                match (wrote, &self.shared.sync) {
+                    (false, _) => {}
+                    (true, Some(sync)) => {
+                        let ticket = sync.ticket();
+                        if self.defer_durability {
+                            self.pending = Some(Pending::Sync(ticket));
+                        } else {
+                            sync.wait(ticket)?;
+                        }
                     }
+                    (true, None) if self.defer_durability => self.pending = Some(Pending::Flush),
+                    (true, None) => {}
                 }
                 if ddl {
                     self.shared.schema_epoch.fetch_add(1, Ordering::AcqRel);

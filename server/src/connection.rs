@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kvsql_engine::{Database, Prepared, ResultSink, Session, Value};
+use kvsql_engine::{Database, Pending, Prepared, ResultSink, Session, Value};
 use kvsql_protocol::codec::{self, FrameError, FrameReader, PREAMBLE};
 use kvsql_protocol::pb::{self, request, response::Kind};
 use kvsql_protocol::{PROTOCOL_MAJOR, PROTOCOL_MINOR};
@@ -606,26 +606,37 @@ async fn run_point(
     if execute.compact {
         sink = sink.compact(kept.announced.clone());
     }
-    session.set_defer_sync(true);
+    session.set_defer_durability(true);
     let result = session.execute_prepared(&mut kept.statement, &params, &mut sink);
-    session.set_defer_sync(false);
+    session.set_defer_durability(false);
     kept.placement.ran_inline(started.elapsed());
-    let unsynced = session.take_unsynced();
+    let pending = session.take_pending();
     sink.finish(result);
     let responses = sink.into_buffer();
-    let Some(ticket) = unsynced else {
-        return responses;
+    let durable = match pending {
+        None => return responses,
+        Some(Pending::Flush) => {
+            if THREAD_SESSIONS.get() > 1 {
+                // Let the other sessions of this thread run what they have read first:
+                // the first of them to flush the log writes out every commit made
+                // meanwhile, so one write to the log serves many commits.
+                tokio::task::yield_now().await;
+            }
+            db.flush_log()
+        }
+        Some(Pending::Sync(ticket)) => {
+            let _ = synced.wait_for(|&durable| durable >= ticket).await;
+            // Acknowledge only what a finished sync covers: if the sync thread stopped
+            // without covering it, say so rather than "ok".
+            db.sync_outcome(ticket).unwrap_or_else(|| {
+                Err(kvsql_engine::Error::Storage(
+                    "the commit was written but the log sync stopped before covering it; \
+                     it may not survive a power loss"
+                        .into(),
+                ))
+            })
+        }
     };
-    let _ = synced.wait_for(|&durable| durable >= ticket).await;
-    // Acknowledge only what a finished sync covers: if the sync thread stopped without
-    // covering it, say so rather than "ok".
-    let durable = db.sync_outcome(ticket).unwrap_or_else(|| {
-        Err(kvsql_engine::Error::Storage(
-            "the commit was written but the log sync stopped before covering it; it may \
-             not survive a power loss"
-                .into(),
-        ))
-    });
     match durable {
         Ok(()) => responses,
         Err(e) => vec![pb::Response {

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kvsql_protocol::{Client, Error};
+use kvsql_protocol::{Client, Error, ToValue};
 
 use crate::rng::Rng;
 use crate::{TestServer, runtime, scalar};
@@ -63,8 +63,10 @@ fn row_sql(id: i64, writer: i64, grp: i64, gsize: usize) -> String {
     )
 }
 
-/// One writer: single-row inserts, multi-row inserts and transactions (two rows and a
-/// transfer between accounts), until the server goes away.
+/// One writer: single-row inserts (as SQL text, and prepared: the server runs those on
+/// the connection's thread and acknowledges them after one write of the log for many
+/// sessions' commits), multi-row inserts and transactions (two rows and a transfer
+/// between accounts), until the server goes away.
 async fn writer(
     addr: std::net::SocketAddr,
     writer: i64,
@@ -75,11 +77,17 @@ async fn writer(
     let Ok(client) = Client::connect(addr).await else {
         return;
     };
+    let Ok(prepared) = client
+        .prepare("INSERT INTO items VALUES ($1, $2, $3, $4, $5, $6)")
+        .await
+    else {
+        return;
+    };
     let mut next_id = first_id;
     loop {
-        let kind = rng.below(3);
+        let kind = rng.below(4);
         let size = match kind {
-            0 => 1,
+            0 | 3 => 1,
             1 => 2 + rng.below(4) as usize,
             _ => 2,
         };
@@ -95,6 +103,11 @@ async fn writer(
         ledger.lock().unwrap().in_doubt.push(write.clone());
         let outcome: Result<(), Error> = if kind < 2 {
             client.execute(insert.as_str(), &[]).await.map(drop)
+        } else if kind == 3 {
+            let id = ids[0];
+            let (tag, pad) = (format!("t{}", id % TAGS), "x".repeat((id % 50) as usize));
+            let params: [&(dyn ToValue + Sync); 6] = [&id, &writer, &grp, &1i64, &tag, &pad];
+            client.execute(&prepared, &params).await.map(drop)
         } else {
             let from = rng.below(ACCOUNTS as u64) as i64;
             let to = (from + 1 + rng.below(ACCOUNTS as u64 - 1) as i64) % ACCOUNTS;

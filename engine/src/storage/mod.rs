@@ -96,10 +96,19 @@ pub trait Store: Send + Sync + 'static {
         value
     }
 
-    /// For a store that syncs every commit: a transaction whose commit does not wait for
-    /// the sync; the caller makes it durable through [`Store::wal_sync`] (group commit).
+    /// A transaction whose commit neither waits for the log's sync nor writes the log
+    /// out to the OS: before acknowledging it, the caller makes it durable through
+    /// [`Store::wal_sync`] (group commit) in a store that syncs every commit, and with
+    /// [`Store::flush_log`] otherwise (one write of the log for many commits).
     fn begin_unsynced(&self) -> Result<Box<dyn Transaction>> {
         self.begin()
+    }
+
+    /// Hands every commit made so far to the OS, so that a crash of the process no
+    /// longer loses it (a power loss still may, without a sync): what an unsynced
+    /// commit needs before it is acknowledged.
+    fn flush_log(&self) -> Result<()> {
+        Ok(())
     }
 
     /// A transaction for one statement that writes many rows (a multi-row INSERT):

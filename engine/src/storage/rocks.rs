@@ -10,6 +10,7 @@
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rocksdb::{
     DBAccess, DBRawIteratorWithThreadMode, DBWithThreadMode, ErrorKind, MultiThreaded,
@@ -43,6 +44,40 @@ pub struct RocksStore {
     rows: Option<Arc<RowCache>>,
     /// Commits pass it shared, bulk writes exclusively (see [`Gate`]).
     gate: Arc<Gate>,
+    /// How far commits that left the log in memory have been written out.
+    log: Arc<LogCounts>,
+}
+
+/// Commits that left their log records in RocksDB's buffer (`begin_unsynced`), counted,
+/// and how many of them a finished `flush_wal` is known to cover: a `flush_log` with
+/// nothing new to write out returns without touching RocksDB.
+#[derive(Default)]
+struct LogCounts {
+    /// Bumped after each such commit.
+    written: AtomicU64,
+    /// Every commit up to this count is in the OS.
+    flushed: AtomicU64,
+}
+
+impl LogCounts {
+    /// Counts a commit whose records are in the buffer, and writes them out at once if
+    /// `flush`.
+    fn committed(&self, db: &Db, flush: bool) -> Result<()> {
+        self.written.fetch_add(1, Ordering::AcqRel);
+        if flush { self.flush(db) } else { Ok(()) }
+    }
+
+    fn flush(&self, db: &Db) -> Result<()> {
+        // Every commit counted by now finished writing its records to the buffer, so a
+        // flush that starts after this read covers them all.
+        let written = self.written.load(Ordering::Acquire);
+        if self.flushed.load(Ordering::Acquire) >= written {
+            return Ok(());
+        }
+        db.flush_wal(false).map_err(storage_error)?;
+        self.flushed.fetch_max(written, Ordering::AcqRel);
+        Ok(())
+    }
 }
 
 impl RocksStore {
@@ -76,6 +111,10 @@ impl RocksStore {
         // the memtable's skiplist search.
         options.set_memtable_prefix_bloom_ratio(0.02);
         options.set_memtable_whole_key_filtering(true);
+        // Commits append to the log in memory; a commit is handed to the OS by a
+        // `flush_wal` after it (see `RocksTransaction::commit`), or, for commits begun
+        // unsynced, by the caller's one `Store::flush_log` for many of them.
+        options.set_manual_wal_flush(true);
         let mut table = rocksdb::BlockBasedOptions::default();
         let cache = rocksdb::Cache::new_lru_cache(cache_bytes);
         table.set_block_cache(&cache);
@@ -110,6 +149,7 @@ impl RocksStore {
             durability,
             rows: RowCache::new(DEFAULT_ROW_CACHE_BYTES).map(Arc::new),
             gate: Arc::new(Gate::default()),
+            log: Arc::default(),
         })
     }
 }
@@ -180,7 +220,11 @@ fn scan_options(
 }
 
 impl RocksStore {
-    fn begin_with(&self, write_options: &WriteOptions) -> Result<Box<dyn Transaction>> {
+    fn begin_with(
+        &self,
+        write_options: &WriteOptions,
+        flush_log: bool,
+    ) -> Result<Box<dyn Transaction>> {
         let txn = self.db.transaction_opt(write_options, &self.txn_options);
         // SAFETY: the transaction borrows the database; `RocksTransaction` holds an `Arc`
         // of that database and drops the transaction first (field order), so the borrow
@@ -194,27 +238,29 @@ impl RocksStore {
             rows: self.rows.clone(),
             written: Vec::new(),
             gate: self.gate.clone(),
+            flush_log,
+            log: self.log.clone(),
         }))
     }
 }
 
 impl Store for RocksStore {
     fn begin(&self) -> Result<Box<dyn Transaction>> {
-        self.begin_with(&self.write_options)
+        // A synced commit writes the log out (and syncs it) inside RocksDB.
+        self.begin_with(&self.write_options, self.durability != Durability::Sync)
     }
 
     fn begin_unsynced(&self) -> Result<Box<dyn Transaction>> {
-        if self.durability == Durability::Sync {
-            self.begin_with(&WriteOptions::default())
-        } else {
-            self.begin()
-        }
+        self.begin_with(&WriteOptions::default(), false)
     }
 
     fn begin_bulk(&self, unsynced: bool) -> Result<Box<dyn Transaction>> {
         let mut write_options = WriteOptions::default();
-        write_options.set_sync(self.durability == Durability::Sync && !unsynced);
+        let synced = self.durability == Durability::Sync && !unsynced;
+        write_options.set_sync(synced);
         Ok(Box::new(BulkTransaction {
+            flush_log: !unsynced && !synced,
+            log: self.log.clone(),
             db: self.db.clone(),
             gate: self.gate.clone(),
             held: None,
@@ -225,6 +271,10 @@ impl Store for RocksStore {
             rows: self.rows.clone(),
             written: Vec::new(),
         }))
+    }
+
+    fn flush_log(&self) -> Result<()> {
+        self.log.flush(&self.db)
     }
 
     fn wal_sync(&self) -> Option<super::group_sync::SyncFn> {
@@ -369,6 +419,9 @@ struct RocksTransaction {
     written: Vec<u64>,
     /// Passed shared by the commit.
     gate: Arc<Gate>,
+    /// Whether the commit writes the log out to the OS itself (see [`Store::flush_log`]).
+    flush_log: bool,
+    log: Arc<LogCounts>,
 }
 
 /// Read options pinned to `txn`'s snapshot.
@@ -450,6 +503,8 @@ impl Transaction for RocksTransaction {
             rows,
             written,
             gate,
+            flush_log,
+            log,
         } = *self;
         drop(reads);
         if !dirty {
@@ -459,7 +514,8 @@ impl Transaction for RocksTransaction {
         // Cached reads of the written keys stop before the commit and are forgotten
         // after it (when `_writing` drops), whether it succeeds or not.
         let _writing = rows.as_deref().map(|rows| rows.writing(written));
-        txn.commit().map_err(map_commit_error)
+        txn.commit().map_err(map_commit_error)?;
+        log.committed(&_db, flush_log)
     }
 
     fn rollback(self: Box<Self>) -> Result<()> {
@@ -482,6 +538,9 @@ struct BulkTransaction {
     own: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     folded: usize,
     write_options: WriteOptions,
+    /// Whether the commit writes the log out to the OS itself (see [`Store::flush_log`]).
+    flush_log: bool,
+    log: Arc<LogCounts>,
     rows: Option<Arc<RowCache>>,
     written: Vec<u64>,
 }
@@ -608,7 +667,8 @@ impl Transaction for BulkTransaction {
         let batch = std::mem::take(&mut self.batch);
         self.db
             .write_opt(batch, &self.write_options)
-            .map_err(storage_error)
+            .map_err(storage_error)?;
+        self.log.committed(&self.db, self.flush_log)
     }
 
     fn rollback(self: Box<Self>) -> Result<()> {
