@@ -7,6 +7,7 @@
 
 #![allow(unsafe_code)]
 
+use std::cell::Cell;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
@@ -48,6 +49,9 @@ pub struct RocksStore {
     gate: Arc<Gate>,
     /// How far commits that left the log in memory have been written out.
     log: Arc<LogCounts>,
+    /// The block cache (kept for its usage figure).
+    #[cfg_attr(not(test), allow(dead_code))]
+    cache: rocksdb::Cache,
 }
 
 /// Commits that left their log records in RocksDB's buffer (`begin_unsynced`), counted,
@@ -157,6 +161,7 @@ impl RocksStore {
             rows: RowCache::new(DEFAULT_ROW_CACHE_BYTES).map(Arc::new),
             gate: Arc::new(Gate::default()),
             log: Arc::default(),
+            cache,
         })
     }
 }
@@ -184,6 +189,8 @@ impl ReadOnlyStore {
 impl Store for ReadOnlyStore {
     fn begin(&self) -> Result<Box<dyn Transaction>> {
         Ok(Box::new(DirectRead {
+            snapshot: None,
+            scanned: Cell::new(0),
             db: ReadDb::ReadOnly(self.db.clone()),
             refusal: Error::ReadOnly(self.why.clone()),
         }))
@@ -196,13 +203,24 @@ impl Store for ReadOnlyStore {
 
 /// Read options bounded to `range` (None when it is empty), and an excluded start key
 /// for the scan to skip.
+/// Rows a transaction's scans read through RocksDB's block cache; its later scans read
+/// around it. The blocks of short scans stay cached for the next ones, while a long
+/// scan (a full-table SELECT, read in runs of rows) does not push every block it passes
+/// into the cache, where they would evict what point reads use, and grow the server by
+/// the whole cache (256 MiB by default) while it streams a result to a slow client.
+const CACHED_SCAN_ROWS: usize = 10_000;
+
+/// Read options for a scan of `range` by a transaction whose scans passed `scanned` rows
+/// so far, and the excluded start key to skip (None for an empty range).
 fn scan_options(
     range: &KeyRange,
     mut options: ReadOptions,
+    scanned: &Cell<usize>,
 ) -> Option<(ReadOptions, Option<Vec<u8>>)> {
     if range.is_empty() {
         return None;
     }
+    options.fill_cache(scanned.get() < CACHED_SCAN_ROWS);
     let skip = match &range.start {
         Bound::Included(start) => {
             options.set_iterate_lower_bound(start.clone());
@@ -247,6 +265,7 @@ impl RocksStore {
             gate: self.gate.clone(),
             flush_log,
             log: self.log.clone(),
+            scanned: Cell::new(0),
         }))
     }
 }
@@ -304,6 +323,8 @@ impl Store for RocksStore {
 
     fn begin_read(&self) -> Result<Box<dyn Transaction>> {
         Ok(Box::new(DirectRead {
+            snapshot: None,
+            scanned: Cell::new(0),
             db: ReadDb::Live(self.db.clone()),
             refusal: Error::Storage(
                 "internal: a write through the reader of a read-only statement".into(),
@@ -338,9 +359,15 @@ impl Store for RocksStore {
 
 /// Reads straight from the database and refuses writes: every transaction of a
 /// read-only directory, and a statement that reads once (see [`Store::begin_read`]). A
-/// get sees the latest commit, a scan the database as of its start (RocksDB iterators
-/// hold an implicit snapshot).
+/// get sees the latest commit; scans see the database as of the first scan (an explicit
+/// snapshot, so that a result read in runs, each from a new iterator, is one state).
 struct DirectRead {
+    /// What the scans of a live database read (taken at the first): a statement
+    /// scanning in runs of rows, each from a new iterator, reads one state throughout.
+    /// Declared before `db`, whose database it borrows: dropped first.
+    snapshot: Option<rocksdb::SnapshotWithThreadMode<'static, Db>>,
+    /// Rows passed by the scans so far (see [`CACHED_SCAN_ROWS`]).
+    scanned: Cell<usize>,
     db: ReadDb,
     /// What a write gets.
     refusal: Error,
@@ -349,6 +376,29 @@ struct DirectRead {
 enum ReadDb {
     ReadOnly(Arc<DBWithThreadMode<MultiThreaded>>),
     Live(Arc<Db>),
+}
+
+impl DirectRead {
+    /// Options reading from the snapshot of the first scan (of a live database: nothing
+    /// commits to a read-only one).
+    fn read_options(&mut self) -> ReadOptions {
+        let mut options = ReadOptions::default();
+        if let ReadDb::Live(db) = &self.db {
+            let snapshot = self.snapshot.get_or_insert_with(|| {
+                // SAFETY: the snapshot borrows the database, which `self.db` keeps alive
+                // (an `Arc`) for as long as the snapshot: it is declared first, so it
+                // is dropped (and released) first.
+                unsafe {
+                    std::mem::transmute::<
+                        rocksdb::SnapshotWithThreadMode<'_, Db>,
+                        rocksdb::SnapshotWithThreadMode<'static, Db>,
+                    >(db.snapshot())
+                }
+            });
+            options.set_snapshot(snapshot);
+        }
+        options
+    }
 }
 
 impl Transaction for DirectRead {
@@ -369,29 +419,39 @@ impl Transaction for DirectRead {
     }
 
     fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_> {
-        let Some((options, skip)) = scan_options(&range, ReadOptions::default()) else {
+        let options = self.read_options();
+        let Some((options, skip)) = scan_options(&range, options, &self.scanned) else {
             return Box::new(std::iter::empty());
         };
+        let passed = Some(&self.scanned);
         match &self.db {
-            ReadDb::ReadOnly(db) => {
-                Box::new(RocksScan::new(db.raw_iterator_opt(options), reverse, skip))
-            }
-            ReadDb::Live(db) => {
-                Box::new(RocksScan::new(db.raw_iterator_opt(options), reverse, skip))
-            }
+            ReadDb::ReadOnly(db) => Box::new(RocksScan::new(
+                db.raw_iterator_opt(options),
+                reverse,
+                skip,
+                passed,
+            )),
+            ReadDb::Live(db) => Box::new(RocksScan::new(
+                db.raw_iterator_opt(options),
+                reverse,
+                skip,
+                passed,
+            )),
         }
     }
 
     fn scan_each(&mut self, range: KeyRange, reverse: bool, f: &mut Visit<'_>) -> Result<()> {
-        let Some((options, skip)) = scan_options(&range, ReadOptions::default()) else {
+        let options = self.read_options();
+        let Some((options, skip)) = scan_options(&range, options, &self.scanned) else {
             return Ok(());
         };
+        let passed = Some(&self.scanned);
         match &self.db {
             ReadDb::ReadOnly(db) => {
-                RocksScan::new(db.raw_iterator_opt(options), reverse, skip).visit(f)
+                RocksScan::new(db.raw_iterator_opt(options), reverse, skip, passed).visit(f)
             }
             ReadDb::Live(db) => {
-                RocksScan::new(db.raw_iterator_opt(options), reverse, skip).visit(f)
+                RocksScan::new(db.raw_iterator_opt(options), reverse, skip, passed).visit(f)
             }
         }
     }
@@ -429,6 +489,8 @@ struct RocksTransaction {
     /// Whether the commit writes the log out to the OS itself (see [`Store::flush_log`]).
     flush_log: bool,
     log: Arc<LogCounts>,
+    /// Rows passed by the scans so far (see [`CACHED_SCAN_ROWS`]).
+    scanned: Cell<usize>,
 }
 
 /// Read options pinned to `txn`'s snapshot.
@@ -478,22 +540,27 @@ impl Transaction for RocksTransaction {
     }
 
     fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_> {
-        match scan_options(&range, snapshot_reads(&self.txn)) {
+        match scan_options(&range, snapshot_reads(&self.txn), &self.scanned) {
             None => Box::new(std::iter::empty()),
             Some((options, skip)) => Box::new(RocksScan::new(
                 self.txn.raw_iterator_opt(options),
                 reverse,
                 skip,
+                Some(&self.scanned),
             )),
         }
     }
 
     fn scan_each(&mut self, range: KeyRange, reverse: bool, f: &mut Visit<'_>) -> Result<()> {
-        match scan_options(&range, snapshot_reads(&self.txn)) {
+        match scan_options(&range, snapshot_reads(&self.txn), &self.scanned) {
             None => Ok(()),
-            Some((options, skip)) => {
-                RocksScan::new(self.txn.raw_iterator_opt(options), reverse, skip).visit(f)
-            }
+            Some((options, skip)) => RocksScan::new(
+                self.txn.raw_iterator_opt(options),
+                reverse,
+                skip,
+                Some(&self.scanned),
+            )
+            .visit(f),
         }
     }
 
@@ -512,6 +579,7 @@ impl Transaction for RocksTransaction {
             gate,
             flush_log,
             log,
+            scanned: _,
         } = *self;
         drop(reads);
         if !dirty {
@@ -641,10 +709,11 @@ impl Transaction for BulkTransaction {
 
     fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_> {
         self.ready();
-        let Some((options, skip)) = scan_options(&range, ReadOptions::default()) else {
+        let Some((options, skip)) = scan_options(&range, ReadOptions::default(), &Cell::new(0))
+        else {
             return Box::new(std::iter::empty());
         };
-        let stored = RocksScan::new(self.db.raw_iterator_opt(options), reverse, skip);
+        let stored = RocksScan::new(self.db.raw_iterator_opt(options), reverse, skip, None);
         let own = self.own.range((range.start, range.end));
         let own: OwnWrites = if reverse {
             Box::new(own.rev())
@@ -769,6 +838,8 @@ struct RocksScan<'a, D: DBAccess> {
     /// An excluded start key, skipped if met.
     skip: Option<Vec<u8>>,
     done: bool,
+    /// The transaction's count of rows passed by its scans.
+    passed: Option<&'a Cell<usize>>,
 }
 
 impl<'a, D: DBAccess> RocksScan<'a, D> {
@@ -776,6 +847,7 @@ impl<'a, D: DBAccess> RocksScan<'a, D> {
         mut iter: DBRawIteratorWithThreadMode<'a, D>,
         reverse: bool,
         skip: Option<Vec<u8>>,
+        passed: Option<&'a Cell<usize>>,
     ) -> Self {
         if reverse {
             iter.seek_to_last();
@@ -787,6 +859,18 @@ impl<'a, D: DBAccess> RocksScan<'a, D> {
             reverse,
             skip,
             done: false,
+            passed,
+        }
+    }
+
+    fn advance(&mut self) {
+        if self.reverse {
+            self.iter.prev();
+        } else {
+            self.iter.next();
+        }
+        if let Some(passed) = self.passed {
+            passed.set(passed.get() + 1);
         }
     }
 }
@@ -802,11 +886,7 @@ impl<D: DBAccess> RocksScan<'_, D> {
                     return Ok(());
                 }
             }
-            if self.reverse {
-                self.iter.prev();
-            } else {
-                self.iter.next();
-            }
+            self.advance();
         }
         self.iter.status().map_err(storage_error)
     }
@@ -831,11 +911,7 @@ impl<D: DBAccess> Iterator for RocksScan<'_, D> {
                 let value = self.iter.value().expect("valid iterator has a value");
                 Some((key.to_vec(), value.to_vec()))
             };
-            if self.reverse {
-                self.iter.prev();
-            } else {
-                self.iter.next();
-            }
+            self.advance();
             if let Some(item) = item {
                 return Some(Ok(item));
             }
@@ -861,6 +937,134 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// Reads the pairs under `prefix` in runs of `run` pairs, each run a new scan placed
+    /// past the last key of the one before (as the executor streams a long result);
+    /// `between` runs after the first run.
+    fn scan_in_runs(
+        txn: &mut dyn Transaction,
+        prefix: &[u8],
+        run: usize,
+        reverse: bool,
+        mut between: impl FnMut(),
+    ) -> Vec<KeyValue> {
+        let mut range = KeyRange::prefix(prefix);
+        let mut seen = Vec::new();
+        loop {
+            let got: Vec<KeyValue> = txn
+                .scan(range.clone(), reverse)
+                .take(run)
+                .map(Result::unwrap)
+                .collect();
+            let Some((last, _)) = got.last() else { break };
+            if reverse {
+                range.end = Bound::Excluded(last.clone());
+            } else {
+                range.start = Bound::Excluded(last.clone());
+            }
+            let full = got.len() == run;
+            let first = seen.is_empty();
+            seen.extend(got);
+            if first {
+                between();
+            }
+            if !full {
+                break;
+            }
+        }
+        seen
+    }
+
+    /// A statement outside a transaction that reads a long result in runs of rows, each
+    /// from a new iterator, reads one state throughout: commits that delete, add and
+    /// change rows after its first run are not seen by the later runs.
+    #[test]
+    fn a_read_outside_a_transaction_sees_one_state_across_its_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(dir.path(), Durability::Process).unwrap();
+        let key = |i: usize| format!("k{i:05}").into_bytes();
+        let mut setup = store.begin().unwrap();
+        for i in 0..3000 {
+            setup.set(&key(i), b"old").unwrap();
+        }
+        setup.commit().unwrap();
+        for reverse in [false, true] {
+            let mut reader = store.begin_read().unwrap();
+            let seen = scan_in_runs(reader.as_mut(), b"k", 100, reverse, || {
+                let mut writer = store.begin().unwrap();
+                for i in (0..3000).step_by(2) {
+                    writer.delete(&key(i)).unwrap();
+                    writer.set(&key(i + 1), b"new").unwrap();
+                }
+                writer.set(b"k99999", b"added").unwrap();
+                writer.commit().unwrap();
+            });
+            let mut want: Vec<KeyValue> = (0..3000).map(|i| (key(i), b"old".to_vec())).collect();
+            if reverse {
+                want.reverse();
+            }
+            assert_eq!(seen.len(), want.len(), "reverse {reverse}");
+            assert!(
+                seen == want,
+                "reverse {reverse}: a later run saw a later commit"
+            );
+            drop(reader);
+            let mut reset = store.begin().unwrap();
+            for i in 0..3000 {
+                reset.set(&key(i), b"old").unwrap();
+            }
+            reset.delete(b"k99999").unwrap();
+            reset.commit().unwrap();
+        }
+    }
+
+    /// A long scan (read in runs, inside a transaction or not) leaves the block cache
+    /// about as it found it, past its first [`CACHED_SCAN_ROWS`] rows; a short one
+    /// fills it, so that the next short scan of those rows finds them there.
+    #[test]
+    fn a_long_scan_does_not_fill_the_block_cache_and_a_short_one_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(dir.path(), Durability::Process).unwrap();
+        let rows = 100_000;
+        let mut setup = store.begin().unwrap();
+        for i in 0..rows {
+            let value = format!("{i:0100}");
+            setup
+                .set(format!("k{i:06}").as_bytes(), value.as_bytes())
+                .unwrap();
+        }
+        setup.commit().unwrap();
+        store.flush().unwrap();
+        // 100,000 rows of about 110 bytes: some 11 MB of blocks.
+        let before = store.cache.get_usage();
+        for in_transaction in [false, true] {
+            let mut reader = if in_transaction {
+                store.begin().unwrap()
+            } else {
+                store.begin_read().unwrap()
+            };
+            let seen = scan_in_runs(reader.as_mut(), b"k", 4096, false, || {});
+            assert_eq!(seen.len(), rows);
+            let grown = store.cache.get_usage() - before;
+            assert!(
+                grown < 4 << 20,
+                "a long scan grew the block cache by {grown} bytes"
+            );
+        }
+        let before = store.cache.get_usage();
+        let mut reader = store.begin_read().unwrap();
+        let seen: Vec<KeyValue> = reader
+            .scan(KeyRange::prefix(b"k05"), false)
+            .take(2000)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(seen.len(), 2000);
+        let used = store.cache.get_usage();
+        assert!(
+            used >= before + 100_000,
+            "a short scan of 2,000 rows did not fill the block cache ({before} -> {used} bytes)"
+        );
     }
 
     /// A bulk write reads the latest commits overlaid with its own writes (gets, many
