@@ -1067,8 +1067,6 @@ mod tests {
         );
     }
 
-    /// A bulk write reads the latest commits overlaid with its own writes (gets, many
-    /// gets and scans both ways, also after writes), and its commit lands whole.
     /// A bulk write looks many keys up with one iterator walked in key order: for any
     /// keys, in any order and with repeats, over stored keys in the memtable and in
     /// table files, sparse and dense, it reads what one get per key reads.
@@ -1119,6 +1117,8 @@ mod tests {
         assert_eq!(bulk.get(&key(31)).unwrap(), None);
     }
 
+    /// A bulk write reads the latest commits overlaid with its own writes (gets, many
+    /// gets and scans both ways, also after writes), and its commit lands whole.
     #[test]
     fn a_bulk_write_sees_commits_and_its_own_writes_and_lands_whole() {
         let dir = tempfile::tempdir().unwrap();
