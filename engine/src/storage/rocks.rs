@@ -1021,7 +1021,7 @@ mod tests {
 
     /// A long scan (read in runs, inside a transaction or not) leaves the block cache
     /// about as it found it, past its first [`CACHED_SCAN_ROWS`] rows; a short one
-    /// fills it, so that the next short scan of those rows finds them there.
+    /// fills it with the blocks it read.
     #[test]
     fn a_long_scan_does_not_fill_the_block_cache_and_a_short_one_does() {
         let dir = tempfile::tempdir().unwrap();
