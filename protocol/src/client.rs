@@ -53,8 +53,35 @@ enum Replies {
         Box<Collector>,
         oneshot::Sender<Result<Vec<QueryResult>, Error>>,
     ),
+    /// The requests of a [`Pipeline`], one collector each, in order; the results go
+    /// over together once the last request ends.
+    Batch(Box<Batch>),
     /// Nobody reads them (a rollback or cancel sent from a destructor).
     Discard,
+}
+
+/// The requests of a pipeline being answered.
+struct Batch {
+    /// One per request, in the order sent.
+    collectors: Vec<Collector>,
+    /// Results of the requests answered so far.
+    results: Vec<Result<Vec<QueryResult>, Error>>,
+    tx: oneshot::Sender<Vec<Result<Vec<QueryResult>, Error>>>,
+}
+
+impl Batch {
+    /// Takes in the next response; true once every request has ended.
+    fn feed(&mut self, response: pb::Response, last: bool) -> bool {
+        let Some(collector) = self.collectors.get_mut(self.results.len()) else {
+            return true;
+        };
+        collector.feed(response);
+        if last {
+            let done = std::mem::replace(collector, Collector::new(0, None));
+            self.results.push(done.finish());
+        }
+        self.results.len() == self.collectors.len()
+    }
 }
 
 /// What callers share with the writer and reader tasks: requests encoded and not yet
@@ -379,6 +406,16 @@ impl Client {
         Ok(())
     }
 
+    /// Starts a [`Pipeline`]: requests sent together with one write and answered
+    /// together, without a round trip each.
+    pub fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline {
+            client: self,
+            frames: Vec::new(),
+            collectors: Vec::new(),
+        }
+    }
+
     /// The server's address and this session's id and cancel key.
     pub(crate) fn cancel_parts(
         &self,
@@ -389,6 +426,94 @@ impl Client {
             self.server.cancel_key,
             self.tls.clone(),
         )
+    }
+}
+
+/// Requests queued to go to the server together (from [`Client::pipeline`]): `run`
+/// writes them all at once and waits for all their answers, as `redis-cli --pipe` or a
+/// pipelined `redis-benchmark` does. Each request runs on its own, as if sent alone: one
+/// that fails does not stop the others (inside a transaction, a failure aborts it, and
+/// the requests after it fail too).
+///
+/// ```no_run
+/// # async fn demo(client: &kvsql_protocol::Client) -> Result<(), kvsql_protocol::Error> {
+/// let select = client.prepare("SELECT name FROM t WHERE id = $1").await?;
+/// let mut pipeline = client.pipeline();
+/// for id in 1..=16i64 {
+///     pipeline.query(&select, &[&id]);
+/// }
+/// for result in pipeline.run().await {
+///     let rows = result?.pop().map(|r| r.rows).unwrap_or_default();
+///     println!("{} row(s)", rows.len());
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Pipeline<'c> {
+    client: &'c Client,
+    /// The requests, encoded.
+    frames: Vec<u8>,
+    collectors: Vec<Collector>,
+}
+
+impl Pipeline<'_> {
+    /// Adds a statement (text or prepared) with its parameters; its result is at the
+    /// same position in what [`Pipeline::run`] returns.
+    pub fn query<S: crate::ToStatement + ?Sized>(
+        &mut self,
+        statement: &S,
+        params: crate::Params<'_>,
+    ) -> &mut Self {
+        let id = self.client.next_id.fetch_add(1, Ordering::Relaxed);
+        let request = pb::Request {
+            id,
+            kind: Some(statement.request(crate::typed::wire_params(params), 0)),
+        };
+        codec::encode_frame(&request, &mut self.frames);
+        self.collectors
+            .push(Collector::new(id, statement.known_columns()));
+        self
+    }
+
+    /// Requests added so far.
+    pub fn len(&self) -> usize {
+        self.collectors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.collectors.is_empty()
+    }
+
+    /// Sends every request with one write and returns each one's results, in the order
+    /// added. If the connection ends first, the requests not answered yet get
+    /// [`Error::Closed`].
+    pub async fn run(self) -> Vec<Result<Vec<QueryResult>, Error>> {
+        let count = self.collectors.len();
+        if count == 0 {
+            return Vec::new();
+        }
+        let (tx, rx) = oneshot::channel();
+        let batch = Batch {
+            results: Vec::with_capacity(count),
+            collectors: self.collectors,
+            tx,
+        };
+        let shared = &self.client.handle.0;
+        let was_empty = {
+            let mut outbox = shared.outbox.lock().expect("poisoned");
+            if outbox.closed {
+                return (0..count).map(|_| Err(Error::Closed)).collect();
+            }
+            let was_empty = outbox.buf.is_empty();
+            outbox.buf.extend_from_slice(&self.frames);
+            outbox.waiting.push_back(Replies::Batch(Box::new(batch)));
+            was_empty
+        };
+        if was_empty {
+            shared.wake.notify_one();
+        }
+        let mut results = rx.await.unwrap_or_default();
+        results.resize_with(count, || Err(Error::Closed));
+        results
     }
 }
 
@@ -592,13 +717,25 @@ async fn read_loop(reader: BufReader<ReadHalf>, shared: Arc<Shared>) {
                 let _ = sender.send(response).await;
             }
             Some(Replies::Whole(collector, _)) => collector.feed(response),
+            Some(Replies::Batch(batch)) => {
+                if batch.feed(response, last)
+                    && let Some(Replies::Batch(batch)) = current.take()
+                {
+                    let _ = batch.tx.send(batch.results);
+                }
+                continue;
+            }
             Some(Replies::Discard) | None => {}
         }
         if last && let Some(Replies::Whole(collector, tx)) = current.take() {
             let _ = tx.send(collector.finish());
         }
     }
-    // The connection ended: dropping the queued replies tells every waiter.
+    // The connection ended: a pipeline keeps the answers it got (the rest are
+    // `Closed`), and dropping the queued replies tells every other waiter.
+    if let Some(Replies::Batch(batch)) = current.take() {
+        let _ = batch.tx.send(batch.results);
+    }
     let mut outbox = shared.outbox.lock().expect("poisoned");
     outbox.closed = true;
     outbox.waiting.clear();

@@ -34,7 +34,7 @@ pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/kvsql.v1.rs"));
 }
 
-pub use client::{Client, QueryResult, ServerInfo};
+pub use client::{Client, Pipeline, QueryResult, ServerInfo};
 pub use config::Config;
 pub use error::Error;
 pub use row::{Column, ColumnType, FromValue, Row, RowIndex, Value};

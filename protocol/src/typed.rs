@@ -88,7 +88,7 @@ impl<T: ToValue> ToValue for Option<T> {
 /// Parameters as the driver's methods take them: `&[&1, &"text", &None::<i64>]`.
 pub type Params<'a> = &'a [&'a (dyn ToValue + Sync)];
 
-fn wire_params(params: Params<'_>) -> Vec<pb::Value> {
+pub(crate) fn wire_params(params: Params<'_>) -> Vec<pb::Value> {
     params
         .iter()
         .map(|p| pb::Value::from(p.to_value()))

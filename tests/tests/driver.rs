@@ -231,6 +231,76 @@ fn a_hundred_requests_in_flight_from_many_tasks_share_one_connection() {
     });
 }
 
+/// A pipeline's requests go out together and each gets its own answer, in order: rows,
+/// a write's count, an error that stops nothing after it, text and prepared alike; a
+/// pipeline and single requests from other tasks share the connection.
+#[test]
+fn a_pipeline_answers_each_request_in_order_and_a_failure_stops_nothing_else() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let c = Client::connect(server.addr()).await.unwrap();
+        c.batch_execute("CREATE TABLE p (id INTEGER PRIMARY KEY, v TEXT)")
+            .await
+            .unwrap();
+        let insert = c.prepare("INSERT INTO p VALUES ($1, $2)").await.unwrap();
+        let select = c.prepare("SELECT v FROM p WHERE id = $1").await.unwrap();
+        assert!(c.pipeline().run().await.is_empty());
+
+        let mut pipeline = c.pipeline();
+        for id in 1..=20i64 {
+            pipeline.query(&insert, &[&id, &format!("v{id}")]);
+        }
+        // A duplicate key, then requests after it: only the duplicate fails.
+        pipeline.query(&insert, &[&5i64, &"again"]);
+        pipeline.query("SELECT count(*) FROM p", &[]);
+        pipeline.query(&select, &[&20i64]);
+        assert_eq!(pipeline.len(), 23);
+        let results = pipeline.run().await;
+        assert_eq!(results.len(), 23);
+        for (i, result) in results[..20].iter().enumerate() {
+            let result = result
+                .as_ref()
+                .unwrap_or_else(|e| panic!("insert {i}: {e}"));
+            assert_eq!(result[0].rows_affected, 1);
+        }
+        assert_eq!(results[20].as_ref().unwrap_err().code(), "23505");
+        let count = results[21].as_ref().unwrap();
+        assert_eq!(count[0].rows[0].get::<i64>(0).unwrap(), 20);
+        let row = &results[22].as_ref().unwrap()[0].rows[0];
+        assert_eq!(row.get::<String>("v").unwrap(), "v20");
+
+        // Pipelines from many tasks at once, and single requests among them.
+        let mut tasks = Vec::new();
+        for t in 0..8i64 {
+            let (c, select) = (c.clone(), select.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut pipeline = c.pipeline();
+                let ids: Vec<i64> = (0..16).map(|i| (t * 16 + i) % 25 + 1).collect();
+                for id in &ids {
+                    pipeline.query(&select, &[id]);
+                }
+                let alone = c.query_opt(&select, &[&(t + 1)]).await.unwrap();
+                assert_eq!(
+                    alone.unwrap().get::<String>(0).unwrap(),
+                    format!("v{}", t + 1)
+                );
+                let results = pipeline.run().await;
+                for (id, result) in ids.iter().zip(results) {
+                    let rows = &result.unwrap()[0].rows;
+                    if *id <= 20 {
+                        assert_eq!(rows[0].get::<String>(0).unwrap(), format!("v{id}"));
+                    } else {
+                        assert!(rows.is_empty(), "row for absent id {id}");
+                    }
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+}
+
 #[test]
 fn whole_answers_queued_behind_a_stream_each_get_their_own_rows() {
     let server = TestServer::start();

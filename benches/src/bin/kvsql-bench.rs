@@ -1,6 +1,6 @@
 //! `kvsql-bench`: a load generator in the style of redis-benchmark and pgbench. It loads
-//! its own table, runs one workload over N connections (each with D requests in flight)
-//! using prepared statements, then prints throughput and latency percentiles.
+//! its own table, runs one workload over N connections (each sending D requests
+//! at a time) using prepared statements, then prints throughput and latency percentiles.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,7 +14,7 @@ use clap::{Parser, ValueEnum};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use hdrhistogram::Histogram;
-use kvsql_protocol::{Client, Error, Statement};
+use kvsql_protocol::{Client, Error, Pipeline, Statement};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Workload {
@@ -38,8 +38,8 @@ enum Workload {
     name = "kvsql-bench",
     about = "Load generator for kvsql: throughput and latency percentiles of one workload",
     long_about = "Loads a table of --keys rows of --value-size bytes (unless --no-load), then \
-        runs the workload over --connections connections, each keeping --pipeline requests in \
-        flight, for --duration seconds or --requests requests in all, using prepared \
+        runs the workload over --connections connections, each sending --pipeline requests at a \
+        time, for --duration seconds or --requests requests in all, using prepared \
         statements. Prints requests per second and latency p50 / p99 / p99.9 (and, with \
         --json, one JSON line for scripts). Always stops by itself."
 )]
@@ -50,7 +50,8 @@ struct Args {
     /// Connections (clients) in parallel.
     #[arg(short = 'c', long, default_value_t = 1)]
     connections: usize,
-    /// Requests in flight per connection.
+    /// Requests sent at once per connection (one write), answered before the next
+    /// batch, as redis-benchmark -P.
     #[arg(short = 'P', long, default_value_t = 1)]
     pipeline: usize,
     /// Run for this many seconds...
@@ -210,6 +211,61 @@ struct Prepared {
     all: Statement,
 }
 
+/// One request of the workload, with its parameters.
+enum Request {
+    Select(i64),
+    Insert(i64),
+    Update(i64),
+    Range(i64),
+}
+
+impl Request {
+    /// The next request of the workload (not for full scans).
+    fn next(args: &Args, shared: &Shared, rng: &mut Rng) -> Request {
+        let key = (rng.next() % args.keys.max(1)) as i64;
+        match args.workload {
+            Workload::PointSelect | Workload::FullScan => Request::Select(key),
+            Workload::Mixed if (rng.next() % 10_000) as f64 / 10_000.0 < args.read_ratio => {
+                Request::Select(key)
+            }
+            Workload::Update | Workload::Mixed => Request::Update(key),
+            Workload::Insert => {
+                Request::Insert(shared.next_insert.fetch_add(1, Ordering::Relaxed) as i64)
+            }
+            Workload::RangeScan => Request::Range(key.min(args.keys.saturating_sub(100) as i64)),
+        }
+    }
+
+    /// Adds the request to a pipeline.
+    fn add(&self, pipeline: &mut Pipeline<'_>, statements: &Prepared, value: &str) {
+        match self {
+            Request::Select(key) => pipeline.query(&statements.select, &[key]),
+            Request::Insert(id) => pipeline.query(&statements.insert, &[id, &value]),
+            Request::Update(key) => pipeline.query(&statements.update, &[key, &value]),
+            Request::Range(start) => pipeline.query(&statements.range, &[start]),
+        };
+    }
+
+    /// Sends the request alone.
+    async fn run(&self, client: &Client, statements: &Prepared, value: &str) -> Result<(), Error> {
+        match self {
+            Request::Select(key) => client.query(&statements.select, &[key]).await.map(drop),
+            Request::Insert(id) => client
+                .execute(&statements.insert, &[id, &value])
+                .await
+                .map(drop),
+            Request::Update(key) => client
+                .execute(&statements.update, &[key, &value])
+                .await
+                .map(drop),
+            Request::Range(start) => client.query(&statements.range, &[start]).await.map(drop),
+        }
+    }
+}
+
+/// Drives one connection: sends --pipeline requests at once (one write, as
+/// redis-benchmark -P does), waits for all their answers, and again, until the run ends.
+/// A request's latency is the time from its batch's send to the batch's last answer.
 async fn worker(
     client: Client,
     statements: Arc<Prepared>,
@@ -225,56 +281,54 @@ async fn worker(
     let mut latencies: Vec<u64> = Vec::with_capacity(LATENCY_RUN);
     let mut rng = Rng(seed | 1);
     let value = "w".repeat(args.value_size);
-    while shared.take() {
-        let key = (rng.next() % args.keys.max(1)) as i64;
-        let read = match args.workload {
-            Workload::Mixed => (rng.next() % 10_000) as f64 / 10_000.0 < args.read_ratio,
-            _ => false,
-        };
+    // A full scan streams on its own: one at a time per connection.
+    let depth = match args.workload {
+        Workload::FullScan => 1,
+        _ => args.pipeline.max(1),
+    };
+    let mut batch: Vec<Request> = Vec::with_capacity(depth);
+    loop {
+        batch.clear();
+        while batch.len() < depth && shared.take() {
+            batch.push(Request::next(&args, &shared, &mut rng));
+        }
+        if batch.is_empty() {
+            break;
+        }
         let started = Instant::now();
-        let result = loop {
-            let result = match args.workload {
-                Workload::PointSelect => client.query(&statements.select, &[&key]).await.map(drop),
-                Workload::Mixed if read => {
-                    client.query(&statements.select, &[&key]).await.map(drop)
-                }
-                Workload::Update | Workload::Mixed => client
-                    .execute(&statements.update, &[&key, &value])
-                    .await
-                    .map(drop),
-                Workload::Insert => {
-                    let id = shared.next_insert.fetch_add(1, Ordering::Relaxed) as i64;
-                    client
-                        .execute(&statements.insert, &[&id, &value])
-                        .await
-                        .map(drop)
-                }
-                Workload::RangeScan => {
-                    let start = key.min(args.keys.saturating_sub(100) as i64);
-                    client.query(&statements.range, &[&start]).await.map(drop)
-                }
-                Workload::FullScan => full_scan(&client, &statements.all, &shared, &args).await,
-            };
-            // Two writes to one row at once: the later commit gets 40001. Try again,
-            // as a client would; the latency includes the retries.
-            match result {
-                Err(e) if e.is_retryable() && !shared.stop.load(Ordering::Relaxed) => {
-                    shared.retries.fetch_add(1, Ordering::Relaxed);
-                }
-                other => break other,
+        let results: Vec<Result<(), Error>> = if args.workload == Workload::FullScan {
+            vec![full_scan(&client, &statements.all, &shared, &args).await]
+        } else if batch.len() == 1 {
+            vec![batch[0].run(&client, &statements, &value).await]
+        } else {
+            let mut pipeline = client.pipeline();
+            for request in &batch {
+                request.add(&mut pipeline, &statements, &value);
             }
+            let answers = pipeline.run().await;
+            answers.into_iter().map(|r| r.map(drop)).collect()
         };
-        let micros = started.elapsed().as_micros() as u64;
-        match result {
-            Ok(()) => {
-                latencies.push(micros.max(1));
-                if latencies.len() == LATENCY_RUN {
-                    record_all(&mut histogram, &mut latencies);
-                }
+        for (request, mut result) in batch.iter().zip(results) {
+            // Two writes to one row at once: the later commit gets 40001. Send it again,
+            // alone, as a client would; the latency includes the retries.
+            while let Err(e) = &result
+                && e.is_retryable()
+                && !shared.stop.load(Ordering::Relaxed)
+            {
+                shared.retries.fetch_add(1, Ordering::Relaxed);
+                result = request.run(&client, &statements, &value).await;
             }
-            Err(e) => {
-                if shared.errors.fetch_add(1, Ordering::Relaxed) < 3 {
-                    eprintln!("request failed: {e}");
+            match result {
+                Ok(()) => {
+                    latencies.push((started.elapsed().as_micros() as u64).max(1));
+                    if latencies.len() == LATENCY_RUN {
+                        record_all(&mut histogram, &mut latencies);
+                    }
+                }
+                Err(e) => {
+                    if shared.errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                        eprintln!("request failed: {e}");
+                    }
                 }
             }
         }
@@ -425,15 +479,13 @@ async fn run(args: Arc<Args>) -> Result<(), Error> {
                 .await?,
             all: client.prepare(&format!("SELECT * FROM {t}")).await?,
         });
-        for p in 0..args.pipeline.max(1) {
-            tasks.push(tokio::spawn(worker(
-                client.clone(),
-                statements.clone(),
-                shared.clone(),
-                args.clone(),
-                (c * 1000 + p) as u64 * 0x9E37_79B9 + 7,
-            )));
-        }
+        tasks.push(tokio::spawn(worker(
+            client,
+            statements,
+            shared.clone(),
+            args.clone(),
+            c as u64 * 0x9E37_79B9 + 7,
+        )));
     }
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("histogram");
     for task in tasks {
