@@ -728,15 +728,8 @@ impl Session {
         if let (Some(point), TxnState::Autocommit) = (&prepared.point_read, &self.txn)
             && let Some(key) = point.key(params)
         {
-            let row = point.read(&key, self.shared.store.as_ref());
             sink.columns(&prepared.columns)?;
-            let returned = match row? {
-                Some(row) => {
-                    sink.row(row)?;
-                    1
-                }
-                None => 0,
-            };
+            let returned = point.read(&key, self.shared.store.as_ref(), sink)?;
             return sink.complete(&Outcome {
                 tag: "SELECT",
                 rows_affected: 0,

@@ -254,7 +254,41 @@ fn prepared_point_selects_agree_with_the_general_path() {
             ],
         ),
     ];
-    for (fast, general, runs) in cases {
+    // A row wider than the shortcut decodes on the stack (20 columns), and values
+    // longer than the row cache copies onto the stack (2,000 bytes).
+    let columns: Vec<String> = (0..19).map(|i| format!("c{i} TEXT")).collect();
+    s.query(&format!(
+        "CREATE TABLE wide (id INTEGER PRIMARY KEY, {})",
+        columns.join(", ")
+    ))
+    .unwrap();
+    let values: Vec<String> = (0..19).map(|i| format!("'v{i}'")).collect();
+    s.query(&format!(
+        "INSERT INTO wide VALUES (1, {})",
+        values.join(", ")
+    ))
+    .unwrap();
+    s.query(&format!(
+        "INSERT INTO wide (id, c3) VALUES (2, '{}')",
+        "L".repeat(2000)
+    ))
+    .unwrap();
+    let one: &[Value] = &[Value::Integer(1)];
+    let two: &[Value] = &[Value::Integer(2)];
+    let whole_runs = [one, two, one];
+    let runs = [two, two, one];
+    let mut cases: Vec<(&str, &str, &[&[Value]])> = cases.to_vec();
+    cases.push((
+        "SELECT * FROM wide WHERE id = $1",
+        "SELECT * FROM wide WHERE id + 0 = $1",
+        &whole_runs,
+    ));
+    cases.push((
+        "SELECT c18, c3, id FROM wide WHERE id = $1",
+        "SELECT c18, c3, id FROM wide WHERE id + 0 = $1",
+        &runs,
+    ));
+    for (fast, general, runs) in &cases {
         let mut fast_stmt = s.prepare(fast).unwrap();
         let mut general_stmt = s.prepare(general).unwrap();
         assert!(fast_stmt.is_key_lookup(), "{fast}");

@@ -34,6 +34,10 @@ use crate::sink::{ChannelSink, Outgoing};
 const INLINE_BELOW: Duration = Duration::from_micros(150);
 const SLOW_STREAK: u8 = 3;
 const POOL_RUNS: u32 = 8;
+/// Runs on the connection's task are timed one in this many, and every one after a
+/// slow one: reading the clock twice a run was 3% of the server's time under pipelined
+/// point selects, and a streak of slow runs is still caught within a few more runs.
+const TIME_EVERY: u8 = 8;
 
 /// How long a new connection may take to send its preamble and hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -600,7 +604,7 @@ async fn run_point(
     db: &Database,
     synced: &mut watch::Receiver<u64>,
 ) -> Vec<pb::Response> {
-    let started = Instant::now();
+    let started = kept.placement.timed().then(Instant::now);
     let params: Vec<Value> = execute.params.into_iter().map(engine_value).collect();
     let mut sink = ChannelSink::buffered(id);
     if execute.compact {
@@ -609,7 +613,9 @@ async fn run_point(
     session.set_defer_durability(true);
     let result = session.execute_prepared(&mut kept.statement, &params, &mut sink);
     session.set_defer_durability(false);
-    kept.placement.ran_inline(started.elapsed());
+    if let Some(started) = started {
+        kept.placement.ran_inline(started.elapsed());
+    }
     let pending = session.take_pending();
     sink.finish(result);
     let responses = sink.into_buffer();
@@ -654,12 +660,26 @@ struct Placement {
     pool_runs: u32,
     /// Runs on the connection's task in a row that took INLINE_BELOW or longer.
     slow_runs: u8,
+    /// Untimed runs on the connection's task before the next timed one.
+    untimed: u8,
 }
 
 impl Placement {
     /// Whether the next run goes on the connection's task.
     fn inline(&self) -> bool {
         self.pool_runs == 0
+    }
+
+    /// Whether to time the next run on the connection's task (see [`TIME_EVERY`]); a
+    /// run that is timed must be reported to [`Placement::ran_inline`].
+    fn timed(&mut self) -> bool {
+        if self.slow_runs > 0 || self.untimed == 0 {
+            self.untimed = TIME_EVERY - 1;
+            true
+        } else {
+            self.untimed -= 1;
+            false
+        }
     }
 
     /// A run on the connection's task took `spent`.
@@ -678,6 +698,8 @@ impl Placement {
     /// A run went to the blocking pool.
     fn ran_on_pool(&mut self) {
         self.pool_runs = self.pool_runs.saturating_sub(1);
+        // Back on the connection's task, time the first run.
+        self.untimed = 0;
     }
 }
 
@@ -1189,5 +1211,38 @@ mod tests {
         assert_eq!(p, Placement::default());
         p.ran_inline(slow);
         assert!(p.inline());
+    }
+
+    /// Runs as the connection times them: one in TIME_EVERY, and each after a slow one.
+    fn run(p: &mut Placement, spent: Duration) {
+        if p.timed() {
+            p.ran_inline(spent);
+        }
+    }
+
+    #[test]
+    fn runs_are_timed_one_in_a_few_yet_a_streak_of_slow_ones_still_moves_to_the_pool() {
+        let mut p = Placement::default();
+        let timed = (0..TIME_EVERY as usize * 10).filter(|_| p.timed()).count();
+        assert_eq!(timed, 10);
+        // Fast runs, then every run slow: on the pool within a sampling period and a
+        // streak, wherever in the period the slowness starts.
+        for offset in 0..TIME_EVERY as usize {
+            let mut p = Placement::default();
+            for _ in 0..offset {
+                run(&mut p, INLINE_BELOW / 2);
+            }
+            let mut runs = 0;
+            while p.inline() {
+                run(&mut p, INLINE_BELOW * 4);
+                runs += 1;
+                assert!(runs <= TIME_EVERY as usize + SLOW_STREAK as usize, "{p:?}");
+            }
+            // Back from the pool, the first run is timed.
+            for _ in 0..POOL_RUNS {
+                p.ran_on_pool();
+            }
+            assert!(p.timed());
+        }
     }
 }

@@ -171,6 +171,21 @@ impl ChannelSink {
         Ok(())
     }
 
+    /// Adds a row (its values counted in `batch_bytes` already) to the batch; sends the
+    /// batch when it is full.
+    fn push_row(&mut self, row: pb::Row) -> kvsql_engine::Result<()> {
+        self.batch.push(row);
+        let full = if self.compacting() {
+            self.batch.len() > COMPACT_MOST_ROWS
+        } else {
+            self.batch.len() >= BATCH_ROWS
+        };
+        if full || self.batch_bytes >= BATCH_BYTES {
+            self.flush_rows()?;
+        }
+        Ok(())
+    }
+
     /// Answers a prepare request (the final response).
     pub fn prepared(
         &mut self,
@@ -264,6 +279,19 @@ fn value(v: Value) -> (pb::Value, usize) {
     (pb::Value { kind }, size)
 }
 
+fn value_ref(v: ValueRef<'_>) -> (pb::Value, usize) {
+    use pb::value::Kind as V;
+    let (kind, size) = match v {
+        ValueRef::Null => (None, 1),
+        ValueRef::Boolean(b) => (Some(V::Boolean(b)), 2),
+        ValueRef::Integer(i) => (Some(V::Integer(i)), 9),
+        ValueRef::Real(r) => (Some(V::Real(r)), 9),
+        ValueRef::Text(s) => (Some(V::Text(s.to_string())), s.len() + 4),
+        ValueRef::Blob(b) => (Some(V::Blob(b.to_vec())), b.len() + 4),
+    };
+    (pb::Value { kind }, size)
+}
+
 /// Calls `f` with `values` in a slice (on the stack for rows of up to 16 values).
 fn with_wire_values<'a, T>(
     values: impl ExactSizeIterator<Item = WireValue<'a>>,
@@ -326,21 +354,19 @@ impl ResultSink for ChannelSink {
             self.batch_bytes += size;
             values.push(v);
         }
-        self.batch.push(pb::Row { values });
-        let full = if self.compacting() {
-            self.batch.len() > COMPACT_MOST_ROWS
-        } else {
-            self.batch.len() >= BATCH_ROWS
-        };
-        if full || self.batch_bytes >= BATCH_BYTES {
-            self.flush_rows()?;
-        }
-        Ok(())
+        self.push_row(pb::Row { values })
     }
 
     fn row_refs(&mut self, row: &[ValueRef<'_>]) -> kvsql_engine::Result<()> {
         if !self.encodes() {
-            return self.row(row.iter().map(|v| v.to_value()).collect());
+            self.release()?;
+            let mut values = Vec::with_capacity(row.len());
+            for v in row {
+                let (v, size) = value_ref(*v);
+                self.batch_bytes += size;
+                values.push(v);
+            }
+            return self.push_row(pb::Row { values });
         }
         with_wire_values(row.iter().map(|v| wire_value(*v)), |values| {
             self.push_encoded(values)

@@ -172,6 +172,19 @@ pub fn decode_row_refs<'a>(bytes: &'a [u8], out: &mut Vec<ValueRef<'a>>) -> Resu
     Ok(())
 }
 
+/// Decodes a row into values borrowed from `bytes`, into `out` from its start; returns
+/// how many, or None when the row holds more values than `out` has room for.
+pub fn decode_row_into<'a>(bytes: &'a [u8], out: &mut [ValueRef<'a>]) -> Result<Option<usize>> {
+    let (mut r, count) = row_reader(bytes)?;
+    let Some(slots) = out.get_mut(..count as usize) else {
+        return Ok(None);
+    };
+    for slot in slots {
+        *slot = r.value_ref()?;
+    }
+    Ok(Some(count as usize))
+}
+
 /// A reader past a row's header, and the number of values the row holds.
 fn row_reader(bytes: &[u8]) -> Result<(Reader<'_>, u64)> {
     let mut r = Reader::new(bytes);

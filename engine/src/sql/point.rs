@@ -16,10 +16,16 @@ use super::cursor::{column_moves, take_columns};
 use super::plan::{Node, Plan};
 use super::rows;
 use crate::catalog::Table;
-use crate::encoding::keys;
+use crate::encoding::{keys, row};
 use crate::error::Result;
 use crate::storage::Store;
-use crate::value::{DataType, Value};
+use crate::value::{DataType, Value, ValueRef};
+
+use super::execute::ResultSink;
+
+/// Values of a row decoded on the stack by [`PointRead::read`]; wider rows are decoded
+/// into an allocation.
+const ON_STACK: usize = 16;
 
 #[derive(Clone, Debug)]
 pub struct PointRead {
@@ -109,12 +115,32 @@ impl PointRead {
         Some(key)
     }
 
-    /// Reads the row at `key`: its selected columns, or None when there is no such row.
-    pub fn read(&self, key: &[u8], store: &dyn Store) -> Result<Option<Vec<Value>>> {
-        let Some(bytes) = store.get_latest(key)? else {
-            return Ok(None);
-        };
-        let row = rows::decode_full_row(&self.table, &bytes)?;
-        take_columns(row, &self.columns).map(Some)
+    /// Reads the row at `key` and hands its selected columns to `sink`; returns the rows
+    /// sent (0 when there is no such row). A row of up to [`ON_STACK`] values goes to the
+    /// sink borrowed from the stored bytes, decoded on the stack: no allocation here.
+    pub fn read(&self, key: &[u8], store: &dyn Store, sink: &mut dyn ResultSink) -> Result<u64> {
+        let found = store.get_latest_with(key, &mut |bytes| {
+            let mut stored = [ValueRef::Null; ON_STACK];
+            let count = match row::decode_row_into(bytes, &mut stored)? {
+                Some(count) if self.columns.len() <= ON_STACK => count,
+                _ => {
+                    let row = rows::decode_full_row(&self.table, bytes)?;
+                    return sink.row(take_columns(row, &self.columns)?);
+                }
+            };
+            let mut selected = [ValueRef::Null; ON_STACK];
+            for (slot, &c) in selected.iter_mut().zip(&self.columns) {
+                *slot = match stored[..count].get(c) {
+                    Some(value) => *value,
+                    // A row written before ALTER TABLE ... ADD COLUMN: the default.
+                    None => match self.table.columns.get(c).and_then(|c| c.default.as_ref()) {
+                        Some(default) => ValueRef::from(default),
+                        None => ValueRef::Null,
+                    },
+                };
+            }
+            sink.row_refs(&selected[..self.columns.len()])
+        })?;
+        Ok(u64::from(found))
     }
 }

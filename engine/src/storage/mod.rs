@@ -96,6 +96,15 @@ pub trait Store: Send + Sync + 'static {
         value
     }
 
+    /// Like [`Store::get_latest`], handing the value to `f` borrowed, which spares a
+    /// copy where the store holds it in memory; false when there is no such key.
+    fn get_latest_with(&self, key: &[u8], f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool> {
+        match self.get_latest(key)? {
+            Some(value) => f(&value).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
     /// A transaction whose commit neither waits for the log's sync nor writes the log
     /// out to the OS: before acknowledging it, the caller makes it durable through
     /// [`Store::wal_sync`] (group commit) in a store that syncs every commit, and with

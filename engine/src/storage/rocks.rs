@@ -321,6 +321,19 @@ impl Store for RocksStore {
         }
     }
 
+    fn get_latest_with(&self, key: &[u8], f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool> {
+        let read = || {
+            self.db
+                .get_opt(key, &self.point_reads)
+                .map_err(storage_error)
+        };
+        let found = match &self.rows {
+            Some(rows) => rows.read(key, read, f)?,
+            None => read()?.map(|value| f(&value)).transpose()?,
+        };
+        Ok(found.is_some())
+    }
+
     fn begin_read(&self) -> Result<Box<dyn Transaction>> {
         Ok(Box::new(DirectRead {
             snapshot: None,

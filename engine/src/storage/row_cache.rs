@@ -32,6 +32,10 @@ pub const SHARDS: usize = 64;
 /// Bytes an entry is charged beyond its key and value (table slot, allocation).
 const ENTRY_OVERHEAD: usize = 64;
 
+/// Values up to this long are copied out of a shard onto the stack (see
+/// [`RowCache::read`]); longer ones into a new allocation.
+const STACK_COPY: usize = 512;
+
 /// A bounded, sharded cache of `key -> value` for latest-value point reads.
 pub struct RowCache {
     shards: Box<[Mutex<Shard>]>,
@@ -158,16 +162,36 @@ impl RowCache {
         key: &[u8],
         load: impl FnOnce() -> Result<Option<Vec<u8>>>,
     ) -> Result<Option<Vec<u8>>> {
+        self.read(key, load, |value| Ok(value.to_vec()))
+    }
+
+    /// As [`RowCache::get_or_load`], handing the value to `f` borrowed: a short cached
+    /// value is copied to the stack, the shard unlocked, and `f` called with the copy,
+    /// so a hit allocates nothing.
+    pub fn read<T>(
+        &self,
+        key: &[u8],
+        load: impl FnOnce() -> Result<Option<Vec<u8>>>,
+        f: impl FnOnce(&[u8]) -> Result<T>,
+    ) -> Result<Option<T>> {
         let hash = Self::hash(key);
         let shard = Self::shard_of(hash);
         let version = {
             let guard = self.lock(shard);
             if guard.writers > 0 {
                 drop(guard);
-                return load();
+                return load()?.map(|value| f(&value)).transpose();
             }
             if let Some(value) = guard.entries.get(&hash).and_then(|e| value_of(e, key)) {
-                return Ok(Some(value.to_vec()));
+                let mut copy = [0u8; STACK_COPY];
+                if let Some(copy) = copy.get_mut(..value.len()) {
+                    copy.copy_from_slice(value);
+                    drop(guard);
+                    return f(copy).map(Some);
+                }
+                let value = value.to_vec();
+                drop(guard);
+                return f(&value).map(Some);
             }
             guard.version
         };
@@ -180,7 +204,7 @@ impl RowCache {
                 guard.fill(hash, entry(key, value), self.shard_budget);
             }
         }
-        Ok(value)
+        value.map(|value| f(&value)).transpose()
     }
 
     /// Marks a commit writing the keys of `hashes` (from [`RowCache::hash`]) as in
@@ -301,6 +325,18 @@ mod tests {
         drop(cache.writing(vec![RowCache::hash(b"k")]));
         assert_eq!(read(&cache, b"k", b"v2"), b"v2");
         assert_eq!(read(&cache, b"k", b"v3"), b"v2");
+    }
+
+    #[test]
+    fn cached_values_short_and_long_come_back_whole() {
+        let cache = RowCache::new(1 << 20).unwrap();
+        for len in [0, 1, STACK_COPY - 1, STACK_COPY, STACK_COPY + 1, 3000] {
+            let key = (len as u32).to_be_bytes();
+            let value: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            assert_eq!(read(&cache, &key, &value), value, "filled, {len} bytes");
+            let from_cache = cache.read(&key, || panic!("not cached"), |v| Ok(v.to_vec()));
+            assert_eq!(from_cache.unwrap().unwrap(), value, "cached, {len} bytes");
+        }
     }
 
     #[test]
