@@ -523,7 +523,8 @@ struct Collector {
     /// The columns of a prepared statement, which a compact `result` leaves out.
     known: Option<Arc<[Column]>>,
     results: Vec<QueryResult>,
-    columns: Arc<[Column]>,
+    /// The columns of the result being gathered, once its header came.
+    columns: Option<Arc<[Column]>>,
     rows: Vec<Row>,
     /// Set by the final response (or the first that breaks the protocol); later
     /// responses of the request are then ignored.
@@ -536,7 +537,7 @@ impl Collector {
             id,
             known,
             results: Vec::new(),
-            columns: Arc::from(Vec::new()),
+            columns: None,
             rows: Vec::new(),
             outcome: None,
         }
@@ -555,11 +556,14 @@ impl Collector {
         let response = answering(response, self.id)?;
         match response.kind {
             Some(Kind::Header(header)) => {
-                self.columns = columns_of(header.columns);
+                self.columns = Some(columns_of(header.columns));
             }
-            Some(Kind::Rows(batch)) => rows_into(batch.rows, &self.columns, &mut self.rows)?,
+            Some(Kind::Rows(batch)) => {
+                let columns = self.columns.get_or_insert_with(|| Arc::from(Vec::new()));
+                rows_into(batch.rows, columns, &mut self.rows)?
+            }
             Some(Kind::Complete(complete)) => self.results.push(QueryResult {
-                columns: std::mem::replace(&mut self.columns, Arc::from(Vec::new())),
+                columns: self.columns.take().unwrap_or_else(|| Arc::from(Vec::new())),
                 rows: std::mem::take(&mut self.rows),
                 tag: complete.tag,
                 rows_affected: complete.rows_affected,
