@@ -328,6 +328,7 @@ pub async fn serve(
     }
     let mut prepared: HashMap<u64, Kept> = HashMap::new();
     let mut next_statement = 1u64;
+    let mut served = Served::default();
     loop {
         if queue.is_empty() && open && reader.has_frame() {
             // The client's next request is already read (pipelined): take it at once,
@@ -351,7 +352,7 @@ pub async fn serve(
             }
             let mut frame = std::pin::pin!(reader.next());
             let mut spun = None;
-            if config.idle_spin_us > 0 && THREAD_SESSIONS.get() == 1 {
+            if config.idle_spin_us > 0 && served.alone() {
                 // Poll for the next request without letting the thread sleep: each
                 // yield lets the runtime look at its sockets (and run other tasks).
                 let until = Instant::now() + Duration::from_micros(config.idle_spin_us);
@@ -401,12 +402,18 @@ pub async fn serve(
         let request = match queue.pop_front() {
             None if open => continue,
             None => break,
-            Some(Incoming::Bad(message)) => {
+            Some(request) => {
+                served.one();
+                request
+            }
+        };
+        let request = match request {
+            Incoming::Bad(message) => {
                 warn!(session_id, %peer, "bad frame, closing: {message}");
                 let _ = send(&mut writer, 0, Kind::Error(protocol_error(message))).await;
                 break;
             }
-            Some(Incoming::Request(request)) => request,
+            Incoming::Request(request) => request,
         };
         let id = request.id;
         if state.lock().expect("poisoned").cancelled.remove(&id) {
@@ -570,14 +577,44 @@ pub async fn serve(
 thread_local! {
     /// Sessions served by this connection thread (each runs on one thread for life).
     static THREAD_SESSIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Requests taken up by the sessions of this thread, all told.
+    static THREAD_REQUESTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// Counts a session in [`THREAD_SESSIONS`] while it lives. A session alone on its
-/// thread polls for its next request for `--idle-spin-us` before the thread sleeps:
-/// waking a sleeping thread costs more than the round trip itself on a virtual machine
-/// (1-client point selects went from about 10k to 25k per second). With other sessions
-/// on the thread it does not: their requests keep the thread awake, and on a busy
-/// machine the polling would take CPU from the clients.
+/// Whether a session is the only one its thread has been answering. Such a session
+/// polls for its next request for `--idle-spin-us` before the thread sleeps: waking a
+/// sleeping thread costs more than the round trip itself on a virtual machine (1-client
+/// point selects went from about 10k to 25k per second). While other sessions of the
+/// thread are answered too it does not: their requests keep the thread awake, and on a
+/// busy machine the polling would take CPU from the clients. Sessions that only sit
+/// idle on the thread (a pool's spare connections) do not count.
+#[derive(Default)]
+struct Served {
+    /// [`THREAD_REQUESTS`] when this session last went to wait.
+    mark: u64,
+    /// Requests this session took up since then.
+    own: u64,
+}
+
+impl Served {
+    /// This session takes up a request.
+    fn one(&mut self) {
+        self.own += 1;
+        THREAD_REQUESTS.set(THREAD_REQUESTS.get() + 1);
+    }
+
+    /// About to wait for the next request: whether no other session of the thread took
+    /// up a request since this one last waited.
+    fn alone(&mut self) -> bool {
+        let now = THREAD_REQUESTS.get();
+        let others = now - self.mark - self.own;
+        self.mark = now;
+        self.own = 0;
+        others == 0
+    }
+}
+
+/// Counts a session in [`THREAD_SESSIONS`] while it lives (see [`run_point`]).
 struct ThreadSession;
 
 impl ThreadSession {
@@ -1183,6 +1220,36 @@ fn metadata_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A session polls while it is the only one its thread answers, however many idle
+    /// sessions share the thread, and stops while another one is answered too.
+    #[test]
+    fn a_session_polls_only_while_no_other_session_of_its_thread_is_answered() {
+        let (mut busy, mut idle, mut other) =
+            (Served::default(), Served::default(), Served::default());
+        // The first wait of a session measures from nothing: it does not poll yet.
+        idle.one();
+        idle.alone();
+        busy.one();
+        assert!(!busy.alone());
+        // From then on only `busy` sends; `idle` stays connected and silent.
+        for _ in 0..5 {
+            busy.one();
+            assert!(busy.alone(), "an idle session stopped the polling");
+        }
+        // Two requests in one turn (pipelined) are still the session's own.
+        busy.one();
+        busy.one();
+        assert!(busy.alone());
+        // Another session is answered between two of its requests: no polling...
+        busy.one();
+        other.one();
+        assert!(!busy.alone());
+        assert!(!other.alone());
+        // ... and it comes back once the other one is quiet again.
+        busy.one();
+        assert!(busy.alone());
+    }
 
     #[test]
     fn a_point_statement_moves_to_the_pool_only_after_a_streak_of_slow_runs() {

@@ -424,6 +424,9 @@ async fn run(args: Arc<Args>) -> Result<(), Error> {
     } else {
         Some(load(&setup, &args).await?)
     };
+    // Only the workload's connections stay open while it runs: an idle extra session
+    // is not part of the workload (redis-benchmark and pgbench keep none either).
+    drop(setup);
     let t = &args.table;
     let shared = Arc::new(Shared {
         deadline: match args.requests {
