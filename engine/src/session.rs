@@ -382,22 +382,21 @@ impl Prepared {
     }
 }
 
-/// Rows from which a prepared INSERT outside BEGIN runs as a bulk write: below it,
-/// holding off other commits buys little.
-const BULK_ROWS: usize = 16;
-
-/// A plain INSERT of many rows (`VALUES`, no `ON CONFLICT`, no `RETURNING`) into a table
+/// A plain prepared INSERT (`VALUES`, no `ON CONFLICT`, no `RETURNING`) into a table
 /// without secondary indexes: run outside BEGIN as a bulk write ([`Store::begin_bulk`]),
 /// it reads its keys once, before it writes, and sends nothing to the client while it
-/// holds off other commits.
+/// holds off other commits. A load of many rows skips the optimistic transaction's
+/// indexed batch, key tracking and validation for each; so does a single row, whose key
+/// check and write under the gate cost less than that machinery (single-row inserts at
+/// 50 clients: 15.7 against 18.7 us of server CPU each, docs/performance.md, session 13).
 fn bulk_write(plan: &Plan) -> bool {
     matches!(plan, Plan::Insert {
         table,
-        rows: plan::InsertRows::Values(rows),
+        rows: plan::InsertRows::Values(_),
         on_conflict: None,
         returning: None,
         ..
-    } if rows.len() >= BULK_ROWS && table.indexes.is_empty())
+    } if table.indexes.is_empty())
 }
 
 /// See [`Prepared::is_point`].

@@ -417,6 +417,81 @@ fn bulk_inserts_are_atomic_and_concurrent_ones_never_lose_or_double_a_row() {
     );
 }
 
+/// Prepared single-row INSERTs outside BEGIN run as bulk writes too: four sessions
+/// offering overlapping keys each land every key exactly once (the loser of each gets
+/// a unique violation), a transaction that wrote a key first still fails at COMMIT
+/// when a single-row insert of that key lands before it, and a point select sees each
+/// row as soon as its insert returns.
+#[test]
+fn single_row_inserts_from_many_sessions_land_each_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    let mut s = db.session();
+    s.query("CREATE TABLE one (id INTEGER PRIMARY KEY, v TEXT)")
+        .unwrap();
+    // A transaction writes key 7; a single-row insert of 7 lands first.
+    let mut txn = db.session();
+    txn.query("BEGIN").unwrap();
+    txn.query("INSERT INTO one VALUES (7, 'txn')").unwrap();
+    let mut insert = s.prepare("INSERT INTO one VALUES ($1, $2)").unwrap();
+    collect(
+        &mut s,
+        &mut insert,
+        &[Value::Integer(7), Value::Text("single".into())],
+    )
+    .unwrap();
+    let err = txn.query("COMMIT").unwrap_err();
+    assert_eq!(err.code(), "40001", "{err}");
+    let err = collect(
+        &mut s,
+        &mut insert,
+        &[Value::Integer(7), Value::Text("again".into())],
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "23505", "{err}");
+    // Four sessions over keys 1000..1400, every key offered by two of them.
+    let writers: Vec<_> = (0..4i64)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut s = db.session();
+                let mut insert = s.prepare("INSERT INTO one VALUES ($1, $2)").unwrap();
+                let mut point = s.prepare("SELECT v FROM one WHERE id = $1").unwrap();
+                let mut won = 0;
+                for i in 0..200i64 {
+                    let id = 1000 + (t % 2) * 200 + i;
+                    let value = Value::Text(format!("w{t}"));
+                    match collect(&mut s, &mut insert, &[Value::Integer(id), value.clone()]) {
+                        Ok(_) => {
+                            won += 1;
+                            assert_eq!(
+                                collect(&mut s, &mut point, &[Value::Integer(id)]).unwrap(),
+                                [[value]]
+                            );
+                        }
+                        Err(e) if e.code() == "23505" => {}
+                        Err(e) => panic!("unexpected error: {e}"),
+                    }
+                }
+                won
+            })
+        })
+        .collect();
+    let won: i64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(won, 400, "each of the 400 keys lands exactly once");
+    assert_eq!(
+        rows(
+            s.query("SELECT count(*), count(DISTINCT id) FROM one WHERE id >= 1000")
+                .unwrap()
+        ),
+        [[Value::Integer(400), Value::Integer(400)]]
+    );
+    assert_eq!(
+        rows(s.query("SELECT v FROM one WHERE id = 7").unwrap()),
+        [[Value::Text("single".into())]]
+    );
+}
+
 /// With synced commits (`--sync`), a bulk insert waits for its group sync like any
 /// commit and survives a reopen; a prepared point select (the row cache's reader) that
 /// found a key absent sees the bulk write's row at once.

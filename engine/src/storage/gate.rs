@@ -12,7 +12,7 @@
 //! gate; a bulk write that asks waits for the commits in progress and holds off new ones.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Set in `count` while a bulk write holds the gate or waits for it.
 const EXCLUSIVE: usize = 1 << (usize::BITS - 1);
@@ -21,8 +21,11 @@ const EXCLUSIVE: usize = 1 << (usize::BITS - 1);
 pub struct Gate {
     /// Commits inside, plus [`EXCLUSIVE`].
     count: AtomicUsize,
-    /// Guards the waiting on `changed` (the count itself is atomic).
-    lock: Mutex<()>,
+    /// Guards the waiting on `changed` (the count itself is atomic), and counts the
+    /// threads waiting there: a bulk write that leaves wakes them only when there are
+    /// any (single-row inserts pass the gate exclusively, one after another, and a wake
+    /// with nobody waiting is still a system call).
+    lock: Mutex<usize>,
     /// Signalled when the last commit leaves while a bulk write waits, and when a bulk
     /// write leaves.
     changed: Condvar,
@@ -45,7 +48,7 @@ impl Gate {
             self.leave_shared();
             let mut guard = self.lock.lock().expect("poisoned");
             while self.count.load(Ordering::Acquire) & EXCLUSIVE != 0 {
-                guard = self.changed.wait(guard).expect("poisoned");
+                guard = self.wait(guard);
             }
         }
     }
@@ -74,12 +77,20 @@ impl Gate {
                 }
                 continue;
             }
-            guard = self.changed.wait(guard).expect("poisoned");
+            guard = self.wait(guard);
         }
         while self.count.load(Ordering::Acquire) != EXCLUSIVE {
-            guard = self.changed.wait(guard).expect("poisoned");
+            guard = self.wait(guard);
         }
         Exclusive(self.clone())
+    }
+
+    /// Waits on `changed`, counted in the lock's waiters.
+    fn wait<'a>(&self, mut guard: MutexGuard<'a, usize>) -> MutexGuard<'a, usize> {
+        *guard += 1;
+        let mut guard = self.changed.wait(guard).expect("poisoned");
+        *guard -= 1;
+        guard
     }
 }
 
@@ -91,9 +102,11 @@ impl Drop for Shared {
 
 impl Drop for Exclusive {
     fn drop(&mut self) {
-        let _guard = self.0.lock.lock().expect("poisoned");
+        let waiting = self.0.lock.lock().expect("poisoned");
         self.0.count.fetch_and(!EXCLUSIVE, Ordering::Release);
-        self.0.changed.notify_all();
+        if *waiting > 0 {
+            self.0.changed.notify_all();
+        }
     }
 }
 

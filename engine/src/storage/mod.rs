@@ -120,7 +120,7 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
 
-    /// A transaction for one statement that writes many rows (a multi-row INSERT):
+    /// A transaction for one statement that inserts rows (a prepared INSERT ... VALUES):
     /// a store may run it alone, reading the latest state and writing one plain batch,
     /// without a snapshot or conflict tracking, while other commits wait. Its commit is
     /// atomic and durable as `begin`'s (as `begin_unsynced`'s with `unsynced`).

@@ -611,7 +611,7 @@ impl Transaction for RocksTransaction {
     }
 }
 
-/// A statement writing many rows, run alone (see [`Gate`]): from its first read to its
+/// A statement inserting rows, run alone (see [`Gate`]): from its first read to its
 /// commit no other commit lands, so it reads the latest state, and its writes go into
 /// one plain write batch: no snapshot, no indexed batch, no key tracking, no validation.
 /// Own writes are indexed for reads only if a read comes after a write.
