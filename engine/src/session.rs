@@ -388,7 +388,8 @@ impl Prepared {
 /// holds off other commits. A load of many rows skips the optimistic transaction's
 /// indexed batch, key tracking and validation for each; so does a single row, whose key
 /// check and write under the gate cost less than that machinery (single-row inserts at
-/// 50 clients: 15.7 against 18.7 us of server CPU each, docs/performance.md, session 13).
+/// 50 clients: 10.4-10.8 against 12.5-13.2 us of server CPU each, docs/performance.md,
+/// session 13).
 fn bulk_write(plan: &Plan) -> bool {
     matches!(plan, Plan::Insert {
         table,
