@@ -374,9 +374,7 @@ impl Client {
         self.send_request(id, kind, None)
     }
 
-    /// Encodes the request into the outgoing buffer and, in the same step, queues where
-    /// its responses go; wakes the writer task if the buffer was empty (else a wake-up
-    /// is already on its way).
+    /// Encodes the request into the outgoing buffer and queues where its responses go.
     fn send_request(
         &self,
         id: u64,
@@ -387,6 +385,17 @@ impl Client {
             id,
             kind: Some(kind),
         };
+        self.enqueue(|buf| codec::encode_frame(&request, buf), replies)
+    }
+
+    /// Adds frames to the outgoing buffer (with `write`) and, in the same step, queues
+    /// where their responses go; wakes the writer task if the buffer was empty (else a
+    /// wake-up is already on its way).
+    fn enqueue(
+        &self,
+        write: impl FnOnce(&mut Vec<u8>),
+        replies: Option<Replies>,
+    ) -> Result<(), Error> {
         let shared = &self.handle.0;
         let was_empty = {
             let mut outbox = shared.outbox.lock().expect("poisoned");
@@ -394,7 +403,7 @@ impl Client {
                 return Err(Error::Closed);
             }
             let was_empty = outbox.buf.is_empty();
-            codec::encode_frame(&request, &mut outbox.buf);
+            write(&mut outbox.buf);
             if let Some(replies) = replies {
                 outbox.waiting.push_back(replies);
             }
@@ -497,19 +506,13 @@ impl Pipeline<'_> {
             collectors: self.collectors,
             tx,
         };
-        let shared = &self.client.handle.0;
-        let was_empty = {
-            let mut outbox = shared.outbox.lock().expect("poisoned");
-            if outbox.closed {
-                return (0..count).map(|_| Err(Error::Closed)).collect();
-            }
-            let was_empty = outbox.buf.is_empty();
-            outbox.buf.extend_from_slice(&self.frames);
-            outbox.waiting.push_back(Replies::Batch(Box::new(batch)));
-            was_empty
-        };
-        if was_empty {
-            shared.wake.notify_one();
+        let frames = self.frames;
+        let queued = self.client.enqueue(
+            |buf| buf.extend_from_slice(&frames),
+            Some(Replies::Batch(Box::new(batch))),
+        );
+        if queued.is_err() {
+            return (0..count).map(|_| Err(Error::Closed)).collect();
         }
         let mut results = rx.await.unwrap_or_default();
         results.resize_with(count, || Err(Error::Closed));

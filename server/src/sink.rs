@@ -171,10 +171,19 @@ impl ChannelSink {
         Ok(())
     }
 
-    /// Adds a row (its values counted in `batch_bytes` already) to the batch; sends the
-    /// batch when it is full.
-    fn push_row(&mut self, row: pb::Row) -> kvsql_engine::Result<()> {
-        self.batch.push(row);
+    /// Adds a row of message values (each with its size) to the batch; sends the batch
+    /// when it is full.
+    fn push_values(
+        &mut self,
+        values: impl ExactSizeIterator<Item = (pb::Value, usize)>,
+    ) -> kvsql_engine::Result<()> {
+        self.release()?;
+        let mut row = Vec::with_capacity(values.len());
+        for (v, size) in values {
+            self.batch_bytes += size;
+            row.push(v);
+        }
+        self.batch.push(pb::Row { values: row });
         let full = if self.compacting() {
             self.batch.len() > COMPACT_MOST_ROWS
         } else {
@@ -279,19 +288,6 @@ fn value(v: Value) -> (pb::Value, usize) {
     (pb::Value { kind }, size)
 }
 
-fn value_ref(v: ValueRef<'_>) -> (pb::Value, usize) {
-    use pb::value::Kind as V;
-    let (kind, size) = match v {
-        ValueRef::Null => (None, 1),
-        ValueRef::Boolean(b) => (Some(V::Boolean(b)), 2),
-        ValueRef::Integer(i) => (Some(V::Integer(i)), 9),
-        ValueRef::Real(r) => (Some(V::Real(r)), 9),
-        ValueRef::Text(s) => (Some(V::Text(s.to_string())), s.len() + 4),
-        ValueRef::Blob(b) => (Some(V::Blob(b.to_vec())), b.len() + 4),
-    };
-    (pb::Value { kind }, size)
-}
-
 /// Calls `f` with `values` in a slice (on the stack for rows of up to 16 values).
 fn with_wire_values<'a, T>(
     values: impl ExactSizeIterator<Item = WireValue<'a>>,
@@ -347,26 +343,12 @@ impl ResultSink for ChannelSink {
                 self.push_encoded(values)
             });
         }
-        self.release()?;
-        let mut values = Vec::with_capacity(row.len());
-        for v in row {
-            let (v, size) = value(v);
-            self.batch_bytes += size;
-            values.push(v);
-        }
-        self.push_row(pb::Row { values })
+        self.push_values(row.into_iter().map(value))
     }
 
     fn row_refs(&mut self, row: &[ValueRef<'_>]) -> kvsql_engine::Result<()> {
         if !self.encodes() {
-            self.release()?;
-            let mut values = Vec::with_capacity(row.len());
-            for v in row {
-                let (v, size) = value_ref(*v);
-                self.batch_bytes += size;
-                values.push(v);
-            }
-            return self.push_row(pb::Row { values });
+            return self.push_values(row.iter().map(|v| value(v.to_value())));
         }
         with_wire_values(row.iter().map(|v| wire_value(*v)), |values| {
             self.push_encoded(values)
