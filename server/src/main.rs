@@ -230,11 +230,6 @@ async fn run(config: Config) -> Result<(), String> {
     println!("listening on {local}");
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    // With --sync: the highest commit ticket made durable by a group sync.
-    let (synced_tx, synced_rx) = watch::channel(0u64);
-    db.on_synced(Box::new(move |ticket| {
-        synced_tx.send_replace(ticket);
-    }));
     let config = Arc::new(config);
     let session_ids = AtomicU64::new(1);
     let registry = connection::Registry::default();
@@ -245,6 +240,17 @@ async fn run(config: Config) -> Result<(), String> {
         n => n,
     };
     let workers = Workers::start(threads).map_err(|e| format!("cannot start threads: {e}"))?;
+    // With --sync: after each group sync, one wake per worker thread, whose relay
+    // task then wakes that thread's waiting connections from inside the thread.
+    // (Waking each connection from the sync thread cost a syscall per connection,
+    // on the path between one sync and the next.)
+    let relays = workers.relays.clone();
+    db.on_synced(Box::new(move |ticket| {
+        for relay in &relays {
+            relay.durable.fetch_max(ticket, Ordering::Release);
+            relay.wake.notify_one();
+        }
+    }));
     let mut next_worker = 0usize;
     let signal = shutdown_signal();
     tokio::pin!(signal);
@@ -269,7 +275,7 @@ async fn run(config: Config) -> Result<(), String> {
                         registry.clone(),
                         shutdown_rx.clone(),
                         tls.clone(),
-                        synced_rx.clone(),
+                        workers.synced[next_worker % workers.handles.len()].clone(),
                     );
                     let worker = &workers.handles[next_worker % workers.handles.len()];
                     next_worker = next_worker.wrapping_add(1);
@@ -347,14 +353,26 @@ fn default_threads(cores: usize) -> usize {
 /// The threads that serve connections, each with a single-threaded runtime of its own.
 struct Workers {
     handles: Vec<tokio::runtime::Handle>,
+    /// Per thread: the highest durable commit ticket (--sync), for its connections.
+    synced: Vec<watch::Receiver<u64>>,
+    relays: Vec<Arc<SyncRelay>>,
     stops: Vec<tokio::sync::oneshot::Sender<()>>,
     threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// How the log sync thread tells a worker thread that commits became durable.
+#[derive(Default)]
+struct SyncRelay {
+    durable: AtomicU64,
+    wake: tokio::sync::Notify,
 }
 
 impl Workers {
     fn start(n: usize) -> std::io::Result<Workers> {
         let mut workers = Workers {
             handles: Vec::new(),
+            synced: Vec::new(),
+            relays: Vec::new(),
             stops: Vec::new(),
             threads: Vec::new(),
         };
@@ -363,14 +381,29 @@ impl Workers {
                 .enable_all()
                 .build()?;
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let (synced_tx, synced_rx) = watch::channel(0u64);
+            let relay = Arc::new(SyncRelay::default());
             workers.handles.push(runtime.handle().clone());
+            workers.synced.push(synced_rx);
+            workers.relays.push(relay.clone());
             workers.stops.push(stop);
             workers.threads.push(
                 std::thread::Builder::new()
                     .name(format!("kvsql-worker-{i}"))
                     .spawn(move || {
                         runtime.block_on(async {
-                            let _ = stopped.await;
+                            // Sends from this thread: waking the connections that wait
+                            // queues them here, with no syscall per connection.
+                            let relay_task = async {
+                                loop {
+                                    relay.wake.notified().await;
+                                    synced_tx.send_replace(relay.durable.load(Ordering::Acquire));
+                                }
+                            };
+                            tokio::select! {
+                                _ = stopped => {}
+                                _ = relay_task => {}
+                            }
                         });
                     })?,
             );

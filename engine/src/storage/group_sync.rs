@@ -30,6 +30,10 @@ struct State {
     /// Tickets from this one up to `synced` failed to sync, with why.
     error: Option<(u64, String)>,
     stop: bool,
+    /// The sync thread waits for tickets: only then does a new ticket wake it.
+    idle: bool,
+    /// Threads blocked in [`GroupSync::wait`]: only then does a sync wake them.
+    waiters: usize,
 }
 
 struct Inner {
@@ -71,7 +75,11 @@ impl GroupSync {
     pub fn ticket(&self) -> u64 {
         let mut state = self.inner.state.lock().expect("poisoned");
         state.requested += 1;
-        self.inner.work.notify_one();
+        // A busy sync thread looks for tickets again before it waits: wake it (a
+        // syscall) only when it sleeps.
+        if state.idle {
+            self.inner.work.notify_one();
+        }
         state.requested
     }
 
@@ -85,7 +93,9 @@ impl GroupSync {
     pub fn wait(&self, ticket: u64) -> Result<()> {
         let mut state = self.inner.state.lock().expect("poisoned");
         while state.synced < ticket {
+            state.waiters += 1;
             state = self.inner.done.wait(state).expect("poisoned");
+            state.waiters -= 1;
         }
         outcome_of(&state, ticket)
     }
@@ -116,7 +126,9 @@ fn run(inner: &Inner, sync: &SyncFn) {
         let (from, target) = {
             let mut state = inner.state.lock().expect("poisoned");
             while state.requested == state.synced && !state.stop {
+                state.idle = true;
                 state = inner.work.wait(state).expect("poisoned");
+                state.idle = false;
             }
             if state.requested == state.synced {
                 return; // stopping, nothing left to sync
@@ -133,7 +145,9 @@ fn run(inner: &Inner, sync: &SyncFn) {
                 state.error = Some((from, e.to_string()));
             }
             state.synced = target;
-            inner.done.notify_all();
+            if state.waiters > 0 {
+                inner.done.notify_all();
+            }
         }
         for listener in inner.listeners.lock().expect("poisoned").iter() {
             listener(target);
