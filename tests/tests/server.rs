@@ -258,6 +258,57 @@ fn killed_server_keeps_acknowledged_writes() {
     });
 }
 
+/// With --sync, a prepared insert is acknowledged once a group sync of the log covers
+/// it, and each connection thread learns of that sync through its own relay. Sessions
+/// spread over three threads all get their answers (a thread left unwoken would leave
+/// its sessions waiting, and the timeout fail the test), and every acknowledged row is
+/// there after the server is killed.
+#[test]
+fn sync_commits_on_every_connection_thread_are_acknowledged_and_kept() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    let mut server = TestServer::start_in(&dir, &["--sync", "--threads", "3"]);
+    const CLIENTS: i64 = 6;
+    const ROWS: i64 = 40;
+    runtime().block_on(async {
+        let setup = Client::connect(server.addr()).await.unwrap();
+        setup
+            .execute("CREATE TABLE w (id INTEGER PRIMARY KEY, who INTEGER)", &[])
+            .await
+            .unwrap();
+        drop(setup);
+        let mut tasks = Vec::new();
+        for who in 0..CLIENTS {
+            // Connections go to the threads in turn: two sessions on each of three.
+            let client = Client::connect(server.addr()).await.unwrap();
+            tasks.push(tokio::spawn(async move {
+                let insert = client
+                    .prepare("INSERT INTO w VALUES ($1, $2)")
+                    .await
+                    .unwrap();
+                for i in 0..ROWS {
+                    let id = who * ROWS + i;
+                    client.execute(&insert, &[&id, &who]).await.unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            tokio::time::timeout(Duration::from_secs(60), task)
+                .await
+                .expect("a --sync insert was never acknowledged")
+                .unwrap();
+        }
+    });
+    server.kill();
+    let server = TestServer::start_in(&dir, &[]);
+    runtime().block_on(async {
+        let client = Client::connect(server.addr()).await.unwrap();
+        let rows = client.query("SELECT id FROM w", &[]).await.unwrap();
+        let ids: Vec<i64> = rows.iter().map(|r| r.get(0).unwrap()).collect();
+        assert_eq!(ids, (0..CLIENTS * ROWS).collect::<Vec<_>>());
+    });
+}
+
 #[test]
 fn a_second_server_on_the_same_directory_is_refused() {
     let server = TestServer::start();
