@@ -269,16 +269,17 @@ async fn run(config: Config) -> Result<(), String> {
                             continue;
                         }
                     };
+                    let index = next_worker % workers.handles.len();
+                    next_worker = next_worker.wrapping_add(1);
                     let (db, config, registry, shutdown, tls, synced) = (
                         db.clone(),
                         config.clone(),
                         registry.clone(),
                         shutdown_rx.clone(),
                         tls.clone(),
-                        workers.synced[next_worker % workers.handles.len()].clone(),
+                        workers.synced[index].clone(),
                     );
-                    let worker = &workers.handles[next_worker % workers.handles.len()];
-                    next_worker = next_worker.wrapping_add(1);
+                    let worker = &workers.handles[index];
                     connections.spawn_on(
                         async move {
                             match tokio::net::TcpStream::from_std(stream) {
