@@ -35,6 +35,9 @@ pub struct Options {
     /// Bytes of rows kept in front of RocksDB for point selects outside transactions
     /// (see [`crate::storage::row_cache`]); None: 64 MiB, 0: none.
     pub row_cache_bytes: Option<usize>,
+    /// Bytes of writes RocksDB gathers in one memory table before writing it to a table
+    /// file; None: 128 MiB.
+    pub memtable_bytes: Option<usize>,
 }
 
 struct Shared {
@@ -154,7 +157,10 @@ impl Database {
             let rows = options
                 .row_cache_bytes
                 .unwrap_or(crate::storage::rocks::DEFAULT_ROW_CACHE_BYTES);
-            match RocksStore::open_with_cache(dir, options.durability, cache) {
+            let memtable = options
+                .memtable_bytes
+                .unwrap_or(crate::storage::rocks::DEFAULT_MEMTABLE_BYTES);
+            match RocksStore::open_sized(dir, options.durability, cache, memtable) {
                 Ok(store) => Box::new(store.with_row_cache(rows)),
                 Err(e) if e.to_string().contains("Read-only file system") => {
                     tracing::warn!(

@@ -55,6 +55,13 @@ pub struct Config {
     #[arg(long, default_value_t = 64, value_name = "MIB")]
     pub row_cache_mb: usize,
 
+    /// Writes are gathered in memory tables of this many MiB before RocksDB writes them
+    /// to a table file; two may be in memory at once (one taking writes while the other
+    /// is written out). Larger tables mean fewer, larger files to compact.
+    #[arg(long, default_value_t = 128, value_name = "MIB",
+          value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub memtable_mb: u32,
+
     /// Open the database for reading only: queries work, every write fails with 25006.
     /// (A data directory on a read-only file system is served this way by itself.)
     #[arg(long)]
@@ -176,6 +183,7 @@ async fn run(config: Config) -> Result<(), String> {
         read_only: config.read_only,
         cache_bytes: Some(config.cache_mb.saturating_mul(1 << 20)),
         row_cache_bytes: Some(config.row_cache_mb.saturating_mul(1 << 20)),
+        memtable_bytes: Some((config.memtable_mb as usize) << 20),
     };
     if let Some(backup) = &config.restore_from {
         restore(backup, &config.data_dir)?;
