@@ -107,8 +107,11 @@ impl Rng {
 
 /// Rows per INSERT while loading.
 const LOAD_BATCH: u64 = 1000;
-/// Connections loading at once.
-const LOADERS: u64 = 4;
+/// Connections loading at once. Eight keep the server's statement pipeline (a frame
+/// read and decoded, the statement run, the commit) full where four left gaps: 1M-row
+/// loads after 10 s of inserts 1.06M-1.25M rows/s against 0.90M-1.00M with four, on a
+/// fresh server 1.23M-1.41M against 1.17M-1.27M (docs/performance.md, session 14).
+const LOADERS: u64 = 8;
 
 /// Creates the table and fills it with prepared 1,000-row INSERTs over a few
 /// connections at once; returns rows per second.
