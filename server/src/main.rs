@@ -91,6 +91,9 @@ pub struct Config {
 
     /// Fsync the write-ahead log before acknowledging each commit, so that
     /// acknowledged writes survive power loss, not only a crash of the server process.
+    /// Commits are grouped, one fsync for many sessions, and the log is written over an
+    /// old log file rather than grown: at start the server writes and syncs one log
+    /// file of --memtable-mb to begin on.
     #[arg(long)]
     pub sync: bool,
 

@@ -23,7 +23,9 @@ fn acknowledged_writes_survive_sigkill_and_nothing_is_half_applied() {
 }
 
 /// The same with --sync, whose single-row writes are acknowledged through group commit
-/// (commit, then wait for a shared fsync of the log).
+/// (commit, then wait for a shared fsync of the log). A --sync server starts on a log
+/// written in full beforehand (see the storage's `prepare_logs`), so every kill here
+/// lands inside one: recovery must stop where this run's records end.
 #[test]
 fn group_committed_writes_survive_sigkill() {
     let seed = std::time::SystemTime::now()
@@ -96,11 +98,12 @@ fn acknowledged_prepared_inserts_survive_an_immediate_sigkill() {
     });
 }
 
-/// With --sync, RocksDB writes new logs over old ones (recycled logs) once memtables
-/// have been flushed. A kill -9 in the middle of such a log leaves the old log's records
-/// after the new ones; recovery must stop where the new ones end and keep every
-/// acknowledged row. Tiny memtables (--memtable-mb 1) make the server switch logs
-/// within a second; the kill waits until RocksDB's own log says it reused one.
+/// With --sync, RocksDB writes new logs over old ones (recycled logs), from the start
+/// (see the storage's `prepare_logs`) and again each time a flushed memtable's log is
+/// reused. A kill -9 in the middle of such a log leaves the old log's records after the
+/// new ones; recovery must stop where the new ones end and keep every acknowledged row.
+/// Tiny memtables (--memtable-mb 1) make the server switch logs within a second; the
+/// kill waits until RocksDB's own log says it reused one while the writers ran.
 #[test]
 fn group_committed_writes_survive_sigkill_inside_a_recycled_log() {
     use kvsql_protocol::Client;
@@ -126,8 +129,8 @@ fn group_committed_writes_survive_sigkill_inside_a_recycled_log() {
     for cycle in 0..3i64 {
         let mut server = TestServer::start_in(&data, &args);
         let addr = server.addr();
-        // A restart deletes the logs it recovered from rather than reusing them: only
-        // what this run wrote past the log it started with counts.
+        // The reuse that prepared the log this run starts on is counted already: wait
+        // for one that the writers' commits bring about.
         let reused_before = reused_logs(&data);
         let writers: Vec<_> = (0..WRITERS)
             .map(|w| {

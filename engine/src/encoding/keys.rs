@@ -9,6 +9,7 @@
 //! | view     | `0x05`, view name (keycode text)              | view definition       |
 //! | user     | `0x06`, user name (keycode text)              | admin flag, password hash |
 //! | index    | `0x04`, index id (u64 BE), indexed values, primary key values (*) | primary key values |
+//! | storage  | `0x00`, name                                  | never written: deletes only (see [`log_prep_key`]) |
 //!
 //! A table without a declared primary key is keyed by a hidden integer row id.
 //!
@@ -25,6 +26,15 @@ const SPACE_ROW: u8 = 0x03;
 const SPACE_INDEX: u8 = 0x04;
 const SPACE_VIEW: u8 = 0x05;
 const SPACE_USER: u8 = 0x06;
+const SPACE_STORAGE: u8 = 0x00;
+
+/// The key the storage layer deletes to give a memory table an entry while it prepares
+/// log files (see the RocksDB store's `prepare_logs`). No value is ever stored under it.
+pub fn log_prep_key() -> Vec<u8> {
+    let mut key = vec![SPACE_STORAGE];
+    key.extend_from_slice(b"log-prep");
+    key
+}
 
 /// The key of a user (name and password hash).
 pub fn user_key(name: &str) -> Vec<u8> {

@@ -21,6 +21,7 @@ use rocksdb::{
 use super::gate::{Exclusive, Gate};
 use super::row_cache::RowCache;
 use super::{Durability, KeyRange, KeyValue, Scan, Store, Transaction, Visit, storage_error};
+use crate::encoding::keys;
 use crate::error::{Error, Result};
 
 type Db = OptimisticTransactionDB<MultiThreaded>;
@@ -160,6 +161,9 @@ impl RocksStore {
                 storage_error(e)
             }
         })?;
+        if durability == Durability::Sync {
+            prepare_logs(&db, dir, memtable_bytes)?;
+        }
         let mut write_options = WriteOptions::default();
         write_options.set_sync(durability == Durability::Sync);
         Ok(RocksStore {
@@ -178,6 +182,79 @@ impl RocksStore {
             cache,
         })
     }
+}
+
+/// Log bytes written per batch by `prepare_logs`.
+const PREP_CHUNK: usize = 1 << 20;
+
+/// With a sync per commit group, starts the server on a log file already written to
+/// `bytes`, so that its first commits overwrite written space, as they do once RocksDB
+/// reuses logs (see `open_sized`), and as PostgreSQL's WAL segments, written in full
+/// before use, are. A restart deletes the logs it recovered instead of reusing them, so
+/// without this a fresh server appends to new files until a few memtables have been
+/// flushed.
+///
+/// The current log is filled with log-only records (which RocksDB skips on recovery),
+/// made obsolete by a memtable flush, and reused by the flush after. Each flush needs
+/// an entry in the memtable: the batches delete a key of the unused storage space
+/// ([`keys::log_prep_key`]), which leaves no row anywhere. The cost is writing `bytes`
+/// to the log once per start.
+fn prepare_logs(db: &Db, dir: &Path, bytes: usize) -> Result<()> {
+    let unsynced = WriteOptions::default();
+    let key = keys::log_prep_key();
+    let chunk = vec![0u8; PREP_CHUNK];
+    let write = |log: Option<&[u8]>| {
+        let mut batch = rocksdb::WriteBatchWithTransaction::<true>::default();
+        batch.delete(&key);
+        if let Some(log) = log {
+            batch.put_log_data(log);
+        }
+        db.write_opt(batch, &unsynced).map_err(storage_error)
+    };
+    for _ in 0..bytes.div_ceil(PREP_CHUNK) {
+        write(Some(&chunk))?;
+    }
+    // The filled log becomes obsolete, and the one made for the memtable after it is
+    // nearly empty: made obsolete too, so that the next log is the filled one, reused.
+    // RocksDB puts a log on its reuse list in the background, after the flush that made
+    // it obsolete returns, so the flush after may come first and make a new file; the
+    // next one then takes it. The current log is the highest-numbered (a reused file is
+    // renamed to its new number).
+    db.flush().map_err(storage_error)?;
+    for attempt in 0..PREP_ATTEMPTS {
+        write(None)?;
+        db.flush().map_err(storage_error)?;
+        if current_log_len(dir) >= bytes as u64 {
+            // Written through to the disk now, rather than by the first commit's sync
+            // (which would write the whole file) or the kernel, later, under load.
+            return db.flush_wal(true).map_err(storage_error);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10 << attempt));
+    }
+    tracing::warn!(
+        "the log was not prepared ({PREP_ATTEMPTS} memtable flushes did not reuse it); \
+         synced commits append to new log files until RocksDB reuses one"
+    );
+    Ok(())
+}
+
+/// How many times `prepare_logs` flushes for the filled log to be reused.
+const PREP_ATTEMPTS: u32 = 4;
+
+/// The length of the highest-numbered log file in `dir` (0 if there is none).
+fn current_log_len(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let name = entry.file_name().into_string().ok()?;
+            let number: u64 = name.strip_suffix(".log")?.parse().ok()?;
+            Some((number, entry.metadata().ok()?.len()))
+        })
+        .max()
+        .map_or(0, |(_, len)| len)
 }
 
 /// A RocksDB directory opened read-only (a read-only file system, or `--read-only`):
@@ -1304,6 +1381,48 @@ mod tests {
         }
         let (entries, _) = store.rows.as_ref().unwrap().usage();
         assert!(entries > 0, "nothing was ever served from the cache");
+    }
+
+    /// A store opened for synced commits starts on a log already written to a memtable's
+    /// size (a fresh directory and a reopened one alike), and the preparation leaves no
+    /// key behind; what was committed before and after it survives reopening.
+    #[test]
+    fn a_synced_store_starts_on_a_prepared_log_and_keeps_its_data() {
+        const MEMTABLE: usize = 1 << 20;
+        let dir = tempfile::tempdir().unwrap();
+        let open =
+            |durability| RocksStore::open_sized(dir.path(), durability, 8 << 20, MEMTABLE).unwrap();
+        let keys_in = |store: &RocksStore| -> Vec<Vec<u8>> {
+            let everything = KeyRange {
+                start: Bound::Unbounded,
+                end: Bound::Unbounded,
+            };
+            let mut txn = store.begin().unwrap();
+            txn.scan(everything, false)
+                .map(|kv| kv.unwrap().0)
+                .collect()
+        };
+        let commit = |store: &RocksStore, key: &[u8]| {
+            let mut txn = store.begin().unwrap();
+            txn.set(key, b"value").unwrap();
+            txn.commit().unwrap();
+        };
+        {
+            let store = open(Durability::Process);
+            assert!(
+                current_log_len(dir.path()) < MEMTABLE as u64,
+                "only synced commits prepare the log"
+            );
+            commit(&store, b"k1");
+        }
+        for key in [b"k2", b"k3"] {
+            let store = open(Durability::Sync);
+            let len = current_log_len(dir.path());
+            assert!(len >= MEMTABLE as u64, "the current log holds {len} bytes");
+            commit(&store, key);
+        }
+        let store = open(Durability::Process);
+        assert_eq!(keys_in(&store), [b"k1", b"k2", b"k3"]);
     }
 
     #[test]
