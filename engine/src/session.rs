@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::catalog::Table;
+use crate::catalog::{self, Table};
 use crate::error::{Error, Result};
 use crate::sql::ast::Statement;
 use crate::sql::execute::{self, IdAllocator, Outcome, ResultSink};
@@ -131,6 +131,19 @@ pub struct Database {
     shared: Arc<Shared>,
 }
 
+/// Deletes the rows and index entries of dropped tables and indexes that a crash left
+/// behind (see [`catalog::sweep_orphans`]).
+fn sweep(store: &dyn Store) -> Result<()> {
+    let mut txn = store.begin()?;
+    let swept = catalog::sweep_orphans(txn.as_mut())?;
+    if swept == 0 {
+        return txn.rollback();
+    }
+    txn.commit()?;
+    tracing::info!("deleted what {swept} dropped tables and indexes left behind");
+    Ok(())
+}
+
 impl Database {
     /// Opens (creating if missing) a database in `dir` with default options.
     pub fn open(dir: &Path) -> Result<Database> {
@@ -161,7 +174,10 @@ impl Database {
                 .memtable_bytes
                 .unwrap_or(crate::storage::rocks::DEFAULT_MEMTABLE_BYTES);
             match RocksStore::open_sized(dir, options.durability, cache, memtable) {
-                Ok(store) => Box::new(store.with_row_cache(rows)),
+                Ok(store) => {
+                    sweep(&store)?;
+                    Box::new(store.with_row_cache(rows))
+                }
                 Err(e) if e.to_string().contains("Read-only file system") => {
                     tracing::warn!(
                         "{} is on a read-only file system: serving reads only",

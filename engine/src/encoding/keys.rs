@@ -109,6 +109,22 @@ pub fn index_values_prefix(index_id: u64, values: &[Value]) -> Vec<u8> {
     key
 }
 
+/// The start of the row space: every table's rows, each table's under its
+/// [`row_prefix`].
+pub fn row_space() -> Vec<u8> {
+    vec![SPACE_ROW]
+}
+
+/// The start of the index space, every index's entries under its [`index_prefix`].
+pub fn index_space() -> Vec<u8> {
+    vec![SPACE_INDEX]
+}
+
+/// The table or index id of a key in the row or index space (None if too short).
+pub fn owner_id(key: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(key.get(1..9)?.try_into().ok()?))
+}
+
 /// The first key past every key that starts with `prefix`.
 pub fn end_of(prefix: &[u8]) -> Vec<u8> {
     prefix_end(prefix).expect("key space prefixes are never all 0xFF")

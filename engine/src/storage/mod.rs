@@ -165,6 +165,23 @@ pub trait Transaction: Send {
     /// Deletes a key, or does nothing if it does not exist.
     fn delete(&mut self, key: &[u8]) -> Result<()>;
 
+    /// Deletes every key in `range`, a range that nothing reads or writes once this
+    /// transaction commits (the rows or index entries of a dropped table or index,
+    /// whose ids are never reused); this transaction must not read it afterwards either.
+    /// By default a delete of each key the range holds; a store may instead delete the
+    /// whole range in one step once the transaction has committed, in time and memory
+    /// that do not grow with the range (see the RocksDB store).
+    fn drop_range(&mut self, range: KeyRange) -> Result<()> {
+        let doomed: Vec<Vec<u8>> = self
+            .scan(range, false)
+            .map(|item| item.map(|(key, _)| key))
+            .collect::<Result<_>>()?;
+        for key in doomed {
+            self.delete(&key)?;
+        }
+        Ok(())
+    }
+
     /// Scans a range as of the snapshot, overlaid with this transaction's own writes,
     /// forwards or in reverse key order.
     fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_>;

@@ -150,7 +150,14 @@ impl RocksStore {
         table.set_data_block_index_type(rocksdb::DataBlockIndexType::BinaryAndHash);
         table.set_data_block_hash_ratio(0.75);
         options.set_block_based_table_factory(&table);
-        let db = Db::open(&options, dir).map_err(|e| {
+        // Opened naming the default column family (with these same options: a name
+        // alone would give it RocksDB's defaults), so that `cf_handle` finds it for
+        // range deletions (see `delete_ranges`).
+        let default = rocksdb::ColumnFamilyDescriptor::new(
+            rocksdb::DEFAULT_COLUMN_FAMILY_NAME,
+            options.clone(),
+        );
+        let db = Db::open_cf_descriptors(&options, dir, [default]).map_err(|e| {
             let text = e.to_string();
             if text.contains("lock") && !text.contains("Read-only file system") {
                 Error::Storage(format!(
@@ -182,6 +189,26 @@ impl RocksStore {
             cache,
         })
     }
+}
+
+/// Deletes each range [start, end) with one RocksDB range deletion, after the commit
+/// that made the ranges unreachable (`drop_range`). RocksDB refuses range deletions in
+/// an optimistic transaction and in a batch written through it, because its conflict
+/// checks do not see them; the ranges here are ones no transaction touches again, so
+/// they go to the base database directly. A crash between the commit and this leaves
+/// the ranges' keys behind, unreachable: [`crate::catalog::sweep_orphans`] deletes them
+/// when the database opens.
+fn delete_ranges(db: &Db, ranges: &[(Vec<u8>, Vec<u8>)], sync: bool) -> Result<()> {
+    let default = db
+        .cf_handle(rocksdb::DEFAULT_COLUMN_FAMILY_NAME)
+        .ok_or_else(|| Error::Storage("internal: no default column family".into()))?;
+    let mut options = WriteOptions::default();
+    options.set_sync(sync);
+    for (start, end) in ranges {
+        db.delete_range_cf_opt(&default, start, end, &options)
+            .map_err(storage_error)?;
+    }
+    Ok(())
 }
 
 /// Log bytes written per batch by `prepare_logs`.
@@ -339,6 +366,7 @@ impl RocksStore {
     fn begin_with(
         &self,
         write_options: &WriteOptions,
+        sync_commit: bool,
         flush_log: bool,
     ) -> Result<Box<dyn Transaction>> {
         let txn = self.db.transaction_opt(write_options, &self.txn_options);
@@ -357,6 +385,8 @@ impl RocksStore {
             flush_log,
             log: self.log.clone(),
             scanned: Cell::new(0),
+            dropped: Vec::new(),
+            sync: sync_commit,
         }))
     }
 }
@@ -364,11 +394,12 @@ impl RocksStore {
 impl Store for RocksStore {
     fn begin(&self) -> Result<Box<dyn Transaction>> {
         // A synced commit writes the log out (and syncs it) inside RocksDB.
-        self.begin_with(&self.write_options, self.durability != Durability::Sync)
+        let sync = self.durability == Durability::Sync;
+        self.begin_with(&self.write_options, sync, !sync)
     }
 
     fn begin_unsynced(&self) -> Result<Box<dyn Transaction>> {
-        self.begin_with(&WriteOptions::default(), false)
+        self.begin_with(&WriteOptions::default(), false, false)
     }
 
     fn begin_bulk(&self, unsynced: bool) -> Result<Box<dyn Transaction>> {
@@ -595,6 +626,10 @@ struct RocksTransaction {
     log: Arc<LogCounts>,
     /// Rows passed by the scans so far (see [`CACHED_SCAN_ROWS`]).
     scanned: Cell<usize>,
+    /// Ranges [start, end) to delete once the transaction has committed (`drop_range`).
+    dropped: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Whether commits sync the log (the dropped ranges' deletion does the same).
+    sync: bool,
 }
 
 /// Read options pinned to `txn`'s snapshot.
@@ -643,6 +678,27 @@ impl Transaction for RocksTransaction {
         self.txn.delete(key).map_err(storage_error)
     }
 
+    fn drop_range(&mut self, range: KeyRange) -> Result<()> {
+        match (range.start, range.end) {
+            (Bound::Included(start), Bound::Excluded(end)) => {
+                if start < end {
+                    self.dirty = true;
+                    self.dropped.push((start, end));
+                }
+                Ok(())
+            }
+            (start, end) => {
+                // Not a prefix's range: key by key (RocksDB deletes [start, end) only).
+                let range = KeyRange { start, end };
+                let doomed: Vec<Vec<u8>> = self
+                    .scan(range, false)
+                    .map(|item| item.map(|(key, _)| key))
+                    .collect::<Result<_>>()?;
+                doomed.iter().try_for_each(|key| self.delete(key))
+            }
+        }
+    }
+
     fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_> {
         match scan_options(&range, snapshot_reads(&self.txn), &self.scanned) {
             None => Box::new(std::iter::empty()),
@@ -684,6 +740,8 @@ impl Transaction for RocksTransaction {
             flush_log,
             log,
             scanned: _,
+            dropped,
+            sync,
         } = *self;
         drop(reads);
         if !dirty {
@@ -694,6 +752,9 @@ impl Transaction for RocksTransaction {
         // after it (when `_writing` drops), whether it succeeds or not.
         let _writing = rows.as_deref().map(|rows| rows.writing(written));
         txn.commit().map_err(map_commit_error)?;
+        if !dropped.is_empty() {
+            delete_ranges(&_db, &dropped, sync)?;
+        }
         log.committed(&_db, flush_log)
     }
 
