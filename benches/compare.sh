@@ -3,6 +3,7 @@
 # run, and prints one table with each figure and the kvsql/peer ratios.
 #
 #   benches/compare.sh [SECONDS]        (default 10 seconds per measurement)
+#   ROUNDS=N benches/compare.sh ...      (default 3 rounds; the table gives medians)
 #
 # Installs redis-server, redis-tools and postgresql when missing (as root, with apt-get),
 # starts each server on a loopback port in a temporary directory, and stops them all at
@@ -92,34 +93,56 @@ chmod a+r "$WORK/insert.sql"
 "$BIN/kvsql-bench" --addr 127.0.0.1:$KVSQL_PORT -k 100000 -n 1 >/dev/null
 "$BIN/kvsql-bench" --addr 127.0.0.1:$KVSQL_SYNC_PORT -k 1000 -n 1 >/dev/null
 
-echo "measuring ($SECS s each) ..." >&2
-R[redis_get_1]=$(redis 1 1 get)
-R[redis_get_16]=$(redis 16 1 get)
-R[redis_get_50]=$(redis 50 1 get)
-R[redis_get_50p16]=$(redis 50 16 get)
-R[redis_set_50]=$(redis 50 1 set)
-R[pg_select_1]=$(pg 1 -S)
-R[pg_select_16]=$(pg 16 -S)
-R[pg_insert_16_sync]=$(pg 16 -n -f "$WORK/insert.sql")
-PGHOST=127.0.0.1 PGPORT=$PG_PORT su postgres -c "psql -q -d postgres -c 'ALTER SYSTEM SET synchronous_commit = off' -c 'SELECT pg_reload_conf()'" >/dev/null
-R[pg_insert_16_async]=$(pg 16 -n -f "$WORK/insert.sql")
-R[kv_select_1]=$(kv $KVSQL_PORT 1 1 point-select --no-load -k 100000)
-R[kv_select_16]=$(kv $KVSQL_PORT 16 1 point-select --no-load -k 100000)
-R[kv_select_50]=$(kv $KVSQL_PORT 50 1 point-select --no-load -k 100000)
-R[kv_select_50p16]=$(kv $KVSQL_PORT 50 16 point-select --no-load -k 100000)
-R[kv_insert_16]=$(kv $KVSQL_PORT 16 1 insert --no-load -k 100000)
-R[kv_insert_50]=$(kv $KVSQL_PORT 50 1 insert --no-load -k 100000)
-R[kv_insert_16_sync]=$(kv $KVSQL_SYNC_PORT 16 1 insert --no-load -k 1000)
-LOAD=$("$BIN/kvsql-bench" --addr 127.0.0.1:$KVSQL_PORT --table bulk -k 1000000 -b 100 -n 1 --json \
-  | tail -n 1 | sed -n 's/.*"load_rows_per_s":\([0-9.]*\).*/\1/p')
-SCAN=$("$BIN/kvsql-bench" --addr 127.0.0.1:$KVSQL_PORT --table bulk -k 1000000 -w full-scan -d "$SECS" \
-  --no-load --json | tail -n 1 | sed -n 's/.*"rows_per_s":\([0-9.]*\).*/\1/p')
+# Each figure is measured ROUNDS times (default 3), and each kvsql figure next to its
+# peer's, first after it and then, in the next round, before it, so that a slow spell
+# of the machine (seen here to last minutes), or a peer's writes still going to disk,
+# land on both sides of a ratio rather than on one. The table gives each figure's
+# median, and every round's figures follow it.
+ROUNDS=${ROUNDS:-3}
+declare -A S
+add() { S[$1]="${S[$1]:-} $2"; }
+# both PEER-KEY PEER-COMMAND KVSQL-KEY KVSQL-COMMAND
+both() {
+  if (( round % 2 )); then
+    add "$1" "$(eval "$2")"; add "$3" "$(eval "$4")"
+  else
+    add "$3" "$(eval "$4")"; add "$1" "$(eval "$2")"
+  fi
+}
+pg_sync() {
+  PGHOST=127.0.0.1 PGPORT=$PG_PORT su postgres -c "psql -q -d postgres -c 'ALTER SYSTEM SET synchronous_commit = $1' -c 'SELECT pg_reload_conf()'" >/dev/null
+}
+echo "measuring ($SECS s each, $ROUNDS rounds) ..." >&2
+for round in $(seq "$ROUNDS"); do
+  echo "round $round of $ROUNDS ..." >&2
+  both redis_get_1 'redis 1 1 get' kv_select_1 'kv $KVSQL_PORT 1 1 point-select --no-load -k 100000'
+  add pg_select_1 "$(pg 1 -S)"
+  both redis_get_16 'redis 16 1 get' kv_select_16 'kv $KVSQL_PORT 16 1 point-select --no-load -k 100000'
+  add pg_select_16 "$(pg 16 -S)"
+  both redis_get_50 'redis 50 1 get' kv_select_50 'kv $KVSQL_PORT 50 1 point-select --no-load -k 100000'
+  both redis_get_50p16 'redis 50 16 get' kv_select_50p16 'kv $KVSQL_PORT 50 16 point-select --no-load -k 100000'
+  pg_sync on
+  both pg_insert_16_sync 'pg 16 -n -f "$WORK/insert.sql"' kv_insert_16_sync 'kv $KVSQL_SYNC_PORT 16 1 insert --no-load -k 1000'
+  pg_sync off
+  both pg_insert_16_async 'pg 16 -n -f "$WORK/insert.sql"' kv_insert_16 'kv $KVSQL_PORT 16 1 insert --no-load -k 100000'
+  both redis_set_50 'redis 50 1 set' kv_insert_50 'kv $KVSQL_PORT 50 1 insert --no-load -k 100000'
+  add load "$("$BIN/kvsql-bench" --addr 127.0.0.1:$KVSQL_PORT --table bulk -k 1000000 -b 100 -n 1 --json \
+    | tail -n 1 | sed -n 's/.*"load_rows_per_s":\([0-9.]*\).*/\1/p')"
+  add scan "$("$BIN/kvsql-bench" --addr 127.0.0.1:$KVSQL_PORT --table bulk -k 1000000 -w full-scan -d "$SECS" \
+    --no-load --json | tail -n 1 | sed -n 's/.*"rows_per_s":\([0-9.]*\).*/\1/p')"
+done
+for key in "${!S[@]}"; do
+  R[$key]=$(echo ${S[$key]} | tr ' ' '\n' | sort -g \
+    | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else if (NR) printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+done
+LOAD=${R[load]}
+SCAN=${R[scan]}
 
 # --- report --------------------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 row() { printf "| %s | %s | %s | %s |\n" "$1" "$2" "$3" "$4"; }
 echo
-echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB; $SECS s per figure"
+echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB; $SECS s per figure, median of $ROUNDS rounds"
 echo
 row "workload" "kvsql" "peer" "kvsql / peer"
 row "---" "---" "---" "---"
@@ -136,3 +159,8 @@ row "insert, 50 clients" "${R[kv_insert_50]}" "PostgreSQL sync off (16) ${R[pg_i
 row "insert --sync, 16 clients" "${R[kv_insert_16_sync]}" "PostgreSQL sync on (16) ${R[pg_insert_16_sync]}" "$(ratio "${R[kv_insert_16_sync]}" "${R[pg_insert_16_sync]}")"
 row "bulk load, rows/s (100-byte rows)" "$LOAD" "target 1,000,000" "$(ratio "$LOAD" 1000000)"
 row "full-table SELECT * streamed, rows/s" "$SCAN" "target 2,000,000" "$(ratio "$SCAN" 2000000)"
+echo
+echo "Each figure above is the median of $ROUNDS rounds; every round's figures, in order:"
+for key in $(printf '%s\n' "${!S[@]}" | sort); do
+  echo "  $key:${S[$key]}"
+done
