@@ -213,6 +213,9 @@ fn delete_ranges(db: &Db, ranges: &[(Vec<u8>, Vec<u8>)], sync: bool) -> Result<(
 
 /// Log bytes written per batch by `prepare_logs`.
 const PREP_CHUNK: usize = 1 << 20;
+/// The most `prepare_logs` writes, whatever the memtable size: a log past it appends
+/// until RocksDB reuses one.
+const PREP_MAX: usize = 256 << 20;
 
 /// With a sync per commit group, starts the server on a log file already written to
 /// `bytes`, so that its first commits overwrite written space, as they do once RocksDB
@@ -225,8 +228,26 @@ const PREP_CHUNK: usize = 1 << 20;
 /// made obsolete by a memtable flush, and reused by the flush after. Each flush needs
 /// an entry in the memtable: the batches delete a key of the unused storage space
 /// ([`keys::log_prep_key`]), which leaves no row anywhere. The cost is writing `bytes`
-/// to the log once per start.
+/// (at most [`PREP_MAX`]) to the log once per start. Where the disk has less than four
+/// times that free, the log is not prepared: a start must not fail, nor a full disk be
+/// brought nearer, for the sake of speed.
 fn prepare_logs(db: &Db, dir: &Path, bytes: usize) -> Result<()> {
+    let bytes = bytes.min(PREP_MAX);
+    match rustix::fs::statvfs(dir) {
+        Ok(fs) if fs.f_bavail.saturating_mul(fs.f_frsize) >= 4 * bytes as u64 => {}
+        Ok(fs) => {
+            tracing::info!(
+                "not preparing a log file: {} MiB free in {}",
+                fs.f_bavail.saturating_mul(fs.f_frsize) >> 20,
+                dir.display()
+            );
+            return Ok(());
+        }
+        Err(e) => {
+            tracing::info!("not preparing a log file: cannot read free space ({e})");
+            return Ok(());
+        }
+    }
     let unsynced = WriteOptions::default();
     let key = keys::log_prep_key();
     let chunk = vec![0u8; PREP_CHUNK];
