@@ -172,14 +172,7 @@ pub trait Transaction: Send {
     /// whole range in one step once the transaction has committed, in time and memory
     /// that do not grow with the range (see the RocksDB store).
     fn drop_range(&mut self, range: KeyRange) -> Result<()> {
-        let doomed: Vec<Vec<u8>> = self
-            .scan(range, false)
-            .map(|item| item.map(|(key, _)| key))
-            .collect::<Result<_>>()?;
-        for key in doomed {
-            self.delete(&key)?;
-        }
-        Ok(())
+        delete_each(self, range)
     }
 
     /// Scans a range as of the snapshot, overlaid with this transaction's own writes,
@@ -210,6 +203,15 @@ pub trait Transaction: Send {
 
     /// Discards every write.
     fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+/// Deletes every key `txn` sees in `range`, one by one.
+pub(crate) fn delete_each<T: Transaction + ?Sized>(txn: &mut T, range: KeyRange) -> Result<()> {
+    let doomed: Vec<Vec<u8>> = txn
+        .scan(range, false)
+        .map(|item| item.map(|(key, _)| key))
+        .collect::<Result<_>>()?;
+    doomed.iter().try_for_each(|key| txn.delete(key))
 }
 
 /// Shorthand for storage failures.

@@ -708,15 +708,8 @@ impl Transaction for RocksTransaction {
                 }
                 Ok(())
             }
-            (start, end) => {
-                // Not a prefix's range: key by key (RocksDB deletes [start, end) only).
-                let range = KeyRange { start, end };
-                let doomed: Vec<Vec<u8>> = self
-                    .scan(range, false)
-                    .map(|item| item.map(|(key, _)| key))
-                    .collect::<Result<_>>()?;
-                doomed.iter().try_for_each(|key| self.delete(key))
-            }
+            // Not a prefix's range: key by key (RocksDB deletes [start, end) only).
+            (start, end) => super::delete_each(self, KeyRange { start, end }),
         }
     }
 
