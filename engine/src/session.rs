@@ -122,6 +122,22 @@ impl IdAllocator for Shared {
             Ok(*next)
         })
     }
+
+    fn claim_id(
+        &self,
+        table: &Table,
+        id: i64,
+        max_existing: &mut dyn FnMut() -> Result<i64>,
+    ) -> Result<bool> {
+        self.with_counter(table, max_existing, |next| {
+            // The counter is one past every id seen; at i64::MAX it cannot say so.
+            let above = id >= *next && id < i64::MAX;
+            if id >= *next {
+                *next = id.saturating_add(1);
+            }
+            Ok(above)
+        })
+    }
 }
 
 /// An open database. Cheap to clone; clones share the store. The store closes when the

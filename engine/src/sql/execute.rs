@@ -55,6 +55,19 @@ pub trait IdAllocator {
         id: i64,
         max_existing: &mut dyn FnMut() -> Result<i64>,
     ) -> Result<i64>;
+
+    /// Notes `id` as `observe_id` does, and says whether it is above every id `table`
+    /// has had so far (stored when first counted, allocated or noted since): then no row
+    /// has it, and the first statement to claim it is the only one told so. By default
+    /// never (the caller then looks the key up).
+    fn claim_id(
+        &self,
+        table: &Table,
+        id: i64,
+        max_existing: &mut dyn FnMut() -> Result<i64>,
+    ) -> Result<bool> {
+        self.observe_id(table, id, max_existing).map(|_| false)
+    }
 }
 
 /// Runs a plan, sending any rows to `sink`, and returns the outcome (not yet reported).
@@ -377,8 +390,21 @@ fn insert(
             })
             .max()
     });
+    // A single row with its own id above every id the table has had needs no primary
+    // key lookup. The claim comes after `hold`: a store whose writes are serialized by
+    // their first read (see `Transaction::hold`) serializes this one from here, so that
+    // a statement told the id is not new looks the key up only after this one commits.
+    let mut claimed = None;
     if let Some(largest) = largest {
-        noted = ids.observe_id(table, largest, &mut || max_id(ctx.txn()?, &prefix))?;
+        if source.len() == 1 && on_conflict.is_none() {
+            ctx.txn()?.hold();
+            if ids.claim_id(table, largest, &mut || max_id(ctx.txn()?, &prefix))? {
+                claimed = Some(largest);
+            }
+            noted = largest.saturating_add(1);
+        } else {
+            noted = ids.observe_id(table, largest, &mut || max_id(ctx.txn()?, &prefix))?;
+        }
     }
     let mut maker = RowMaker {
         table,
@@ -495,7 +521,11 @@ fn insert(
                 }
             }
         }
-        if rows::conflicting_row(ctx.txn()?, table, primary, &full, None)?.is_some() {
+        let new_id = matches!(
+            integer_key.map(|pk| &full[pk]),
+            Some(Value::Integer(id)) if Some(*id) == claimed
+        );
+        if !new_id && rows::conflicting_row(ctx.txn()?, table, primary, &full, None)?.is_some() {
             return Err(rows::unique_violation(table, primary, &full));
         }
         rows::insert(ctx.txn()?, table, &key, &full)?;

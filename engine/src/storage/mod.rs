@@ -165,6 +165,14 @@ pub trait Transaction: Send {
     /// Deletes a key, or does nothing if it does not exist.
     fn delete(&mut self, key: &[u8]) -> Result<()>;
 
+    /// Called before a statement relies on the id allocator to know that a key it will
+    /// write is new (`IdAllocator::claim_id`) and skips looking it up. A transaction
+    /// whose writes are serialized from their first read on, rather than checked for
+    /// conflicts at commit (RocksDB's bulk writes), takes that serialization now; by
+    /// default nothing, as a commit that conflicts with a concurrent write of the same
+    /// key fails.
+    fn hold(&mut self) {}
+
     /// Deletes every key in `range`, a range that nothing reads or writes once this
     /// transaction commits (the rows or index entries of a dropped table or index,
     /// whose ids are never reused); this transaction must not read it afterwards either.

@@ -910,6 +910,10 @@ impl Transaction for BulkTransaction {
         !self.batch.is_empty()
     }
 
+    fn hold(&mut self) {
+        self.enter();
+    }
+
     fn commit(mut self: Box<Self>) -> Result<()> {
         if self.batch.is_empty() {
             return Ok(());
