@@ -100,7 +100,8 @@ chmod a+r "$WORK/insert.sql"
 # median, and every round's figures follow it.
 ROUNDS=${ROUNDS:-3}
 declare -A S
-add() { S[$1]="${S[$1]:-} $2"; }
+# A figure that did not come out (a tool failed) is kept as NA, so rounds stay aligned.
+add() { S[$1]="${S[$1]:-} ${2:-NA}"; }
 # both PEER-KEY PEER-COMMAND KVSQL-KEY KVSQL-COMMAND
 both() {
   if (( round % 2 )); then
@@ -131,10 +132,19 @@ for round in $(seq "$ROUNDS"); do
   add scan "$("$BIN/kvsql-bench" --addr 127.0.0.1:$KVSQL_PORT --table bulk -k 1000000 -w full-scan -d "$SECS" \
     --no-load --json | tail -n 1 | sed -n 's/.*"rows_per_s":\([0-9.]*\).*/\1/p')"
 done
+median() { # FORMAT: the median of the numbers on standard input
+  grep -v '^NA$' | sort -g \
+    | awk -v f="$1" '{ v[NR] = $1 } END { if (NR % 2) printf f, v[(NR + 1) / 2]; else if (NR) printf f, (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "n/a" }'
+}
 for key in "${!S[@]}"; do
-  R[$key]=$(echo ${S[$key]} | tr ' ' '\n' | sort -g \
-    | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else if (NR) printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+  R[$key]=$(echo ${S[$key]} | tr ' ' '\n' | median '%.1f\n')
 done
+# The median of the rounds' kvsql/peer ratios, each from two figures taken side by side
+# (a ratio of the two medians could pair figures from different rounds).
+ratio_of() { # KVSQL-KEY PEER-KEY
+  paste <(echo ${S[$1]} | tr ' ' '\n') <(echo ${S[$2]} | tr ' ' '\n') \
+    | awk '$1 != "NA" && $2 != "NA" && $2 > 0 { print $1 / $2 }' | median '%.2fx'
+}
 LOAD=${R[load]}
 SCAN=${R[scan]}
 
@@ -146,21 +156,22 @@ echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo
 row "workload" "kvsql" "peer" "kvsql / peer"
 row "---" "---" "---" "---"
-row "point select, 1 client" "${R[kv_select_1]}" "Redis GET ${R[redis_get_1]}" "$(ratio "${R[kv_select_1]}" "${R[redis_get_1]}")"
-row "point select, 1 client" "${R[kv_select_1]}" "PostgreSQL -S ${R[pg_select_1]}" "$(ratio "${R[kv_select_1]}" "${R[pg_select_1]}")"
-row "point select, 16 clients" "${R[kv_select_16]}" "Redis GET ${R[redis_get_16]}" "$(ratio "${R[kv_select_16]}" "${R[redis_get_16]}")"
-row "point select, 16 clients" "${R[kv_select_16]}" "PostgreSQL -S (16) ${R[pg_select_16]}" "$(ratio "${R[kv_select_16]}" "${R[pg_select_16]}")"
-row "point select, 50 clients" "${R[kv_select_50]}" "Redis GET ${R[redis_get_50]}" "$(ratio "${R[kv_select_50]}" "${R[redis_get_50]}")"
-row "point select, 50 clients" "${R[kv_select_50]}" "PostgreSQL -S (16) ${R[pg_select_16]}" "$(ratio "${R[kv_select_50]}" "${R[pg_select_16]}")"
-row "point select, 50 x 16 pipelined" "${R[kv_select_50p16]}" "Redis GET -P 16 ${R[redis_get_50p16]}" "$(ratio "${R[kv_select_50p16]}" "${R[redis_get_50p16]}")"
-row "insert, 16 clients" "${R[kv_insert_16]}" "PostgreSQL sync off (16) ${R[pg_insert_16_async]}" "$(ratio "${R[kv_insert_16]}" "${R[pg_insert_16_async]}")"
-row "insert, 50 clients" "${R[kv_insert_50]}" "Redis SET (AOF everysec) ${R[redis_set_50]}" "$(ratio "${R[kv_insert_50]}" "${R[redis_set_50]}")"
-row "insert, 50 clients" "${R[kv_insert_50]}" "PostgreSQL sync off (16) ${R[pg_insert_16_async]}" "$(ratio "${R[kv_insert_50]}" "${R[pg_insert_16_async]}")"
-row "insert --sync, 16 clients" "${R[kv_insert_16_sync]}" "PostgreSQL sync on (16) ${R[pg_insert_16_sync]}" "$(ratio "${R[kv_insert_16_sync]}" "${R[pg_insert_16_sync]}")"
+row "point select, 1 client" "${R[kv_select_1]}" "Redis GET ${R[redis_get_1]}" "$(ratio_of kv_select_1 redis_get_1)"
+row "point select, 1 client" "${R[kv_select_1]}" "PostgreSQL -S ${R[pg_select_1]}" "$(ratio_of kv_select_1 pg_select_1)"
+row "point select, 16 clients" "${R[kv_select_16]}" "Redis GET ${R[redis_get_16]}" "$(ratio_of kv_select_16 redis_get_16)"
+row "point select, 16 clients" "${R[kv_select_16]}" "PostgreSQL -S (16) ${R[pg_select_16]}" "$(ratio_of kv_select_16 pg_select_16)"
+row "point select, 50 clients" "${R[kv_select_50]}" "Redis GET ${R[redis_get_50]}" "$(ratio_of kv_select_50 redis_get_50)"
+row "point select, 50 clients" "${R[kv_select_50]}" "PostgreSQL -S (16) ${R[pg_select_16]}" "$(ratio_of kv_select_50 pg_select_16)"
+row "point select, 50 x 16 pipelined" "${R[kv_select_50p16]}" "Redis GET -P 16 ${R[redis_get_50p16]}" "$(ratio_of kv_select_50p16 redis_get_50p16)"
+row "insert, 16 clients" "${R[kv_insert_16]}" "PostgreSQL sync off (16) ${R[pg_insert_16_async]}" "$(ratio_of kv_insert_16 pg_insert_16_async)"
+row "insert, 50 clients" "${R[kv_insert_50]}" "Redis SET (AOF everysec) ${R[redis_set_50]}" "$(ratio_of kv_insert_50 redis_set_50)"
+row "insert, 50 clients" "${R[kv_insert_50]}" "PostgreSQL sync off (16) ${R[pg_insert_16_async]}" "$(ratio_of kv_insert_50 pg_insert_16_async)"
+row "insert --sync, 16 clients" "${R[kv_insert_16_sync]}" "PostgreSQL sync on (16) ${R[pg_insert_16_sync]}" "$(ratio_of kv_insert_16_sync pg_insert_16_sync)"
 row "bulk load, rows/s (100-byte rows)" "$LOAD" "target 1,000,000" "$(ratio "$LOAD" 1000000)"
 row "full-table SELECT * streamed, rows/s" "$SCAN" "target 2,000,000" "$(ratio "$SCAN" 2000000)"
 echo
-echo "Each figure above is the median of $ROUNDS rounds; every round's figures, in order:"
+echo "Each figure above is the median of $ROUNDS rounds, and each ratio the median of the rounds'"
+echo "ratios; every round's figures, in order:"
 for key in $(printf '%s\n' "${!S[@]}" | sort); do
   echo "  $key:${S[$key]}"
 done
