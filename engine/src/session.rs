@@ -114,11 +114,7 @@ impl IdAllocator for Shared {
         max_existing: &mut dyn FnMut() -> Result<i64>,
     ) -> Result<i64> {
         self.with_counter(table, max_existing, |next| {
-            if id >= *next {
-                // At i64::MAX the counter stays put; the next allocation then collides
-                // with the existing key and the INSERT fails with a unique violation.
-                *next = id.saturating_add(1);
-            }
+            note_id(next, id);
             Ok(*next)
         })
     }
@@ -129,15 +125,20 @@ impl IdAllocator for Shared {
         id: i64,
         max_existing: &mut dyn FnMut() -> Result<i64>,
     ) -> Result<bool> {
-        self.with_counter(table, max_existing, |next| {
-            // The counter is one past every id seen; at i64::MAX it cannot say so.
-            let above = id >= *next && id < i64::MAX;
-            if id >= *next {
-                *next = id.saturating_add(1);
-            }
-            Ok(above)
-        })
+        self.with_counter(table, max_existing, |next| Ok(note_id(next, id)))
     }
+}
+
+/// Moves a table's id counter (one past every id it has seen) past `id`, and says
+/// whether `id` was above every id seen. At i64::MAX the counter stays put and cannot
+/// say so: the next allocation then collides with the existing key and the INSERT fails
+/// with a unique violation, and a claim of i64::MAX is never new.
+fn note_id(next: &mut i64, id: i64) -> bool {
+    let above = id >= *next;
+    if above {
+        *next = id.saturating_add(1);
+    }
+    above && id < i64::MAX
 }
 
 /// An open database. Cheap to clone; clones share the store. The store closes when the
