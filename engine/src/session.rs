@@ -776,7 +776,12 @@ impl Session {
             });
         }
         let work = match &prepared.plan {
-            Some(plan) => Work::Plan(plan.clone(), prepared.single_read, bulk_write(plan)),
+            Some(plan) => {
+                // Counted once when planned: a 1,000-row INSERT's plan is thousands of
+                // expressions to walk on every run otherwise.
+                params::check_given(prepared.param_types.len(), params)?;
+                Work::Plan(plan.clone(), prepared.single_read, bulk_write(plan))
+            }
             None => Work::Statement(prepared.statement.clone()),
         };
         let outcome = self.run(work, params, sink)?;
@@ -793,6 +798,8 @@ impl Session {
             Work::Statement(statement) => (Some(statement), None, false, false),
             Work::Plan(plan, single, bulk) => (None, Some(plan), single, bulk),
         };
+        // A prepared plan's parameters were counted by `execute_prepared`.
+        let counted = work_plan.is_some();
         let plan_of = |txn: &mut dyn Transaction,
                        statement: Option<Statement>,
                        work_plan: Option<Arc<Plan>>| {
@@ -839,6 +846,7 @@ impl Session {
                         txn.as_mut(),
                         sink,
                         params,
+                        counted,
                         &self.interrupt,
                     )
                 });
@@ -876,6 +884,7 @@ impl Session {
                     txn.as_mut(),
                     sink,
                     params,
+                    counted,
                     &self.interrupt,
                 )?;
                 let wrote = txn.wrote();
@@ -959,6 +968,7 @@ fn run_plan(
     txn: &mut dyn Transaction,
     sink: &mut dyn ResultSink,
     params: &[Value],
+    counted: bool,
     interrupt: &Option<Arc<AtomicBool>>,
 ) -> Result<(Outcome, bool)> {
     let ddl = plan.changes_schema();
@@ -968,6 +978,7 @@ fn run_plan(
         shared,
         sink,
         params,
+        counted,
         interrupt.as_ref(),
         shared.statement_memory,
     )?;

@@ -73,12 +73,16 @@ pub trait IdAllocator {
 /// Runs a plan, sending any rows to `sink`, and returns the outcome (not yet reported).
 /// A plan shared with a prepared statement is copied for the run, except an INSERT of
 /// listed rows, which is run in place (its rows may be thousands of expressions).
+/// `counted`: the caller has checked the number of `params` (a prepared statement knows
+/// it); otherwise the plan is walked to count them.
+#[allow(clippy::too_many_arguments)]
 pub fn execute(
     plan: std::sync::Arc<Plan>,
     txn: &mut dyn Transaction,
     ids: &dyn IdAllocator,
     sink: &mut dyn ResultSink,
     params: &[Value],
+    counted: bool,
     interrupt: Option<&std::sync::Arc<std::sync::atomic::AtomicBool>>,
     memory_limit: usize,
 ) -> Result<Outcome> {
@@ -100,7 +104,9 @@ pub fn execute(
         returning,
     } = plan.as_ref()
     {
-        super::params::check_count(&plan, params)?;
+        if !counted {
+            super::params::check_count(&plan, params)?;
+        }
         return insert(
             ctx,
             ids,
@@ -112,7 +118,7 @@ pub fn execute(
             returning,
         );
     }
-    let plan = super::params::bind(std::sync::Arc::unwrap_or_clone(plan), params)?;
+    let plan = super::params::bind(std::sync::Arc::unwrap_or_clone(plan), params, counted)?;
     Ok(match plan {
         Plan::Query { node, columns } => {
             sink.columns(&columns)?;

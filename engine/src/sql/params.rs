@@ -89,10 +89,14 @@ pub fn types(plan: &Plan, count: usize) -> Vec<Option<DataType>> {
     types
 }
 
-/// Checks the number of values against the plan's parameters, and chooses the access
-/// path of every scan whose conditions involve a parameter, now that values are known.
-pub fn bind(mut plan: Plan, params: &[Value]) -> Result<Plan> {
-    if check_count(&plan, params)? == 0 {
+/// Checks the number of values against the plan's parameters (unless `counted`: the
+/// caller did, see [`check_given`]), and chooses the access path of every scan whose
+/// conditions involve a parameter, now that values are known.
+pub fn bind(mut plan: Plan, params: &[Value], counted: bool) -> Result<Plan> {
+    if !counted {
+        check_count(&plan, params)?;
+    }
+    if params.is_empty() {
         return Ok(plan);
     }
     match &mut plan {
@@ -103,7 +107,11 @@ pub fn bind(mut plan: Plan, params: &[Value]) -> Result<Plan> {
             ..
         } => bind_node(node, params),
         Plan::Explain(inner) => {
-            let bound = bind(std::mem::replace(inner.as_mut(), Plan::ShowTables), params)?;
+            let bound = bind(
+                std::mem::replace(inner.as_mut(), Plan::ShowTables),
+                params,
+                counted,
+            )?;
             **inner = bound;
         }
         _ => {}
@@ -111,9 +119,14 @@ pub fn bind(mut plan: Plan, params: &[Value]) -> Result<Plan> {
     Ok(plan)
 }
 
-/// Checks the number of values against the plan's parameters; returns that number.
-pub fn check_count(plan: &Plan, params: &[Value]) -> Result<usize> {
-    let needed = count(plan);
+/// Checks the number of values against the plan's parameters (a walk of the whole
+/// plan: a prepared statement knows its count, see [`check_given`]).
+pub fn check_count(plan: &Plan, params: &[Value]) -> Result<()> {
+    check_given(count(plan), params)
+}
+
+/// Checks the number of values against the `needed` count of a statement's parameters.
+pub fn check_given(needed: usize, params: &[Value]) -> Result<()> {
     if params.len() != needed {
         return Err(Error::Parameters(format!(
             "the statement takes {needed} parameter{}, {} given",
@@ -121,7 +134,7 @@ pub fn check_count(plan: &Plan, params: &[Value]) -> Result<usize> {
             params.len()
         )));
     }
-    Ok(needed)
+    Ok(())
 }
 
 fn bind_node(node: &mut Node, params: &[Value]) {
