@@ -91,6 +91,9 @@ pub fn execute(
         rows_affected,
         rows_returned,
     };
+    if !counted {
+        super::params::check_count(&plan, params)?;
+    }
     let mut ctx = Ctx::new(txn);
     ctx.params = params;
     ctx.interrupt = interrupt.cloned();
@@ -104,9 +107,6 @@ pub fn execute(
         returning,
     } = plan.as_ref()
     {
-        if !counted {
-            super::params::check_count(&plan, params)?;
-        }
         return insert(
             ctx,
             ids,
@@ -118,7 +118,7 @@ pub fn execute(
             returning,
         );
     }
-    let plan = super::params::bind(std::sync::Arc::unwrap_or_clone(plan), params, counted)?;
+    let plan = super::params::bind(std::sync::Arc::unwrap_or_clone(plan), params)?;
     Ok(match plan {
         Plan::Query { node, columns } => {
             sink.columns(&columns)?;

@@ -89,13 +89,9 @@ pub fn types(plan: &Plan, count: usize) -> Vec<Option<DataType>> {
     types
 }
 
-/// Checks the number of values against the plan's parameters (unless `counted`: the
-/// caller did, see [`check_given`]), and chooses the access path of every scan whose
-/// conditions involve a parameter, now that values are known.
-pub fn bind(mut plan: Plan, params: &[Value], counted: bool) -> Result<Plan> {
-    if !counted {
-        check_count(&plan, params)?;
-    }
+/// Chooses the access path of every scan whose conditions involve a parameter, now that
+/// values are known. The caller has checked their number ([`check_count`]).
+pub fn bind(mut plan: Plan, params: &[Value]) -> Result<Plan> {
     if params.is_empty() {
         return Ok(plan);
     }
@@ -107,11 +103,7 @@ pub fn bind(mut plan: Plan, params: &[Value], counted: bool) -> Result<Plan> {
             ..
         } => bind_node(node, params),
         Plan::Explain(inner) => {
-            let bound = bind(
-                std::mem::replace(inner.as_mut(), Plan::ShowTables),
-                params,
-                counted,
-            )?;
+            let bound = bind(std::mem::replace(inner.as_mut(), Plan::ShowTables), params)?;
             **inner = bound;
         }
         _ => {}
