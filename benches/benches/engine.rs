@@ -1,6 +1,7 @@
 //! In-process engine benchmarks: point lookup by primary key, a 100-row primary-key range
 //! scan and single-row insert, through the whole statement path (parse, plan, execute,
-//! commit) on RocksDB; and the storage layer's latest-value point read (what a prepared
+//! commit) on RocksDB; a prepared 1,000-row INSERT (one step of a bulk load, as
+//! `kvsql-bench` loads); and the storage layer's latest-value point read (what a prepared
 //! point select does) with and without the row cache in front of RocksDB.
 //!
 //! Run: `cargo bench -p kvsql-benches --bench engine`.
@@ -9,9 +10,13 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kvsql_benches::load_kv;
-use kvsql_engine::Database;
 use kvsql_engine::storage::rocks::{DEFAULT_ROW_CACHE_BYTES, RocksStore};
 use kvsql_engine::storage::{Durability, Store};
+use kvsql_engine::{ColumnInfo, Database, Outcome, ResultSink, Value};
+
+/// The allocator kvsql-server uses, so that allocation costs here are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const ROWS: u64 = 100_000;
 
@@ -57,6 +62,64 @@ fn point_lookup(c: &mut Criterion) {
     group.finish();
 }
 
+/// Takes a statement's outcome and nothing else (an INSERT returns no rows).
+struct Discard;
+
+impl ResultSink for Discard {
+    fn columns(&mut self, _: &[ColumnInfo]) -> kvsql_engine::Result<()> {
+        Ok(())
+    }
+    fn row(&mut self, _: Vec<Value>) -> kvsql_engine::Result<()> {
+        Ok(())
+    }
+    fn complete(&mut self, outcome: &Outcome) -> kvsql_engine::Result<()> {
+        assert_eq!(outcome.rows_affected, BULK_ROWS as u64);
+        Ok(())
+    }
+}
+
+/// Rows per INSERT in the bulk benchmark: as `kvsql-bench` loads.
+const BULK_ROWS: usize = 1000;
+
+/// A prepared INSERT of 1,000 rows of 100-byte values, new keys each time, as the server
+/// runs each request of a bulk load (the parameters already decoded from the wire).
+fn bulk_insert(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    let mut session = db.session();
+    session
+        .query("CREATE TABLE bulk (id INTEGER PRIMARY KEY, value TEXT NOT NULL)")
+        .unwrap();
+    let tuples: Vec<String> = (0..BULK_ROWS)
+        .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+        .collect();
+    let mut insert = session
+        .prepare(&format!("INSERT INTO bulk VALUES {}", tuples.join(", ")))
+        .unwrap();
+    let value = "v".repeat(100);
+    let mut next = 0i64;
+    let mut group = c.benchmark_group("engine");
+    group.throughput(Throughput::Elements(BULK_ROWS as u64));
+    group.bench_function("insert_1000_rows_prepared", |b| {
+        b.iter_batched(
+            || {
+                let params: Vec<Value> = (next..next + BULK_ROWS as i64)
+                    .flat_map(|id| [Value::Integer(id), Value::Text(value.clone())])
+                    .collect();
+                next += BULK_ROWS as i64;
+                params
+            },
+            |params| {
+                session
+                    .execute_prepared(&mut insert, &params, &mut Discard)
+                    .unwrap()
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
 /// `Store::get_latest` of random keys among 100,000 rows of 100 bytes held in the
 /// memtable (as right after a load), through the row cache and straight from RocksDB.
 fn latest_reads(c: &mut Criterion) {
@@ -89,5 +152,5 @@ fn latest_reads(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, point_lookup, latest_reads);
+criterion_group!(benches, point_lookup, bulk_insert, latest_reads);
 criterion_main!(benches);
