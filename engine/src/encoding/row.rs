@@ -145,15 +145,23 @@ impl<'a> Reader<'a> {
 
 /// Encodes a row written under schema `version`.
 pub fn encode_row(version: u32, values: &[Value]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(16 + values.len() * 9);
+    encode_row_into(version, values, &mut buf);
+    buf
+}
+
+/// Appends the encoding of a row (as [`encode_row`] makes it) to `out`: many rows can
+/// share one buffer.
+pub fn encode_row_into(version: u32, values: &[Value], out: &mut Vec<u8>) {
     let mut w = Writer {
-        buf: Vec::with_capacity(16 + values.len() * 9),
+        buf: std::mem::take(out),
     };
     w.varint(u64::from(version));
     w.varint(values.len() as u64);
     for v in values {
         w.value(v);
     }
-    w.buf
+    *out = w.buf;
 }
 
 /// Decodes a row into its stored values (possibly fewer than the table has columns now).
@@ -218,6 +226,20 @@ mod tests {
             decode_row_refs(&encoded, &mut refs).unwrap();
             let borrowed: Vec<ValueRef> = values.iter().map(ValueRef::from).collect();
             prop_assert_eq!(refs, borrowed);
+        }
+
+        #[test]
+        fn rows_share_a_buffer(first in proptest::collection::vec(any::<i64>(), 0..4),
+                               text in ".{0,20}") {
+            let a: Vec<Value> = first.into_iter().map(Value::Integer).collect();
+            let b = vec![Value::Text(text), Value::Null];
+            let mut shared = Vec::new();
+            encode_row_into(3, &a, &mut shared);
+            let end = shared.len();
+            encode_row_into(3, &b, &mut shared);
+            let alone = encode_row(3, &a);
+            prop_assert_eq!(&shared[..end], alone.as_slice());
+            prop_assert_eq!(decode_row(&shared[end..]).unwrap(), b);
         }
 
         #[test]

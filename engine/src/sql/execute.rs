@@ -441,24 +441,35 @@ fn insert(
         }
         let (fulls, keys): (Vec<_>, Vec<_>) = made.into_iter().unzip();
         // Encoded before the lookup: a bulk write holds the commit gate from its
-        // first read to its commit, and encoding needs no gate.
-        let encoded: Vec<Vec<u8>> = fulls
-            .iter()
-            .map(|full| row::encode_row(table.version, full))
-            .collect();
+        // first read to its commit, and encoding needs no gate. One buffer for all the
+        // rows, `ends[i]` where row i ends, rather than an allocation per row.
+        let mut encoded = Vec::new();
+        let mut ends = Vec::with_capacity(fulls.len());
+        for full in &fulls {
+            row::encode_row_into(table.version, full, &mut encoded);
+            if ends.is_empty() {
+                // Rows of a statement are mostly alike: room for all at the first's size.
+                encoded.reserve(encoded.len() * (fulls.len() - 1));
+            }
+            ends.push(encoded.len());
+        }
+        // Each write: its key and value, and a few bytes of lengths and tag.
+        let bytes = encoded.len() + keys.iter().map(|key| key.len() + 8).sum::<usize>();
         let stored = ctx.txn()?.get_many(&keys)?;
+        ctx.txn()?.reserve(bytes);
         let repeated = repeated_keys(&keys);
-        for ((((full, key), stored), encoded), repeated) in fulls
+        let starts = std::iter::once(0).chain(ends.iter().copied());
+        for ((((full, key), stored), (start, end)), repeated) in fulls
             .iter()
             .zip(&keys)
             .zip(stored)
-            .zip(&encoded)
+            .zip(starts.zip(ends.iter().copied()))
             .zip(repeated)
         {
             if stored.is_some() || repeated {
                 return Err(rows::unique_violation(table, primary, full));
             }
-            rows::insert_encoded(ctx.txn()?, table, key, full, encoded)?;
+            rows::insert_encoded(ctx.txn()?, table, key, full, &encoded[start..end])?;
             inserted += 1;
             returned += return_row(returning, full, sink, ctx)?;
         }

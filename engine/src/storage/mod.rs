@@ -173,6 +173,11 @@ pub trait Transaction: Send {
     /// key fails.
     fn hold(&mut self) {}
 
+    /// A hint that about `bytes` of keys and values are about to be written: a store
+    /// that gathers writes in one buffer may size it once instead of growing it. By
+    /// default nothing.
+    fn reserve(&mut self, _bytes: usize) {}
+
     /// Deletes every key in `range`, a range that nothing reads or writes once this
     /// transaction commits (the rows or index entries of a dropped table or index,
     /// whose ids are never reused); this transaction must not read it afterwards either.

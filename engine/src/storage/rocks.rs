@@ -931,6 +931,14 @@ impl Transaction for BulkTransaction {
         self.enter();
     }
 
+    fn reserve(&mut self, bytes: usize) {
+        // A 1,000-row INSERT's batch otherwise grows by doubling from empty, copying
+        // itself on the way (1.5% of a bulk load's statement threads).
+        if self.batch.is_empty() {
+            self.batch = rocksdb::WriteBatchWithTransaction::with_capacity_bytes(bytes);
+        }
+    }
+
     fn commit(mut self: Box<Self>) -> Result<()> {
         if self.batch.is_empty() {
             return Ok(());
