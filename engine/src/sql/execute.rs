@@ -689,18 +689,8 @@ fn check_row(table: &Table, mut row: Vec<Value>) -> Result<Vec<Value>> {
                 column.name
             )));
         }
-        let already = matches!(
-            (column.data_type, &*value),
-            (DataType::Integer, Value::Integer(_))
-                | (DataType::Text, Value::Text(_))
-                | (DataType::Real, Value::Real(_))
-                | (DataType::Boolean, Value::Boolean(_))
-                | (DataType::Blob, Value::Blob(_))
-        );
-        if !already {
-            let given = std::mem::replace(value, Value::Null);
-            *value = given.coerce_to(column.data_type, &column.name)?;
-        }
+        let given = std::mem::replace(value, Value::Null);
+        *value = given.coerce_to(column.data_type, &column.name)?;
         if value.is_null() && !column.nullable {
             return Err(Error::NotNull(format!(
                 "column \"{}\" of table {} cannot be NULL",
