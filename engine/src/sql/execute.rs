@@ -465,18 +465,15 @@ fn insert(
         let stored = ctx.txn()?.get_many(&keys)?;
         ctx.txn()?.reserve(bytes);
         let repeated = repeated_keys(&keys);
-        let starts = std::iter::once(0).chain(ends.iter().copied());
-        for ((((full, key), stored), (start, end)), repeated) in fulls
-            .iter()
-            .zip(&keys)
-            .zip(stored)
-            .zip(starts.zip(ends.iter().copied()))
-            .zip(repeated)
+        let mut start = 0;
+        for ((((full, key), stored), &end), repeated) in
+            fulls.iter().zip(&keys).zip(stored).zip(&ends).zip(repeated)
         {
             if stored.is_some() || repeated {
                 return Err(rows::unique_violation(table, primary, full));
             }
             rows::insert_encoded(ctx.txn()?, table, key, full, &encoded[start..end])?;
+            start = end;
             inserted += 1;
             returned += return_row(returning, full, sink, ctx)?;
         }
