@@ -46,13 +46,25 @@ pub enum WireValue<'a> {
 /// straight from borrowed values: the bytes prost writes for the same rows, without
 /// making the messages (a `Row`, a vector of `Value`s, a copy of every string) first.
 /// A server streaming stored rows encodes each row once, straight from storage, and
-/// cuts the batch into frames of any number of rows ([`EncodedRows::write_frame`]).
-#[derive(Debug, Default)]
+/// cuts the batch into frames of any number of rows ([`EncodedRows::write_frame`]), or
+/// sends it whole as a frame made in place ([`EncodedRows::whole_frame`]).
+#[derive(Debug)]
 pub struct EncodedRows {
-    /// `rows` fields, one per row.
+    /// Room for a frame's header ([`HEADER_ROOM`] bytes), then the `rows` fields, one
+    /// per row.
     batch: Vec<u8>,
     /// Where each row's field ends in `batch`.
     ends: Vec<u32>,
+}
+
+/// The most bytes a frame header of a `Response` holding a `RowBatch` takes: the length
+/// (4), the id's tag and varint (1 + 10), the rows' tag and length varint (1 + 5).
+const HEADER_ROOM: usize = 21;
+
+impl Default for EncodedRows {
+    fn default() -> Self {
+        EncodedRows::with_capacity(0, 0)
+    }
 }
 
 // Field tags (field number << 3 | wire type) of the messages written here.
@@ -67,6 +79,17 @@ const VALUE_TEXT: u8 = 4 << 3 | 2;
 const VALUE_BLOB: u8 = 5 << 3 | 2;
 
 impl EncodedRows {
+    /// An empty batch with room for `rows` rows of `bytes` bytes in all, encoded: a
+    /// batch filled to a known size grows no more (each growth copied it whole).
+    pub fn with_capacity(bytes: usize, rows: usize) -> Self {
+        let mut batch = Vec::with_capacity(HEADER_ROOM + bytes);
+        batch.resize(HEADER_ROOM, 0);
+        EncodedRows {
+            batch,
+            ends: Vec::with_capacity(rows),
+        }
+    }
+
     /// The number of rows.
     pub fn rows(&self) -> usize {
         self.ends.len()
@@ -74,7 +97,7 @@ impl EncodedRows {
 
     /// Bytes of the rows, encoded.
     pub fn bytes(&self) -> usize {
-        self.batch.len()
+        self.batch.len() - HEADER_ROOM
     }
 
     /// Adds a row.
@@ -136,27 +159,49 @@ impl EncodedRows {
     /// (a range of row numbers) as its `RowBatch`.
     pub fn write_frame(&self, id: u64, rows: std::ops::Range<usize>, out: &mut Vec<u8>) {
         let offset = |row: usize| match row {
-            0 => 0,
+            0 => HEADER_ROOM,
             n => self.ends[n - 1] as usize,
         };
         let body = &self.batch[offset(rows.start)..offset(rows.end)];
-        let id_len = if id == 0 {
-            0
-        } else {
-            1 + prost::encoding::encoded_len_varint(id)
-        };
-        let message_len =
-            id_len + 1 + prost::encoding::encoded_len_varint(body.len() as u64) + body.len();
-        out.reserve(4 + message_len);
-        out.extend_from_slice(&(message_len as u32).to_be_bytes());
-        if id != 0 {
-            out.push(RESPONSE_ID);
-            prost::encoding::encode_varint(id, out);
-        }
-        out.push(RESPONSE_ROWS);
-        prost::encoding::encode_varint(body.len() as u64, out);
+        let (header, len) = frame_header(id, body.len());
+        out.reserve(len + body.len());
+        out.extend_from_slice(&header[..len]);
         out.extend_from_slice(body);
     }
+
+    /// The frame of the response to request `id` that carries every row, made in place
+    /// in front of them: the same bytes `write_frame` appends for all rows, without
+    /// copying the rows.
+    pub fn whole_frame(&mut self, id: u64) -> &[u8] {
+        let (header, len) = frame_header(id, self.bytes());
+        let start = HEADER_ROOM - len;
+        self.batch[start..HEADER_ROOM].copy_from_slice(&header[..len]);
+        &self.batch[start..]
+    }
+}
+
+/// The header of a frame of the response to request `id` whose `RowBatch` has
+/// `body_len` bytes of rows: the frame length, the id, and the rows' tag and length.
+/// Returns the bytes and how many of them are used.
+fn frame_header(id: u64, body_len: usize) -> ([u8; HEADER_ROOM], usize) {
+    use bytes::BufMut;
+    let id_len = if id == 0 {
+        0
+    } else {
+        1 + prost::encoding::encoded_len_varint(id)
+    };
+    let message_len = id_len + 1 + prost::encoding::encoded_len_varint(body_len as u64) + body_len;
+    let mut header = [0u8; HEADER_ROOM];
+    let mut out = &mut header[..];
+    out.put_u32(u32::try_from(message_len).expect("a batch of rows is far below 4 GiB"));
+    if id != 0 {
+        out.put_u8(RESPONSE_ID);
+        prost::encoding::encode_varint(id, &mut out);
+    }
+    out.put_u8(RESPONSE_ROWS);
+    prost::encoding::encode_varint(body_len as u64, &mut out);
+    let len = HEADER_ROOM - out.len();
+    (header, len)
 }
 
 /// The length of a `Value` message holding `v`.
@@ -463,7 +508,8 @@ mod tests {
                 bytes
             };
             let mut borrowed_rows = EncodedRows::default();
-            let mut message_rows = EncodedRows::default();
+            // One batch presized (and outgrown by most cases), one not.
+            let mut message_rows = EncodedRows::with_capacity(64, 2);
             for (row, message) in rows.iter().zip(&messages) {
                 let values: Vec<WireValue> = row.iter().map(borrowed).collect();
                 borrowed_rows.push(&values);
@@ -471,10 +517,11 @@ mod tests {
             }
             prop_assert_eq!(borrowed_rows.rows(), rows.len());
             let cut = cut.index(rows.len() + 1);
-            for encoded in [&borrowed_rows, &message_rows] {
+            for encoded in [&mut borrowed_rows, &mut message_rows] {
                 let mut whole = Vec::new();
                 encoded.write_frame(id, 0..rows.len(), &mut whole);
                 prop_assert_eq!(&whole, &frame_of(&messages));
+                prop_assert_eq!(encoded.whole_frame(id), &whole[..]);
                 let mut halves = Vec::new();
                 encoded.write_frame(id, 0..cut, &mut halves);
                 encoded.write_frame(id, cut..rows.len(), &mut halves);

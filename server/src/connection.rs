@@ -58,6 +58,10 @@ struct Writer {
 
 /// Buffered bytes past which `write` sends them at once.
 const WRITE_CHUNK: usize = 64 * 1024;
+/// Batches of rows from this size on are written from their own buffer (a streamed
+/// result's batches, about 64 KiB); smaller ones are copied into the write buffer, to
+/// share a system call with what comes next.
+const WHOLE_FRAME_BYTES: usize = 16 * 1024;
 
 impl Writer {
     fn new(inner: Box<dyn AsyncWrite + Send + Unpin>) -> Self {
@@ -91,6 +95,28 @@ impl Writer {
             }
         }
         self.inner.flush().await
+    }
+
+    /// Writes what is buffered and then `bytes` (not buffered: large, and written out
+    /// now without being copied), with as few system calls as the socket allows. Like
+    /// `write`, it leaves the flush to the caller.
+    async fn write_through(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let (mut head, mut tail) = (0, 0);
+        while tail < bytes.len() {
+            let slices = [
+                std::io::IoSlice::new(&self.buf[head..]),
+                std::io::IoSlice::new(&bytes[tail..]),
+            ];
+            let n = self.inner.write_vectored(&slices).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            let from_head = n.min(self.buf.len() - head);
+            head += from_head;
+            tail += n - from_head;
+        }
+        self.buf.clear();
+        Ok(())
     }
 
     async fn shutdown(&mut self) -> std::io::Result<()> {
@@ -1035,7 +1061,7 @@ async fn run(
                 continue;
             }
         };
-        let rows = match outgoing {
+        let mut rows = match outgoing {
             Outgoing::Rows(rows) => rows,
             // Rows made as messages, under a budget: cut as encoded rows are cut.
             Outgoing::Response(pb::Response {
@@ -1077,7 +1103,7 @@ async fn run(
         match forward_rows(
             &mut conn,
             id,
-            &rows,
+            &mut rows,
             &mut budget,
             &mut fetch_rx,
             &cancel,
@@ -1126,12 +1152,24 @@ enum Stop {
 async fn forward_rows(
     conn: &mut Conn<'_>,
     id: u64,
-    rows: &kvsql_protocol::codec::EncodedRows,
+    rows: &mut kvsql_protocol::codec::EncodedRows,
     budget: &mut Option<u64>,
     fetch_rx: &mut mpsc::UnboundedReceiver<FetchMsg>,
     cancel: &AtomicBool,
     last: bool,
 ) -> Result<(), Stop> {
+    if budget.is_none() && rows.bytes() >= WHOLE_FRAME_BYTES {
+        // A large batch with no budget to cut it by: one frame, written from the batch's
+        // own buffer instead of copied into the write buffer.
+        let frame = rows.whole_frame(id);
+        conn.writer
+            .write_through(frame)
+            .await
+            .map_err(|_| Stop::Gone)?;
+        // Out of TLS's buffer too, as a flush after a full write buffer does.
+        conn.writer.flush().await.map_err(|_| Stop::Gone)?;
+        return Ok(());
+    }
     let mut sent = 0;
     while sent < rows.rows() {
         if *budget == Some(0) {

@@ -14,6 +14,8 @@ use tokio::sync::mpsc;
 const BATCH_ROWS: usize = 1024;
 /// Bytes of values per batch, roughly at most.
 const BATCH_BYTES: usize = 64 * 1024;
+/// Room past `BATCH_BYTES` in a new batch, for the row that fills it.
+const BATCH_SLACK: usize = 4 * 1024;
 
 /// What a statement hands its connection: a response, or a batch of rows already
 /// encoded (which the connection cuts into frames as a row budget requires).
@@ -139,7 +141,11 @@ impl ChannelSink {
         if self.encoded.rows() == 0 {
             return Ok(());
         }
-        tx.blocking_send(Outgoing::Rows(std::mem::take(&mut self.encoded)))
+        // The next batch is made at the size batches are cut at (a row past the cap,
+        // usually), so a long result's batches do not grow from empty, copying as
+        // they double.
+        let next = EncodedRows::with_capacity(BATCH_BYTES + BATCH_SLACK, BATCH_ROWS);
+        tx.blocking_send(Outgoing::Rows(std::mem::replace(&mut self.encoded, next)))
             .map_err(|_| kvsql_engine::Error::Cancelled)
     }
 

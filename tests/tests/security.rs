@@ -270,6 +270,20 @@ fn tls_connections_verify_the_server_and_carry_queries_cancels_and_logins() {
             .unwrap();
         kvsql_tests::create_ids_table(&c, "k", 1000).await;
         assert_eq!(scalar(&c, "SELECT count(*) FROM k").await, 1000);
+        // A result of many batches (written from the batches' own buffers) arrives whole.
+        let text = "x".repeat(100);
+        c.batch_execute(&format!(
+            "CREATE TABLE wide (id INTEGER PRIMARY KEY, v TEXT); \
+             INSERT INTO wide SELECT id, '{text}' FROM k"
+        ))
+        .await
+        .unwrap();
+        let rows = c.query("SELECT * FROM wide", &[]).await.unwrap();
+        assert_eq!(rows.len(), 1000);
+        for (i, row) in rows.iter().enumerate() {
+            assert_eq!(row.get::<i64>(0).unwrap(), i as i64);
+            assert_eq!(row.get::<String>(1).unwrap(), text);
+        }
         // A cancel request travels over TLS too.
         let token = c.cancel_token();
         let long = tokio::spawn({
