@@ -102,21 +102,27 @@ impl EncodedRows {
 
     /// Adds a row.
     pub fn push(&mut self, values: &[WireValue<'_>]) {
+        self.push_each(values.iter().copied());
+    }
+
+    /// Adds a row of the values `values` yields (it is walked twice: for the row's
+    /// length, then to write the values), without gathering them first.
+    pub fn push_each<'v>(&mut self, values: impl Iterator<Item = WireValue<'v>> + Clone) {
         let row_len: usize = values
-            .iter()
+            .clone()
             .map(|v| {
-                let len = value_len(v);
+                let len = value_len(&v);
                 1 + prost::encoding::encoded_len_varint(len as u64) + len
             })
             .sum();
         let buf = &mut self.batch;
         buf.reserve(1 + 10 + row_len);
         buf.push(BATCH_ROW);
-        prost::encoding::encode_varint(row_len as u64, buf);
+        put_varint(buf, row_len as u64);
         for v in values {
             buf.push(ROW_VALUE);
-            prost::encoding::encode_varint(value_len(v) as u64, buf);
-            match *v {
+            put_varint(buf, value_len(&v) as u64);
+            match v {
                 WireValue::Null => {}
                 WireValue::Boolean(b) => {
                     buf.push(VALUE_BOOLEAN);
@@ -124,7 +130,7 @@ impl EncodedRows {
                 }
                 WireValue::Integer(i) => {
                     buf.push(VALUE_INTEGER);
-                    prost::encoding::encode_varint(zigzag(i), buf);
+                    put_varint(buf, zigzag(i));
                 }
                 WireValue::Real(r) => {
                     buf.push(VALUE_REAL);
@@ -132,12 +138,12 @@ impl EncodedRows {
                 }
                 WireValue::Text(s) => {
                     buf.push(VALUE_TEXT);
-                    prost::encoding::encode_varint(s.len() as u64, buf);
+                    put_varint(buf, s.len() as u64);
                     buf.extend_from_slice(s.as_bytes());
                 }
                 WireValue::Blob(b) => {
                     buf.push(VALUE_BLOB);
-                    prost::encoding::encode_varint(b.len() as u64, buf);
+                    put_varint(buf, b.len() as u64);
                     buf.extend_from_slice(b);
                 }
             }
@@ -214,6 +220,26 @@ fn value_len(v: &WireValue<'_>) -> usize {
         WireValue::Text(s) => 1 + prost::encoding::encoded_len_varint(s.len() as u64) + s.len(),
         WireValue::Blob(b) => 1 + prost::encoding::encoded_len_varint(b.len() as u64) + b.len(),
     }
+}
+
+/// Appends `v` as a varint, as prost writes it: a value below 128 (the tag or length of
+/// a short value) as its one byte, a longer one assembled on the stack and appended
+/// at once, rather than byte by byte through prost's generic buffer.
+#[inline]
+fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    if v < 0x80 {
+        buf.push(v as u8);
+        return;
+    }
+    let mut bytes = [0u8; 10];
+    let mut n = 0;
+    while v >= 0x80 {
+        bytes[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    bytes[n] = v as u8;
+    buf.extend_from_slice(&bytes[..=n]);
 }
 
 /// A `sint64` as its varint carries it.

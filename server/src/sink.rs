@@ -166,11 +166,14 @@ impl ChannelSink {
     }
 
     /// Adds an encoded row; sends the batch when it is full.
-    fn push_encoded(&mut self, values: &[WireValue<'_>]) -> kvsql_engine::Result<()> {
+    fn push_encoded<'v>(
+        &mut self,
+        values: impl Iterator<Item = WireValue<'v>> + Clone,
+    ) -> kvsql_engine::Result<()> {
         self.release()?;
         // Rows gathered before the answer stopped being compact go first.
         self.flush_rows()?;
-        self.encoded.push(values);
+        self.encoded.push_each(values);
         if self.encoded.rows() >= BATCH_ROWS || self.encoded.bytes() >= BATCH_BYTES {
             self.flush_encoded()?;
         }
@@ -294,24 +297,6 @@ fn value(v: Value) -> (pb::Value, usize) {
     (pb::Value { kind }, size)
 }
 
-/// Calls `f` with `values` in a slice (on the stack for rows of up to 16 values).
-fn with_wire_values<'a, T>(
-    values: impl ExactSizeIterator<Item = WireValue<'a>>,
-    f: impl FnOnce(&[WireValue<'a>]) -> T,
-) -> T {
-    let mut on_stack = [WireValue::Null; 16];
-    if values.len() <= on_stack.len() {
-        let mut n = 0;
-        for (slot, v) in on_stack.iter_mut().zip(values) {
-            *slot = v;
-            n += 1;
-        }
-        f(&on_stack[..n])
-    } else {
-        f(&values.collect::<Vec<_>>())
-    }
-}
-
 fn wire_value(v: ValueRef<'_>) -> WireValue<'_> {
     match v {
         ValueRef::Null => WireValue::Null,
@@ -345,9 +330,7 @@ impl ResultSink for ChannelSink {
 
     fn row(&mut self, row: Vec<Value>) -> kvsql_engine::Result<()> {
         if self.encodes() {
-            return with_wire_values(row.iter().map(|v| wire_value(v.into())), |values| {
-                self.push_encoded(values)
-            });
+            return self.push_encoded(row.iter().map(|v| wire_value(v.into())));
         }
         self.push_values(row.into_iter().map(value))
     }
@@ -356,9 +339,7 @@ impl ResultSink for ChannelSink {
         if !self.encodes() {
             return self.push_values(row.iter().map(|v| value(v.to_value())));
         }
-        with_wire_values(row.iter().map(|v| wire_value(*v)), |values| {
-            self.push_encoded(values)
-        })
+        self.push_encoded(row.iter().map(|v| wire_value(*v)))
     }
 
     fn complete(&mut self, outcome: &Outcome) -> kvsql_engine::Result<()> {
