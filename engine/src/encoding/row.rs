@@ -82,13 +82,26 @@ impl<'a> Reader<'a> {
         Error::Corrupt("truncated value".into())
     }
 
+    #[inline]
     pub fn u8(&mut self) -> Result<u8> {
         let (&b, rest) = self.input.split_first().ok_or_else(Self::truncated)?;
         self.input = rest;
         Ok(b)
     }
 
+    #[inline]
     pub fn varint(&mut self) -> Result<u64> {
+        // Most varints here (versions, counts, lengths of short values) are one byte.
+        if let Some((&b, rest)) = self.input.split_first()
+            && b < 0x80
+        {
+            self.input = rest;
+            return Ok(u64::from(b));
+        }
+        self.varint_long()
+    }
+
+    fn varint_long(&mut self) -> Result<u64> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.u8()?;
@@ -100,6 +113,7 @@ impl<'a> Reader<'a> {
         Err(Error::Corrupt("varint too long".into()))
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if self.input.len() < n {
             return Err(Self::truncated());
@@ -109,12 +123,14 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
+    #[inline]
     pub fn bytes(&mut self) -> Result<&'a [u8]> {
         let len = self.varint()?;
         let len = usize::try_from(len).map_err(|_| Self::truncated())?;
         self.take(len)
     }
 
+    #[inline]
     pub fn str(&mut self) -> Result<&'a str> {
         std::str::from_utf8(self.bytes()?)
             .map_err(|_| Error::Corrupt("stored text is not UTF-8".into()))
@@ -129,6 +145,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next value, borrowed from the input.
+    #[inline]
     pub fn value_ref(&mut self) -> Result<ValueRef<'a>> {
         Ok(match self.u8()? {
             NULL => ValueRef::Null,
@@ -214,7 +231,7 @@ mod tests {
     proptest! {
         #[test]
         fn rows_round_trip(ints in proptest::collection::vec(any::<i64>(), 0..4),
-                           text in ".{0,20}", blob in proptest::collection::vec(any::<u8>(), 0..20),
+                           text in ".{0,200}", blob in proptest::collection::vec(any::<u8>(), 0..300),
                            real in any::<f64>().prop_filter("no NaN", |r| !r.is_nan())) {
             let mut values: Vec<Value> = ints.into_iter().map(Value::Integer).collect();
             values.extend([Value::Null, Value::Boolean(true), Value::Text(text),
