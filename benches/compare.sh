@@ -113,6 +113,11 @@ both() {
 pg_sync() {
   PGHOST=127.0.0.1 PGPORT=$PG_PORT su postgres -c "psql -q -d postgres -c 'ALTER SYSTEM SET synchronous_commit = $1' -c 'SELECT pg_reload_conf()'" >/dev/null
 }
+# Steal and total CPU time so far, in ticks (/proc/stat's cpu line: user nice system
+# idle iowait irq softirq steal ...): on a virtual machine the hypervisor's share of the
+# run says how far its figures can be trusted.
+cpu_ticks() { awk '/^cpu / { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+read -r STEAL0 TOTAL0 < <(cpu_ticks)
 echo "measuring ($SECS s each, $ROUNDS rounds) ..." >&2
 for round in $(seq "$ROUNDS"); do
   echo "round $round of $ROUNDS ..." >&2
@@ -132,6 +137,8 @@ for round in $(seq "$ROUNDS"); do
   add scan "$("$BIN/kvsql-bench" --addr 127.0.0.1:$KVSQL_PORT --table bulk -k 1000000 -w full-scan -d "$SECS" \
     --no-load --json | tail -n 1 | sed -n 's/.*"rows_per_s":\([0-9.]*\).*/\1/p')"
 done
+read -r STEAL1 TOTAL1 < <(cpu_ticks)
+STEAL=$(awk -v s=$((STEAL1 - STEAL0)) -v t=$((TOTAL1 - TOTAL0)) 'BEGIN { if (t > 0) printf "%.1f%%", 100 * s / t; else print "n/a" }')
 median() { # FORMAT: the median of the numbers on standard input
   grep -v '^NA$' | sort -g \
     | awk -v f="$1" '{ v[NR] = $1 } END { if (NR % 2) printf f, v[(NR + 1) / 2]; else if (NR) printf f, (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "n/a" }'
@@ -153,6 +160,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; els
 row() { printf "| %s | %s | %s | %s |\n" "$1" "$2" "$3" "$4"; }
 echo
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB; $SECS s per figure, median of $ROUNDS rounds"
+echo "Steal (CPU time a hypervisor took from this machine while it measured): $STEAL"
 echo
 row "workload" "kvsql" "peer" "kvsql / peer"
 row "---" "---" "---" "---"
