@@ -48,10 +48,11 @@ pub enum WireValue<'a> {
 /// A server streaming stored rows encodes each row once, straight from storage, and
 /// cuts the batch into frames of any number of rows ([`EncodedRows::write_frame`]), or
 /// sends it whole as a frame made in place ([`EncodedRows::whole_frame`]).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct EncodedRows {
     /// Room for a frame's header ([`HEADER_ROOM`] bytes), then the `rows` fields, one
-    /// per row.
+    /// per row; or nothing at all, until the first row (an unused batch allocates
+    /// nothing).
     batch: Vec<u8>,
     /// Where each row's field ends in `batch`.
     ends: Vec<u32>,
@@ -60,12 +61,6 @@ pub struct EncodedRows {
 /// The most bytes a frame header of a `Response` holding a `RowBatch` takes: the length
 /// (4), the id's tag and varint (1 + 10), the rows' tag and length varint (1 + 5).
 const HEADER_ROOM: usize = 21;
-
-impl Default for EncodedRows {
-    fn default() -> Self {
-        EncodedRows::with_capacity(0, 0)
-    }
-}
 
 // Field tags (field number << 3 | wire type) of the messages written here.
 const RESPONSE_ID: u8 = 1 << 3;
@@ -97,7 +92,19 @@ impl EncodedRows {
 
     /// Bytes of the rows, encoded.
     pub fn bytes(&self) -> usize {
-        self.batch.len() - HEADER_ROOM
+        self.batch.len() - self.body_start()
+    }
+
+    /// Where the rows start in `batch`.
+    fn body_start(&self) -> usize {
+        HEADER_ROOM.min(self.batch.len())
+    }
+
+    /// Makes the room for a frame header, if the batch has none yet.
+    fn make_room(&mut self) {
+        if self.batch.is_empty() {
+            self.batch.resize(HEADER_ROOM, 0);
+        }
     }
 
     /// Adds a row.
@@ -115,6 +122,7 @@ impl EncodedRows {
                 1 + prost::encoding::encoded_len_varint(len as u64) + len
             })
             .sum();
+        self.make_room();
         let buf = &mut self.batch;
         buf.reserve(1 + 10 + row_len);
         buf.push(BATCH_ROW);
@@ -153,6 +161,7 @@ impl EncodedRows {
 
     /// Adds a row given as a message.
     pub fn push_message(&mut self, row: &crate::pb::Row) {
+        self.make_room();
         prost::encoding::message::encode(1, row, &mut self.batch);
         self.ends.push(self.end());
     }
@@ -165,7 +174,7 @@ impl EncodedRows {
     /// (a range of row numbers) as its `RowBatch`.
     pub fn write_frame(&self, id: u64, rows: std::ops::Range<usize>, out: &mut Vec<u8>) {
         let offset = |row: usize| match row {
-            0 => HEADER_ROOM,
+            0 => self.body_start(),
             n => self.ends[n - 1] as usize,
         };
         let body = &self.batch[offset(rows.start)..offset(rows.end)];
@@ -179,6 +188,7 @@ impl EncodedRows {
     /// in front of them: the same bytes `write_frame` appends for all rows, without
     /// copying the rows.
     pub fn whole_frame(&mut self, id: u64) -> &[u8] {
+        self.make_room();
         let (header, len) = frame_header(id, self.bytes());
         let start = HEADER_ROOM - len;
         self.batch[start..HEADER_ROOM].copy_from_slice(&header[..len]);

@@ -141,10 +141,16 @@ impl ChannelSink {
         if self.encoded.rows() == 0 {
             return Ok(());
         }
-        // The next batch is made at the size batches are cut at (a row past the cap,
-        // usually), so a long result's batches do not grow from empty, copying as
-        // they double.
-        let next = EncodedRows::with_capacity(BATCH_BYTES + BATCH_SLACK, BATCH_ROWS);
+        // After a full batch (a long result, which likely goes on) the next one is made
+        // at the size batches are cut at (a row past the cap, usually), so that it does
+        // not grow from empty, copying itself as it doubles. After a short one (the end
+        // of a result) it starts empty, as it may never be used.
+        let full = self.encoded.rows() >= BATCH_ROWS || self.encoded.bytes() >= BATCH_BYTES;
+        let next = if full {
+            EncodedRows::with_capacity(BATCH_BYTES + BATCH_SLACK, BATCH_ROWS)
+        } else {
+            EncodedRows::default()
+        };
         tx.blocking_send(Outgoing::Rows(std::mem::replace(&mut self.encoded, next)))
             .map_err(|_| kvsql_engine::Error::Cancelled)
     }
