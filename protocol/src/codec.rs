@@ -107,14 +107,9 @@ impl EncodedRows {
         }
     }
 
-    /// Adds a row.
-    pub fn push(&mut self, values: &[WireValue<'_>]) {
-        self.push_each(values.iter().copied());
-    }
-
     /// Adds a row of the values `values` yields (it is walked twice: for the row's
     /// length, then to write the values), without gathering them first.
-    pub fn push_each<'v>(&mut self, values: impl Iterator<Item = WireValue<'v>> + Clone) {
+    pub fn push<'v>(&mut self, values: impl Iterator<Item = WireValue<'v>> + Clone) {
         let row_len: usize = values
             .clone()
             .map(|v| {
@@ -548,7 +543,7 @@ mod tests {
             let mut message_rows = EncodedRows::with_capacity(64, 2);
             for (row, message) in rows.iter().zip(&messages) {
                 let values: Vec<WireValue> = row.iter().map(borrowed).collect();
-                borrowed_rows.push(&values);
+                borrowed_rows.push(values.iter().copied());
                 message_rows.push_message(message);
             }
             prop_assert_eq!(borrowed_rows.rows(), rows.len());

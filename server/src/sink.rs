@@ -145,8 +145,7 @@ impl ChannelSink {
         // at the size batches are cut at (a row past the cap, usually), so that it does
         // not grow from empty, copying itself as it doubles. After a short one (the end
         // of a result) it starts empty, as it may never be used.
-        let full = self.encoded.rows() >= BATCH_ROWS || self.encoded.bytes() >= BATCH_BYTES;
-        let next = if full {
+        let next = if self.batch_full() {
             EncodedRows::with_capacity(BATCH_BYTES + BATCH_SLACK, BATCH_ROWS)
         } else {
             EncodedRows::default()
@@ -171,6 +170,11 @@ impl ChannelSink {
         self.tx.is_some() && !self.compacting()
     }
 
+    /// Whether the encoded batch is as large as batches get: it goes now.
+    fn batch_full(&self) -> bool {
+        self.encoded.rows() >= BATCH_ROWS || self.encoded.bytes() >= BATCH_BYTES
+    }
+
     /// Adds an encoded row; sends the batch when it is full.
     fn push_encoded<'v>(
         &mut self,
@@ -179,8 +183,8 @@ impl ChannelSink {
         self.release()?;
         // Rows gathered before the answer stopped being compact go first.
         self.flush_rows()?;
-        self.encoded.push_each(values);
-        if self.encoded.rows() >= BATCH_ROWS || self.encoded.bytes() >= BATCH_BYTES {
+        self.encoded.push(values);
+        if self.batch_full() {
             self.flush_encoded()?;
         }
         Ok(())
