@@ -111,7 +111,7 @@ fn bulk_insert(c: &mut Criterion) {
             },
             |params| {
                 session
-                    .execute_prepared(&mut insert, &params, &mut Discard)
+                    .execute_prepared(&mut insert, params, &mut Discard)
                     .unwrap()
             },
             criterion::BatchSize::LargeInput,

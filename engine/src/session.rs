@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use crate::catalog::{self, Table};
 use crate::error::{Error, Result};
 use crate::sql::ast::Statement;
-use crate::sql::execute::{self, IdAllocator, Outcome, ResultSink};
+use crate::sql::execute::{self, IdAllocator, Outcome, Params, ResultSink};
 use crate::sql::params;
 use crate::sql::plan::{self, ColumnInfo, Plan};
 use crate::sql::point::PointRead;
@@ -405,6 +405,9 @@ pub struct Prepared {
     single_read: bool,
     /// A point select compiled to a key lookup (see `sql::point`).
     point_read: Option<Box<PointRead>>,
+    /// The plan uses each parameter at most once, so a run may move the values given
+    /// into place (see [`execute::Params::Movable`]).
+    params_once: bool,
 }
 
 impl Prepared {
@@ -689,7 +692,7 @@ impl Session {
             )));
         }
         for statement in statements {
-            let outcome = self.run(Work::Statement(statement), params, sink)?;
+            let outcome = self.run(Work::Statement(statement), Params::Shared(params), sink)?;
             sink.complete(&outcome)?;
         }
         Ok(())
@@ -723,6 +726,7 @@ impl Session {
                 point: false,
                 single_read: false,
                 point_read: None,
+                params_once: true,
             });
         }
         let plan = match &mut self.txn {
@@ -739,6 +743,7 @@ impl Session {
         let single = matches!(&plan, Plan::Query { node, .. } if single_read(node));
         let point_read = PointRead::compile(&plan, count).map(Box::new);
         Ok(Prepared {
+            params_once: params::used_once(&plan, count),
             param_types: params::types(&plan, count),
             columns: plan.result_columns(),
             statement,
@@ -750,11 +755,12 @@ impl Session {
         })
     }
 
-    /// Runs a prepared statement with values for its parameters.
+    /// Runs a prepared statement with values for its parameters (consumed: an INSERT
+    /// moves them into its rows).
     pub fn execute_prepared(
         &mut self,
         prepared: &mut Prepared,
-        params: &[Value],
+        mut params: Vec<Value>,
         sink: &mut dyn ResultSink,
     ) -> Result<()> {
         // Plan again after a committed schema change, or inside a transaction that
@@ -765,7 +771,7 @@ impl Session {
         }
         // A point select outside BEGIN: straight to the key (same rows as the plan).
         if let (Some(point), TxnState::Autocommit) = (&prepared.point_read, &self.txn)
-            && let Some(key) = point.key(params)
+            && let Some(key) = point.key(&params)
         {
             sink.columns(&prepared.columns)?;
             let returned = point.read(&key, self.shared.store.as_ref(), sink)?;
@@ -779,16 +785,26 @@ impl Session {
             Some(plan) => {
                 // Counted once when planned: a 1,000-row INSERT's plan is thousands of
                 // expressions to walk on every run otherwise.
-                params::check_given(prepared.param_types.len(), params)?;
+                params::check_given(prepared.param_types.len(), &params)?;
                 Work::Plan(plan.clone(), prepared.single_read, bulk_write(plan))
             }
             None => Work::Statement(prepared.statement.clone()),
+        };
+        let params = if prepared.params_once {
+            Params::Movable(&mut params)
+        } else {
+            Params::Shared(&params)
         };
         let outcome = self.run(work, params, sink)?;
         sink.complete(&outcome)
     }
 
-    fn run(&mut self, work: Work, params: &[Value], sink: &mut dyn ResultSink) -> Result<Outcome> {
+    fn run(
+        &mut self,
+        work: Work,
+        params: Params<'_>,
+        sink: &mut dyn ResultSink,
+    ) -> Result<Outcome> {
         let control = |tag| Outcome {
             tag,
             rows_affected: 0,
@@ -967,7 +983,7 @@ fn run_plan(
     plan: Arc<Plan>,
     txn: &mut dyn Transaction,
     sink: &mut dyn ResultSink,
-    params: &[Value],
+    params: Params<'_>,
     counted: bool,
     interrupt: &Option<Arc<AtomicBool>>,
 ) -> Result<(Outcome, bool)> {

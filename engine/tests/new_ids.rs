@@ -40,7 +40,7 @@ fn racer(db: &Database, who: usize, sessions: usize, start: &Barrier) -> Vec<i64
             .map(|_| ())
         } else if who.is_multiple_of(2) {
             let params = [Value::Integer(id), Value::Text(format!("session {who}"))];
-            s.execute_prepared(&mut prepared, &params, &mut Discard)
+            s.execute_prepared(&mut prepared, params.to_vec(), &mut Discard)
         } else {
             s.query(&format!("INSERT INTO t VALUES ({id}, 'session {who}')"))
                 .map(|_| ())
@@ -107,7 +107,7 @@ fn racing_inserts_of_new_ids_never_overwrite_each_other() {
     let err = s
         .execute_prepared(
             &mut prepared,
-            &[Value::Integer(4999), Value::Text("again".into())],
+            vec![Value::Integer(4999), Value::Text("again".into())],
             &mut Discard,
         )
         .unwrap_err();
@@ -134,7 +134,7 @@ fn ids_stored_before_a_restart_are_not_new() {
         let err = s
             .execute_prepared(
                 &mut prepared,
-                &[Value::Integer(id), Value::Text("second".into())],
+                vec![Value::Integer(id), Value::Text("second".into())],
                 &mut Discard,
             )
             .unwrap_err();
@@ -142,10 +142,10 @@ fn ids_stored_before_a_restart_are_not_new() {
     }
     s.query("DELETE FROM t WHERE id = 20").unwrap();
     let params = [Value::Integer(20), Value::Text("third".into())];
-    s.execute_prepared(&mut prepared, &params, &mut Discard)
+    s.execute_prepared(&mut prepared, params.to_vec(), &mut Discard)
         .unwrap();
     let err = s
-        .execute_prepared(&mut prepared, &params, &mut Discard)
+        .execute_prepared(&mut prepared, params.to_vec(), &mut Discard)
         .unwrap_err();
     assert_eq!(err.code(), "23505", "{err}");
     let rows = s.query("SELECT who FROM t ORDER BY id").unwrap()[0]

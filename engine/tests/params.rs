@@ -29,7 +29,7 @@ fn collect(
         }
     }
     let mut sink = Rows(Vec::new());
-    session.execute_prepared(prepared, params, &mut sink)?;
+    session.execute_prepared(prepared, params.to_vec(), &mut sink)?;
     Ok(sink.0)
 }
 
@@ -593,4 +593,87 @@ fn concurrent_bulk_inserts_with_generated_ids_into_new_tables_all_finish() {
             .recv_timeout(std::time::Duration::from_secs(120))
             .expect("a session is stuck: the id counters and the commit gate wait on each other");
     }
+}
+
+/// A prepared INSERT owns its values and moves each one its plan uses once into the
+/// row; a value used twice, or inside an expression, is still read where it is used.
+#[test]
+fn prepared_inserts_fill_rows_from_parameters_used_once_or_more() {
+    let db = Database::memory();
+    let mut s = db.session();
+    s.query("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL, n INTEGER)")
+        .unwrap();
+    let text = |s: &str| Value::Text(s.into());
+    let run = |s: &mut kvsql_engine::Session, sql: &str, params: Vec<Value>| {
+        let mut prepared = s.prepare(sql).unwrap();
+        collect(s, &mut prepared, &params)
+    };
+    // Each parameter once, given straight as a value: moved.
+    run(
+        &mut s,
+        "INSERT INTO t VALUES ($1, $2, $3), ($4, $5, 7)",
+        vec![
+            Value::Integer(1),
+            text("one"),
+            Value::Integer(10),
+            Value::Integer(2),
+            text("two"),
+        ],
+    )
+    .unwrap();
+    // $2 fills two rows.
+    run(
+        &mut s,
+        "INSERT INTO t VALUES ($1, $2, NULL), ($3, $2, NULL)",
+        vec![Value::Integer(3), text("shared"), Value::Integer(4)],
+    )
+    .unwrap();
+    // Parameters inside expressions, beside one given straight.
+    run(
+        &mut s,
+        "INSERT INTO t VALUES ($1 + 4, $2 || '!', $3)",
+        vec![Value::Integer(1), text("five"), Value::Integer(50)],
+    )
+    .unwrap();
+    // RETURNING reads a parameter the row also takes.
+    let returned = run(
+        &mut s,
+        "INSERT INTO t VALUES ($1, $2, NULL) RETURNING v, $2",
+        vec![Value::Integer(6), text("six")],
+    )
+    .unwrap();
+    assert_eq!(returned, [[text("six"), text("six")]]);
+    // ON CONFLICT reads a parameter the row also takes.
+    run(
+        &mut s,
+        "INSERT INTO t VALUES ($1, $2, NULL) ON CONFLICT (id) DO UPDATE SET v = $2",
+        vec![Value::Integer(1), text("uno")],
+    )
+    .unwrap();
+    // A statement that fails leaves nothing behind, and the same prepared statement
+    // runs again with new values.
+    let mut prepared = s.prepare("INSERT INTO t VALUES ($1, $2, NULL)").unwrap();
+    let err = collect(&mut s, &mut prepared, &[Value::Integer(7), Value::Null]).unwrap_err();
+    assert_eq!(err.code(), "23502", "{err}");
+    collect(&mut s, &mut prepared, &[Value::Integer(7), text("seven")]).unwrap();
+    let got = rows(s.query("SELECT id, v, n FROM t ORDER BY id").unwrap());
+    let row = |id: i64, v: &str, n: Option<i64>| {
+        vec![
+            Value::Integer(id),
+            text(v),
+            n.map_or(Value::Null, Value::Integer),
+        ]
+    };
+    assert_eq!(
+        got,
+        [
+            row(1, "uno", Some(10)),
+            row(2, "two", Some(7)),
+            row(3, "shared", None),
+            row(4, "shared", None),
+            row(5, "five!", Some(50)),
+            row(6, "six", None),
+            row(7, "seven", None),
+        ]
+    );
 }

@@ -674,7 +674,7 @@ async fn run_point(
         sink = sink.compact(kept.announced.clone());
     }
     session.set_defer_durability(true);
-    let result = session.execute_prepared(&mut kept.statement, &params, &mut sink);
+    let result = session.execute_prepared(&mut kept.statement, params, &mut sink);
     session.set_defer_durability(false);
     if let Some(started) = started {
         kept.placement.ran_inline(started.elapsed());
@@ -1023,7 +1023,7 @@ async fn run(
                 params,
                 ..
             } => {
-                let result = session.execute_prepared(&mut statement.statement, &params, &mut sink);
+                let result = session.execute_prepared(&mut statement.statement, params, &mut sink);
                 kept = Some((statement_id, *statement));
                 result
             }

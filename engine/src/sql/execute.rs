@@ -70,6 +70,17 @@ pub trait IdAllocator {
     }
 }
 
+/// A run's parameter values (`$1` first).
+pub enum Params<'a> {
+    /// Read where the plan uses them.
+    Shared(&'a [Value]),
+    /// The run's own, for a plan that uses each at most once (see
+    /// [`super::params::used_once`]): an INSERT takes a value given as a row's value
+    /// into the row rather than copying it (a 1,000-row INSERT's texts are 1,000
+    /// allocations and copies otherwise). Values taken are left NULL.
+    Movable(&'a mut [Value]),
+}
+
 /// Runs a plan, sending any rows to `sink`, and returns the outcome (not yet reported).
 /// A plan shared with a prepared statement is copied for the run, except an INSERT of
 /// listed rows, which is run in place (its rows may be thousands of expressions).
@@ -81,7 +92,7 @@ pub fn execute(
     txn: &mut dyn Transaction,
     ids: &dyn IdAllocator,
     sink: &mut dyn ResultSink,
-    params: &[Value],
+    params: Params<'_>,
     counted: bool,
     interrupt: Option<&std::sync::Arc<std::sync::atomic::AtomicBool>>,
     memory_limit: usize,
@@ -90,6 +101,21 @@ pub fn execute(
         tag,
         rows_affected,
         rows_returned,
+    };
+    // An INSERT's values given as parameters, taken before the run reads the rest.
+    let mut taken = None;
+    let params: &[Value] = match params {
+        Params::Shared(values) => values,
+        Params::Movable(values) => {
+            if let Plan::Insert {
+                rows: InsertRows::Values(rows),
+                ..
+            } = plan.as_ref()
+            {
+                taken = Some(take_values(rows, values));
+            }
+            values
+        }
     };
     if !counted {
         super::params::check_count(&plan, params)?;
@@ -113,7 +139,7 @@ pub fn execute(
             sink,
             table,
             targets,
-            rows,
+            (rows, taken),
             on_conflict.as_ref(),
             returning,
         );
@@ -146,7 +172,7 @@ pub fn execute(
             sink,
             &table,
             &targets,
-            &rows,
+            (&rows, None),
             on_conflict.as_ref(),
             &returning,
         )?,
@@ -345,8 +371,36 @@ pub fn execute(
     })
 }
 
-/// Announces the columns of a write's RETURNING rows, if it has any.
+/// The rows of an INSERT's VALUES with each parameter's value taken from `params` and
+/// each literal copied; every other expression is left NULL, for the run to compute
+/// (see [`is_taken`]).
+fn take_values(rows: &[Vec<Expr>], params: &mut [Value]) -> Vec<Vec<Value>> {
+    let given = params.len();
+    rows.iter()
+        .map(|row| {
+            row.iter()
+                .map(|e| match e {
+                    Expr::Param(i) if *i < given => std::mem::replace(&mut params[*i], Value::Null),
+                    Expr::Literal(v) => v.clone(),
+                    _ => Value::Null,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Whether [`take_values`] filled in the value of `e` (`given` parameters).
+fn is_taken(e: &Expr, given: usize) -> bool {
+    match e {
+        Expr::Param(i) => *i < given,
+        Expr::Literal(_) => true,
+        _ => false,
+    }
+}
+
 /// Runs an INSERT: computes every source row, then writes them (see the plan's fields).
+/// `taken`: the VALUES rows as [`take_values`] began them, when the run owns its
+/// parameters.
 #[allow(clippy::too_many_arguments)]
 fn insert(
     ctx: &mut Ctx,
@@ -354,7 +408,7 @@ fn insert(
     sink: &mut dyn ResultSink,
     table: &Table,
     targets: &[usize],
-    rows: &InsertRows,
+    (rows, taken): (&InsertRows, Option<Vec<Vec<Value>>>),
     on_conflict: Option<&ConflictPlan>,
     returning: &Option<Projection>,
 ) -> Result<Outcome> {
@@ -375,8 +429,19 @@ fn insert(
         .collect();
     // Every source row is computed before the first is written, so that
     // `INSERT INTO t SELECT ... FROM t` reads the table as it was.
-    let source: Vec<Vec<Value>> = match &rows {
-        InsertRows::Values(rows) => {
+    let source: Vec<Vec<Value>> = match (&rows, taken) {
+        (InsertRows::Values(rows), Some(mut source)) => {
+            // The parameters and literals are in place; the rest are computed here.
+            for (values, row) in source.iter_mut().zip(rows) {
+                for (value, e) in values.iter_mut().zip(row) {
+                    if !is_taken(e, ctx.params.len()) {
+                        *value = e.eval(&[], ctx)?;
+                    }
+                }
+            }
+            source
+        }
+        (InsertRows::Values(rows), None) => {
             let mut source = Vec::with_capacity(rows.len());
             for row in rows {
                 let mut values = Vec::with_capacity(row.len());
@@ -387,7 +452,7 @@ fn insert(
             }
             source
         }
-        InsertRows::Query(node) => cursor::collect(node, ctx)?,
+        (InsertRows::Query(node), _) => cursor::collect(node, ctx)?,
     };
     // Note the largest id the rows give once, rather than each row's under the
     // allocator's lock (a row whose id only appears after conversion is still
@@ -570,6 +635,7 @@ fn repeated_keys(keys: &[Vec<u8>]) -> Vec<bool> {
         .collect()
 }
 
+/// Announces the columns of a write's RETURNING rows, if it has any.
 fn start_returning(returning: &Option<Projection>, sink: &mut dyn ResultSink) -> Result<()> {
     match returning {
         Some(projection) => sink.columns(&projection.columns),

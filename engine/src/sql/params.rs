@@ -24,6 +24,23 @@ pub fn count(plan: &Plan) -> usize {
     max
 }
 
+/// Whether the plan uses each of its parameters at most once: then a run that owns its
+/// values may move a value into the one place that reads it (see
+/// [`super::execute::Params::Movable`]).
+pub fn used_once(plan: &Plan, count: usize) -> bool {
+    let mut seen = vec![false; count];
+    let mut once = true;
+    visit_plan(plan, &mut |e| {
+        if let Expr::Param(i) = e {
+            match seen.get_mut(*i) {
+                Some(seen) if !*seen => *seen = true,
+                _ => once = false,
+            }
+        }
+    });
+    once
+}
+
 /// The type each parameter is compared with or stored into, where the plan shows it.
 pub fn types(plan: &Plan, count: usize) -> Vec<Option<DataType>> {
     let mut types = vec![None; count];
