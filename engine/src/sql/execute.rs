@@ -139,7 +139,8 @@ pub fn execute(
             sink,
             table,
             targets,
-            (rows, taken),
+            rows,
+            taken,
             on_conflict.as_ref(),
             returning,
         );
@@ -172,7 +173,8 @@ pub fn execute(
             sink,
             &table,
             &targets,
-            (&rows, None),
+            &rows,
+            None,
             on_conflict.as_ref(),
             &returning,
         )?,
@@ -371,31 +373,40 @@ pub fn execute(
     })
 }
 
+/// An INSERT's VALUES rows begun without running anything: see [`take_values`].
+struct Taken {
+    rows: Vec<Vec<Value>>,
+    /// (row, value) of each expression left for the run to compute.
+    pending: Vec<(usize, usize)>,
+}
+
 /// The rows of an INSERT's VALUES with each parameter's value taken from `params` and
-/// each literal copied; every other expression is left NULL, for the run to compute
-/// (see [`is_taken`]).
-fn take_values(rows: &[Vec<Expr>], params: &mut [Value]) -> Vec<Vec<Value>> {
-    let given = params.len();
-    rows.iter()
-        .map(|row| {
+/// each literal copied; every other expression is left NULL and noted as pending.
+fn take_values(rows: &[Vec<Expr>], params: &mut [Value]) -> Taken {
+    let mut pending = Vec::new();
+    let rows = rows
+        .iter()
+        .enumerate()
+        .map(|(r, row)| {
             row.iter()
-                .map(|e| match e {
-                    Expr::Param(i) if *i < given => std::mem::replace(&mut params[*i], Value::Null),
-                    Expr::Literal(v) => v.clone(),
-                    _ => Value::Null,
+                .enumerate()
+                .map(|(v, e)| {
+                    let value = match e {
+                        Expr::Param(i) => params
+                            .get_mut(*i)
+                            .map(|p| std::mem::replace(p, Value::Null)),
+                        Expr::Literal(value) => Some(value.clone()),
+                        _ => None,
+                    };
+                    value.unwrap_or_else(|| {
+                        pending.push((r, v));
+                        Value::Null
+                    })
                 })
                 .collect()
         })
-        .collect()
-}
-
-/// Whether [`take_values`] filled in the value of `e` (`given` parameters).
-fn is_taken(e: &Expr, given: usize) -> bool {
-    match e {
-        Expr::Param(i) => *i < given,
-        Expr::Literal(_) => true,
-        _ => false,
-    }
+        .collect();
+    Taken { rows, pending }
 }
 
 /// Runs an INSERT: computes every source row, then writes them (see the plan's fields).
@@ -408,7 +419,8 @@ fn insert(
     sink: &mut dyn ResultSink,
     table: &Table,
     targets: &[usize],
-    (rows, taken): (&InsertRows, Option<Vec<Vec<Value>>>),
+    rows: &InsertRows,
+    taken: Option<Taken>,
     on_conflict: Option<&ConflictPlan>,
     returning: &Option<Projection>,
 ) -> Result<Outcome> {
@@ -430,14 +442,16 @@ fn insert(
     // Every source row is computed before the first is written, so that
     // `INSERT INTO t SELECT ... FROM t` reads the table as it was.
     let source: Vec<Vec<Value>> = match (&rows, taken) {
-        (InsertRows::Values(rows), Some(mut source)) => {
+        (
+            InsertRows::Values(rows),
+            Some(Taken {
+                rows: mut source,
+                pending,
+            }),
+        ) => {
             // The parameters and literals are in place; the rest are computed here.
-            for (values, row) in source.iter_mut().zip(rows) {
-                for (value, e) in values.iter_mut().zip(row) {
-                    if !is_taken(e, ctx.params.len()) {
-                        *value = e.eval(&[], ctx)?;
-                    }
-                }
+            for (r, v) in pending {
+                source[r][v] = rows[r][v].eval(&[], ctx)?;
             }
             source
         }
