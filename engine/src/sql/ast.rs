@@ -18,6 +18,10 @@ pub enum Statement {
         names: Vec<String>,
         if_exists: bool,
     },
+    /// `TRUNCATE [TABLE] a, b`: every row of the tables goes; the tables stay.
+    Truncate {
+        names: Vec<String>,
+    },
     Insert {
         table: String,
         /// The listed columns, or None for "every column in table order".

@@ -245,6 +245,26 @@ pub fn execute(
             }
             outcome("DELETE", doomed.len() as u64, returned)
         }
+        Plan::Clear { tables, delete } => {
+            // The statement's cancel flag, looked at between runs of deletes (the
+            // transaction holds `ctx` meanwhile).
+            let mut probe = Ctx::none();
+            probe.interrupt = ctx.interrupt.clone();
+            let check = || probe.check_interrupt();
+            let mut count = 0;
+            for table in &tables {
+                let txn = ctx.txn()?;
+                count += txn.clear(KeyRange::prefix(&keys::row_prefix(table.id)), &check)?;
+                for index in &table.indexes {
+                    txn.clear(KeyRange::prefix(&keys::index_prefix(index.id)), &check)?;
+                }
+            }
+            if delete {
+                outcome("DELETE", count, 0)
+            } else {
+                outcome("TRUNCATE TABLE", 0, 0)
+            }
+        }
         Plan::CreateTable {
             table,
             if_not_exists,

@@ -219,6 +219,13 @@ pub enum Plan {
         /// Rows to return, computed from each deleted row.
         returning: Option<Projection>,
     },
+    /// Every row and index entry of the tables goes, deleted by key without reading the
+    /// rows: TRUNCATE, or (`delete`, which reports the count) a DELETE without WHERE or
+    /// RETURNING.
+    Clear {
+        tables: Vec<Table>,
+        delete: bool,
+    },
     CreateTable {
         table: Table,
         if_not_exists: bool,
@@ -307,6 +314,12 @@ fn plan_statement(statement: Statement, binder: &mut Binder) -> Result<Plan> {
             returning: items,
         } => {
             let table = catalog::must_get_table(binder.txn, &table)?;
+            if filter.is_none() && items.is_empty() {
+                return Ok(Plan::Clear {
+                    tables: vec![table],
+                    delete: true,
+                });
+            }
             let scope = Scope::table(&table, &table.name);
             let filter = filter
                 .map(|f| binder.bind(f, &scope, Aggregates::Forbidden("WHERE")))
@@ -373,6 +386,19 @@ fn plan_statement(statement: Statement, binder: &mut Binder) -> Result<Plan> {
             Plan::Reindex(targets)
         }
         Statement::DropTable { names, if_exists } => Plan::DropTable { names, if_exists },
+        Statement::Truncate { names } => {
+            let mut tables: Vec<Table> = Vec::new();
+            for name in names {
+                let table = catalog::must_get_table(binder.txn, &name)?;
+                if tables.iter().all(|t| t.id != table.id) {
+                    tables.push(table);
+                }
+            }
+            Plan::Clear {
+                tables,
+                delete: false,
+            }
+        }
         Statement::CreateView {
             name,
             columns,
@@ -895,6 +921,14 @@ impl Plan {
                 explain_node(source, 1, &mut lines);
             }
             Plan::CreateTable { table, .. } => lines.push(format!("Create table {}", table.name)),
+            Plan::Clear { tables, delete } => {
+                let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+                lines.push(if *delete {
+                    format!("Delete every row of {} (by key)", names.join(", "))
+                } else {
+                    format!("Truncate {}", names.join(", "))
+                });
+            }
             Plan::DropTable { names, .. } => lines.push(format!("Drop table {}", names.join(", "))),
             Plan::AlterTable { old_name, .. } => lines.push(format!("Alter table {old_name}")),
             Plan::CreateIndex { table, index, .. } => {

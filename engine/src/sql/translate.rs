@@ -302,6 +302,7 @@ fn statement(stmt: sp::Statement) -> Result<Statement> {
 
         sp::Statement::Update(update) => self::update(update),
         sp::Statement::Delete(delete) => self::delete(delete),
+        sp::Statement::Truncate(truncate) => self::truncate(truncate),
         sp::Statement::Explain {
             statement,
             analyze: false,
@@ -339,6 +340,34 @@ fn statement(stmt: sp::Statement) -> Result<Statement> {
             unsupported(format!("the statement {}", words.join(" ")))
         }
     }
+}
+
+fn truncate(truncate: sp::Truncate) -> Result<Statement> {
+    if truncate.partitions.is_some() {
+        return unsupported("TRUNCATE ... PARTITION (kvsql tables have no partitions)");
+    }
+    if truncate.if_exists {
+        return unsupported("TRUNCATE IF EXISTS");
+    }
+    if truncate.on_cluster.is_some() {
+        return unsupported("TRUNCATE ... ON CLUSTER");
+    }
+    if matches!(truncate.identity, Some(sp::TruncateIdentityOption::Restart)) {
+        return unsupported(
+            "TRUNCATE ... RESTART IDENTITY (generated ids continue after a TRUNCATE)",
+        );
+    }
+    if matches!(truncate.cascade, Some(sp::CascadeOption::Cascade)) {
+        return unsupported("TRUNCATE ... CASCADE (kvsql has no foreign keys)");
+    }
+    // ONLY and `name *` choose whether inheriting tables go too; kvsql has none.
+    Ok(Statement::Truncate {
+        names: truncate
+            .table_names
+            .iter()
+            .map(|target| object_name(&target.name))
+            .collect::<Result<_>>()?,
+    })
 }
 
 fn create_table(create: sp::CreateTable) -> Result<Statement> {

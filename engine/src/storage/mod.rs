@@ -185,7 +185,18 @@ pub trait Transaction: Send {
     /// whole range in one step once the transaction has committed, in time and memory
     /// that do not grow with the range (see the RocksDB store).
     fn drop_range(&mut self, range: KeyRange) -> Result<()> {
-        delete_each(self, range)
+        delete_each(self, range, &|| Ok(())).map(|_| ())
+    }
+
+    /// Deletes every key this transaction sees in `range` (a live table's rows or index
+    /// entries, which TRUNCATE empties) and returns how many. Unlike `drop_range`, the
+    /// range stays in use: the deletes are writes of this transaction like any other,
+    /// atomic with it and checked against concurrent commits as they are. By default a
+    /// delete of each key, read first; a store may do it without holding the keys.
+    /// `check` is called every [`CLEAR_CHECK_EVERY`] keys; an error from it (the
+    /// statement was cancelled) stops the deletes and is returned.
+    fn clear(&mut self, range: KeyRange, check: &dyn Fn() -> Result<()>) -> Result<u64> {
+        delete_each(self, range, check)
     }
 
     /// Scans a range as of the snapshot, overlaid with this transaction's own writes,
@@ -218,13 +229,36 @@ pub trait Transaction: Send {
     fn rollback(self: Box<Self>) -> Result<()>;
 }
 
-/// Deletes every key `txn` sees in `range`, one by one.
-pub(crate) fn delete_each<T: Transaction + ?Sized>(txn: &mut T, range: KeyRange) -> Result<()> {
-    let doomed: Vec<Vec<u8>> = txn
-        .scan(range, false)
-        .map(|item| item.map(|(key, _)| key))
-        .collect::<Result<_>>()?;
-    doomed.iter().try_for_each(|key| txn.delete(key))
+/// How many keys [`Transaction::clear`] deletes between calls of its `check`.
+pub const CLEAR_CHECK_EVERY: u64 = 4096;
+
+/// Deletes every key `txn` sees in `range`, one by one; returns how many. `check` as for
+/// [`Transaction::clear`].
+pub(crate) fn delete_each<T: Transaction + ?Sized>(
+    txn: &mut T,
+    range: KeyRange,
+    check: &dyn Fn() -> Result<()>,
+) -> Result<u64> {
+    // The keys end to end in one buffer: a table's worth of them as separate vectors
+    // would cost an allocation each.
+    let (mut keys, mut ends) = (Vec::new(), Vec::new());
+    txn.scan_each(range, false, &mut |key, _| {
+        if (ends.len() as u64 + 1).is_multiple_of(CLEAR_CHECK_EVERY) {
+            check()?;
+        }
+        keys.extend_from_slice(key);
+        ends.push(keys.len());
+        Ok(true)
+    })?;
+    let mut start = 0;
+    for (n, &end) in ends.iter().enumerate() {
+        if (n as u64 + 1).is_multiple_of(CLEAR_CHECK_EVERY) {
+            check()?;
+        }
+        txn.delete(&keys[start..end])?;
+        start = end;
+    }
+    Ok(ends.len() as u64)
 }
 
 /// Shorthand for storage failures.
@@ -395,5 +429,38 @@ pub(crate) mod conformance {
         t7.set(b"dropped", b"1").unwrap();
         drop(t7);
         assert_eq!(store.begin().unwrap().get(b"dropped").unwrap(), None);
+
+        // clear deletes and counts the keys the transaction sees in the range, its own
+        // puts too, and nothing outside it; in a bulk write as in a transaction.
+        for bulk in [false, true] {
+            let begin = || {
+                if bulk {
+                    store.begin_bulk(false).unwrap()
+                } else {
+                    store.begin().unwrap()
+                }
+            };
+            let mut fill = store.begin().unwrap();
+            for key in ["x1", "x2", "x3", "y1"] {
+                fill.set(key.as_bytes(), b"v").unwrap();
+            }
+            fill.commit().unwrap();
+            let mut txn = begin();
+            assert_eq!(txn.clear(KeyRange::prefix(b"x"), &|| Ok(())).unwrap(), 3);
+            txn.commit().unwrap();
+            let mut txn = begin();
+            txn.set(b"x4", b"v").unwrap();
+            txn.set(b"y2", b"v").unwrap();
+            assert_eq!(txn.clear(KeyRange::prefix(b"x"), &|| Ok(())).unwrap(), 1);
+            txn.commit().unwrap();
+            let mut after = store.begin().unwrap();
+            assert_eq!(collect(after.as_mut(), KeyRange::prefix(b"x"), false), []);
+            assert_eq!(
+                collect(after.as_mut(), KeyRange::prefix(b"y"), false),
+                [kv("y1", "v"), kv("y2", "v")],
+                "bulk: {bulk}"
+            );
+            after.rollback().unwrap();
+        }
     }
 }

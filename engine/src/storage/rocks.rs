@@ -456,6 +456,7 @@ impl Store for RocksStore {
             write_options,
             rows: self.rows.clone(),
             written: Vec::new(),
+            puts: false,
         }))
     }
 
@@ -726,7 +727,9 @@ impl Transaction for RocksTransaction {
                 Ok(())
             }
             // Not a prefix's range: key by key (RocksDB deletes [start, end) only).
-            (start, end) => super::delete_each(self, KeyRange { start, end }),
+            (start, end) => {
+                super::delete_each(self, KeyRange { start, end }, &|| Ok(())).map(|_| ())
+            }
         }
     }
 
@@ -814,6 +817,8 @@ struct BulkTransaction {
     log: Arc<LogCounts>,
     rows: Option<Arc<RowCache>>,
     written: Vec<u64>,
+    /// Whether the batch holds a put: `clear` may then not read the store alone.
+    puts: bool,
 }
 
 impl BulkTransaction {
@@ -893,6 +898,7 @@ impl Transaction for BulkTransaction {
 
     fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.wrote_key(key);
+        self.puts = true;
         self.batch.put(key, value);
         Ok(())
     }
@@ -901,6 +907,42 @@ impl Transaction for BulkTransaction {
         self.wrote_key(key);
         self.batch.delete(key);
         Ok(())
+    }
+
+    fn clear(&mut self, range: KeyRange, check: &dyn Fn() -> Result<()>) -> Result<u64> {
+        if self.puts {
+            // Keys this write put are not in the store yet: read through its own writes.
+            return super::delete_each(self, range, check);
+        }
+        // Only deletes so far, which need no overlay: a key deleted twice stays deleted.
+        // The keys go from the store's iterator straight into the batch, none held.
+        self.enter();
+        let Some((mut options, skip)) = scan_options(&range, ReadOptions::default(), &Cell::new(0))
+        else {
+            return Ok(0);
+        };
+        // The blocks of rows being deleted are not worth the block cache's room.
+        options.fill_cache(false);
+        let BulkTransaction {
+            db,
+            batch,
+            rows,
+            written,
+            ..
+        } = self;
+        let mut count = 0u64;
+        RocksScan::new(db.raw_iterator_opt(options), false, skip, None).visit(&mut |key, _| {
+            if rows.is_some() {
+                written.push(RowCache::hash(key));
+            }
+            batch.delete(key);
+            count += 1;
+            if count.is_multiple_of(super::CLEAR_CHECK_EVERY) {
+                check()?;
+            }
+            Ok(true)
+        })?;
+        Ok(count)
     }
 
     fn scan(&mut self, range: KeyRange, reverse: bool) -> Scan<'_> {
