@@ -90,6 +90,7 @@ pub const KEYWORDS: &[&str] = &[
     "THEN",
     "TRANSACTION",
     "TRUE",
+    "TRUNCATE",
     "UNION",
     "UNIQUE",
     "UPDATE",
@@ -209,7 +210,7 @@ fn expectation(before: &str) -> Expect {
     let right_after = keyword_at + 1 == tokens.len();
     let after_comma = tokens.last() == Some(&",");
     match keyword.as_str() {
-        "FROM" | "JOIN" if right_after || after_comma => Expect::Table,
+        "FROM" | "JOIN" | "TRUNCATE" if right_after || after_comma => Expect::Table,
         "INTO" | "UPDATE" | "TABLE" | "DESCRIBE" | "REINDEX" if right_after => Expect::Table,
         // CREATE INDEX name ON table
         "ON" if right_after && tokens.iter().any(|w| w.eq_ignore_ascii_case("INDEX")) => {
@@ -513,6 +514,9 @@ mod tests {
         assert_eq!(expectation("INSERT INTO "), Expect::Table);
         assert_eq!(expectation("UPDATE "), Expect::Table);
         assert_eq!(expectation("CREATE INDEX i ON "), Expect::Table);
+        assert_eq!(expectation("TRUNCATE "), Expect::Table);
+        assert_eq!(expectation("truncate a, "), Expect::Table);
+        assert_eq!(expectation("TRUNCATE TABLE "), Expect::Table);
         assert_eq!(expectation("SELECT "), Expect::Column);
         assert_eq!(expectation("SELECT a, "), Expect::Column);
         assert_eq!(expectation("SELECT a FROM t WHERE "), Expect::Column);
