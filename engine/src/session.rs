@@ -435,7 +435,7 @@ impl Prepared {
 ///
 /// So does emptying tables (TRUNCATE, DELETE without WHERE or RETURNING): its deletes go
 /// from the store's iterator into one plain batch. Through the optimistic transaction
-/// every deleted key was tracked, indexed and validated at commit: 8.2 s for a 1M-row
+/// every deleted key was tracked, indexed and validated at commit: 4.6-8.6 s for a 1M-row
 /// DELETE, nine tenths of it that machinery (docs/performance.md, session 20).
 fn bulk_write(plan: &Plan) -> bool {
     match plan {
