@@ -862,9 +862,15 @@ impl BulkTransaction {
     }
 
     fn wrote_key(&mut self, key: &[u8]) {
-        if self.rows.is_some() {
-            self.written.push(RowCache::hash(key));
-        }
+        note_write(&self.rows, &mut self.written, key);
+    }
+}
+
+/// Notes `key` as written for the row cache, if there is one (see [`RowCache::writing`]);
+/// apart from `BulkTransaction::wrote_key` for callers that hold other fields borrowed.
+fn note_write(rows: &Option<Arc<RowCache>>, written: &mut Vec<u64>, key: &[u8]) {
+    if rows.is_some() {
+        written.push(RowCache::hash(key));
     }
 }
 
@@ -932,9 +938,7 @@ impl Transaction for BulkTransaction {
         } = self;
         let mut count = 0u64;
         RocksScan::new(db.raw_iterator_opt(options), false, skip, None).visit(&mut |key, _| {
-            if rows.is_some() {
-                written.push(RowCache::hash(key));
-            }
+            note_write(rows, written, key);
             batch.delete(key);
             count += 1;
             if count.is_multiple_of(super::CLEAR_CHECK_EVERY) {
