@@ -53,7 +53,8 @@ struct Args {
     file: Vec<PathBuf>,
 
     /// In scripts (-c, -f, standard input): go on after a failing statement instead of
-    /// stopping at it; the exit status is still 1 if any statement failed.
+    /// stopping at it, a syntax error included (each statement is then checked as it
+    /// comes, not the whole script first); the exit status is still 1 if any failed.
     #[arg(long, overrides_with = "bail")]
     no_bail: bool,
 

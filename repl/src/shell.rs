@@ -267,11 +267,19 @@ impl Shell {
     }
 
     /// Runs every statement in `input` (whose first line is line `first_line` of what
-    /// the user gave), printing results; returns false if any failed.
+    /// the user gave), printing results; returns false if any failed. Stopping at
+    /// errors, a syntax error in any statement means none runs; going on (--no-bail),
+    /// a statement with a syntax error fails alone.
     pub fn run_sql(&mut self, input: &str, first_line: u64) -> bool {
         let vars = &self.vars;
         let input = lex::substitute(input, |name| vars.get(name).cloned());
-        let statements = match split::split(&input) {
+        let go_on = self.settings.on_error != OnError::Stop;
+        let cut = if go_on {
+            split::pieces(&input)
+        } else {
+            split::split(&input)
+        };
+        let statements = match cut {
             Ok(statements) => statements,
             Err(mut e) => {
                 e.line += first_line - 1;
@@ -281,6 +289,13 @@ impl Shell {
         };
         let mut ok = true;
         for mut statement in statements {
+            if go_on && let Err(mut e) = split::check(&statement) {
+                e.line += first_line - 1;
+                let _ = std::io::stdout().flush();
+                eprintln!("ERROR 42601: {e}");
+                ok = false;
+                continue;
+            }
             statement.line += first_line - 1;
             let started = std::time::Instant::now();
             let answer = self.query(&statement.text);
@@ -316,13 +331,16 @@ impl Shell {
         ok
     }
 
-    /// Runs a script: SQL statements, and meta commands on lines of their own. The SQL
-    /// of the whole script is checked first, so a syntax error anywhere means nothing
-    /// runs (except where `:variables` make the text known only as it runs).
+    /// Runs a script: SQL statements, and meta commands on lines of their own. Stopping
+    /// at errors (the default), the SQL of the whole script is checked first, so a
+    /// syntax error anywhere means nothing runs (except where `:variables` make the
+    /// text known only as it runs); going on (--no-bail), each statement is checked
+    /// as it comes, and one with a syntax error fails alone.
     pub fn run_script(&mut self, script: &str) -> bool {
         let items = script_items(script);
         for item in &items {
-            if let Item::Sql { text, first_line } = item
+            if self.settings.on_error == OnError::Stop
+                && let Item::Sql { text, first_line } = item
                 && !text.contains(':')
                 && let Err(mut e) = split::split(text)
             {

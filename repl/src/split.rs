@@ -84,6 +84,16 @@ fn offset(input: &str, line: u64, column: u64) -> usize {
 /// Splits input into statements (without their `;`), dropping empty ones, and checks the
 /// syntax of each.
 pub fn split(input: &str) -> Result<Vec<Statement>, SyntaxError> {
+    let statements = pieces(input)?;
+    for statement in &statements {
+        check(statement)?;
+    }
+    Ok(statements)
+}
+
+/// Splits input into statements (without their `;`), dropping empty ones, without
+/// parsing them: only text that cannot be tokenized (an unterminated string, say) fails.
+pub fn pieces(input: &str) -> Result<Vec<Statement>, SyntaxError> {
     let tokens = Tokenizer::new(&GenericDialect {}, input)
         .tokenize_with_location()
         .map_err(|e| SyntaxError {
@@ -124,14 +134,11 @@ pub fn split(input: &str) -> Result<Vec<Statement>, SyntaxError> {
     }
     // The last statement needs no ';'.
     finish(&mut start, &mut end, &mut count);
-    for statement in &statements {
-        check(statement)?;
-    }
     Ok(statements)
 }
 
 /// Parses one statement, reporting an error at its absolute position in the input.
-fn check(statement: &Statement) -> Result<(), SyntaxError> {
+pub fn check(statement: &Statement) -> Result<(), SyntaxError> {
     if statement.tokens > LOCAL_CHECK_MAX_TOKENS {
         return Ok(());
     }
@@ -242,6 +249,13 @@ mod tests {
         assert_eq!(err.line, 2, "{err}");
         assert!(err.column > 1, "{err}");
         assert!(split("SELECT 'unterminated").is_err());
+        // Cut apart without parsing, then checked one by one.
+        let cut = pieces("SELECT 1;\n  SELEC 2; SELECT 3").unwrap();
+        assert_eq!(cut.len(), 3);
+        assert!(check(&cut[0]).is_ok() && check(&cut[2]).is_ok());
+        let err = check(&cut[1]).unwrap_err();
+        assert_eq!((err.line, err.column), (2, 3), "{err}");
+        assert!(pieces("SELECT 1; SELECT 'open").is_err());
         // BACKUP is checked by the server.
         assert_eq!(split("BACKUP TO '/tmp/x';").unwrap().len(), 1);
         assert_eq!(

@@ -78,6 +78,48 @@ fn a_syntax_error_is_reported_locally_and_nothing_runs() {
 }
 
 #[test]
+fn with_no_bail_a_syntax_error_fails_only_its_statement() {
+    let server = TestServer::start();
+    let script = "CREATE TABLE kept (id INTEGER PRIMARY KEY);\nINSERT INTO kept VALUES (1); SELEC oops;\n\
+                  INSERT INTO kept VALUES (2);\n  SELECT * FROM WHERE;\nSELECT count(*) FROM kept;\n";
+    let (status, out, err) = run(
+        server.kvsql().args(["--no-bail", "--format", "csv"]),
+        script,
+    );
+    assert_eq!(status.code(), Some(1), "{err}");
+    // Both INSERTs ran (CSV prints no command tags).
+    assert_eq!(out, "count(*)\n2\n");
+    let errors: Vec<&str> = err.lines().collect();
+    assert_eq!(errors.len(), 2, "{err}");
+    assert!(
+        errors[0].starts_with("ERROR 42601: syntax error at line 2, column 30"),
+        "{err}"
+    );
+    assert!(
+        errors[1].starts_with("ERROR 42601: syntax error at line 4, column "),
+        "{err}"
+    );
+    // The same from a file, and with -c.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.sql");
+    std::fs::write(&file, "SELEC 1;\nINSERT INTO kept VALUES (3);\n").unwrap();
+    let (status, _, err) = run(server.kvsql().arg("--no-bail").arg("-f").arg(&file), "");
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        err.starts_with("ERROR 42601: syntax error at line 1, column 1"),
+        "{err}"
+    );
+    let (status, out, _) = run(
+        server
+            .kvsql()
+            .args(["--no-bail", "-c", "SELEC 2; SELECT max(id) FROM kept"]),
+        "",
+    );
+    assert_eq!(status.code(), Some(1));
+    assert!(out.contains("       3\n"), "{out}");
+}
+
+#[test]
 fn the_first_server_error_stops_the_script_with_a_failure_status() {
     let server = TestServer::start();
     let script = "CREATE TABLE a (id INTEGER PRIMARY KEY);\nINSERT INTO missing VALUES (1);\nINSERT INTO a VALUES (1);\n";
