@@ -677,3 +677,46 @@ fn prepared_inserts_fill_rows_from_parameters_used_once_or_more() {
         ]
     );
 }
+
+/// `?` parameters are numbered in the order they are written, common table expressions
+/// first, however often those are named; `$n` in them works prepared too.
+#[test]
+fn question_marks_in_common_table_expressions_number_in_written_order() {
+    let db = Database::memory();
+    let mut s = db.session();
+    s.query("CREATE TABLE t (id INTEGER PRIMARY KEY, tag TEXT)")
+        .unwrap();
+    s.query("INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'a'), (4, 'c')")
+        .unwrap();
+    let found = s
+        .query_with(
+            "WITH x AS (SELECT id FROM t WHERE tag = ?) \
+             SELECT a.id FROM x a, x b WHERE a.id > b.id AND a.id < ?",
+            &[Value::Text("a".into()), Value::Integer(10)],
+        )
+        .unwrap();
+    assert_eq!(rows(found), vec![vec![Value::Integer(3)]]);
+    let mut prepared = s
+        .prepare(
+            "WITH x AS (SELECT id FROM t WHERE tag <> ?) \
+             UPDATE t SET tag = ? WHERE id IN (SELECT id FROM x) RETURNING id",
+        )
+        .unwrap();
+    let updated = collect(
+        &mut s,
+        &mut prepared,
+        &[Value::Text("a".into()), Value::Text("z".into())],
+    )
+    .unwrap();
+    assert_eq!(
+        updated,
+        vec![vec![Value::Integer(2)], vec![Value::Integer(4)]]
+    );
+    let mut count = s
+        .prepare("WITH z AS (SELECT * FROM t WHERE tag = $1) SELECT count(*) FROM z")
+        .unwrap();
+    assert_eq!(
+        collect(&mut s, &mut count, &[Value::Text("z".into())]).unwrap(),
+        vec![vec![Value::Integer(2)]]
+    );
+}

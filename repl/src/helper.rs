@@ -99,6 +99,7 @@ pub const KEYWORDS: &[&str] = &[
     "VIEW",
     "WHEN",
     "WHERE",
+    "WITH",
     "WORK",
 ];
 

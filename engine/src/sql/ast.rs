@@ -188,6 +188,8 @@ pub enum FromItem {
     Subquery {
         query: Box<Query>,
         alias: Option<String>,
+        /// Names for its first columns (`AS t (a, b)`); empty keeps the query's own.
+        columns: Vec<String>,
     },
     Join {
         left: Box<FromItem>,

@@ -773,11 +773,30 @@ impl<'t> Binder<'t> {
                 }
                 Tree::Rel(relations.len() - 1)
             }
-            FromItem::Subquery { query, alias } => {
+            FromItem::Subquery {
+                query,
+                alias,
+                columns: names,
+            } => {
                 // A subquery in FROM does not see the FROM clause it is in, but may see
                 // enclosing queries.
-                let (node, columns, _) = self.plan_query_in(*query, outer)?;
+                let (node, mut columns, _) = self.plan_query_in(*query, outer)?;
                 let name = alias.unwrap_or_else(|| format!("subquery{}", relations.len() + 1));
+                if relations.iter().any(|r| r.scope.name == name) {
+                    return Err(Error::InvalidDefinition(format!(
+                        "table name \"{name}\" is specified more than once (use an alias)"
+                    )));
+                }
+                if names.len() > columns.len() {
+                    return Err(Error::InvalidDefinition(format!(
+                        "{name} has {} columns available but {} column names were given",
+                        columns.len(),
+                        names.len()
+                    )));
+                }
+                for (column, given) in columns.iter_mut().zip(names) {
+                    column.name = given;
+                }
                 relations.push(Rel {
                     scope: ScopeRelation {
                         name,

@@ -260,6 +260,12 @@ fn object_name(name: &sp::ObjectName) -> Result<String> {
 
 fn statement(stmt: sp::Statement) -> Result<Statement> {
     NEXT_QUESTION_MARK.with(|c| c.set(0));
+    statement_body(stmt)
+}
+
+/// [`statement`], for a statement inside another (numbering its `?`s on from the
+/// enclosing one's).
+fn statement_body(stmt: sp::Statement) -> Result<Statement> {
     match stmt {
         sp::Statement::CreateTable(create) => create_table(create),
         sp::Statement::Drop {
@@ -297,7 +303,19 @@ fn statement(stmt: sp::Statement) -> Result<Statement> {
         sp::Statement::CreateIndex(create) => create_index(create),
         sp::Statement::AlterTable(alter) => alter_table(alter),
         sp::Statement::Insert(insert) => self::insert(insert),
-        sp::Statement::Query(query) => Ok(Statement::Select(Box::new(self::query(*query)?))),
+        sp::Statement::Query(query) => match *query.body {
+            // `WITH ... INSERT / UPDATE / DELETE`: the common table expressions are in
+            // scope for the write's queries (its SELECT, its WHERE's subqueries).
+            sp::SetExpr::Insert(write)
+            | sp::SetExpr::Update(write)
+            | sp::SetExpr::Delete(write)
+                if query.order_by.is_none() && query.limit_clause.is_none() =>
+            {
+                let _ctes = query.with.as_ref().map(with_clause).transpose()?;
+                statement_body(write)
+            }
+            _ => Ok(Statement::Select(Box::new(self::query(*query)?))),
+        },
         sp::Statement::CreateView(view) => create_view(view),
 
         sp::Statement::Update(update) => self::update(update),
@@ -307,7 +325,7 @@ fn statement(stmt: sp::Statement) -> Result<Statement> {
             statement,
             analyze: false,
             ..
-        } => Ok(Statement::Explain(Box::new(self::statement(*statement)?))),
+        } => Ok(Statement::Explain(Box::new(statement_body(*statement)?))),
         sp::Statement::Explain { .. } => unsupported("EXPLAIN ANALYZE"),
         sp::Statement::StartTransaction {
             modes, statements, ..
@@ -682,9 +700,8 @@ fn delete(delete: sp::Delete) -> Result<Statement> {
 }
 
 fn query(query: sp::Query) -> Result<Query> {
-    if query.with.is_some() {
-        return unsupported("WITH (common table expressions)");
-    }
+    // In scope for the rest of this query, subqueries included, until it is translated.
+    let _ctes = query.with.as_ref().map(with_clause).transpose()?;
     if query.fetch.is_some() || !query.locks.is_empty() {
         return unsupported("FETCH / FOR UPDATE");
     }
@@ -730,6 +747,99 @@ fn query(query: sp::Query) -> Result<Query> {
         limit,
         offset,
     })
+}
+
+thread_local! {
+    /// The common table expressions (`WITH name AS (...)`) in scope while a query is
+    /// translated, innermost last.
+    static CTES: std::cell::RefCell<Vec<Cte>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A common table expression, translated once where it is defined (so that `?`
+/// parameters are numbered in the order they are written) and copied into each query
+/// that names it, as a subquery in FROM.
+struct Cte {
+    name: String,
+    query: Query,
+    columns: Vec<String>,
+}
+
+/// Takes the common table expressions of a WITH clause out of scope when dropped, also
+/// when translating the query fails.
+struct CteScope(usize);
+
+impl Drop for CteScope {
+    fn drop(&mut self) {
+        CTES.with(|ctes| ctes.borrow_mut().truncate(self.0));
+    }
+}
+
+/// Puts a WITH clause's common table expressions in scope. Each sees the ones before
+/// it (not itself: WITH RECURSIVE is not supported) and those of enclosing queries.
+fn with_clause(with: &sp::With) -> Result<CteScope> {
+    if with.recursive {
+        return unsupported("WITH RECURSIVE");
+    }
+    let scope = CteScope(CTES.with(|ctes| ctes.borrow().len()));
+    let mut names: Vec<String> = Vec::new();
+    for cte in &with.cte_tables {
+        let name = ident(&cte.alias.name);
+        if names.contains(&name) {
+            return Err(Error::InvalidDefinition(format!(
+                "WITH query name \"{name}\" is specified more than once"
+            )));
+        }
+        if cte.from.is_some() {
+            return unsupported("WITH ... AS (...) FROM");
+        }
+        let body = query((*cte.query).clone())?;
+        let columns = alias_columns(&cte.alias)?;
+        CTES.with(|ctes| {
+            ctes.borrow_mut().push(Cte {
+                name: name.clone(),
+                query: body,
+                columns,
+            })
+        });
+        names.push(name);
+    }
+    Ok(scope)
+}
+
+/// The column names of `alias (a, b, ...)`.
+fn alias_columns(alias: &sp::TableAlias) -> Result<Vec<String>> {
+    alias
+        .columns
+        .iter()
+        .map(|c| match c.data_type {
+            None => Ok(ident(&c.name)),
+            Some(_) => unsupported("column types in a table alias"),
+        })
+        .collect()
+}
+
+/// The innermost common table expression in scope called `name`, as a FROM item.
+fn cte_reference(name: &str, alias: Option<&sp::TableAlias>) -> Result<Option<FromItem>> {
+    let found = CTES.with(|ctes| {
+        ctes.borrow()
+            .iter()
+            .rev()
+            .find(|cte| cte.name == name)
+            .map(|cte| (cte.query.clone(), cte.columns.clone()))
+    });
+    let Some((query, defined)) = found else {
+        return Ok(None);
+    };
+    let (alias, columns) = match alias {
+        None => (name.to_string(), defined),
+        Some(a) if a.columns.is_empty() => (ident(&a.name), defined),
+        Some(a) => (ident(&a.name), alias_columns(a)?),
+    };
+    Ok(Some(FromItem::Subquery {
+        query: Box::new(query),
+        alias: Some(alias),
+        columns,
+    }))
 }
 
 fn set_expr(body: sp::SetExpr) -> Result<SetExpr> {
@@ -843,10 +953,16 @@ fn from_item(relation: &sp::TableFactor) -> Result<FromItem> {
             args: None,
             with_hints,
             ..
-        } if with_hints.is_empty() => FromItem::Table {
-            name: object_name(name)?,
-            alias: alias_of(alias)?,
-        },
+        } if with_hints.is_empty() => {
+            let name = object_name(name)?;
+            match cte_reference(&name, alias.as_ref())? {
+                Some(item) => item,
+                None => FromItem::Table {
+                    name,
+                    alias: alias_of(alias)?,
+                },
+            }
+        }
         sp::TableFactor::Derived {
             lateral: false,
             subquery,
@@ -854,7 +970,8 @@ fn from_item(relation: &sp::TableFactor) -> Result<FromItem> {
             ..
         } => FromItem::Subquery {
             query: Box::new(query((**subquery).clone())?),
-            alias: alias_of(alias)?,
+            alias: alias.as_ref().map(|a| ident(&a.name)),
+            columns: alias.as_ref().map_or(Ok(Vec::new()), alias_columns)?,
         },
         sp::TableFactor::NestedJoin {
             table_with_joins,
@@ -1310,7 +1427,10 @@ mod tests {
                 "CREATE MATERIALIZED VIEW v AS SELECT 1",
                 "MATERIALIZED VIEW",
             ),
-            ("WITH c AS (SELECT 1) SELECT * FROM c", "WITH"),
+            (
+                "WITH RECURSIVE c AS (SELECT 1) SELECT * FROM c",
+                "WITH RECURSIVE",
+            ),
             (
                 "SELECT a FROM t INTERSECT ALL SELECT a FROM u",
                 "INTERSECT ALL",

@@ -322,7 +322,9 @@ ok DROP VIEW 0
 error 0A000: not supported: Right joins
 
 > WITH x AS (SELECT 1) SELECT * FROM x
-error 0A000: not supported: WITH (common table expressions)
+1
+1
+(1 rows)
 
 > SELECT rank() OVER (ORDER BY salary) FROM emp
 error 0A000: not supported: window functions and FILTER / WITHIN GROUP on rank
