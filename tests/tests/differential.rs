@@ -293,18 +293,73 @@ impl Gen<'_> {
 /// A query, and whether its order is fully determined (compare in order).
 /// A random query, and whether its rows come in a fixed order. One in five is wrapped
 /// as a common table expression (`WITH w AS (query) SELECT * FROM w`, whose order is
-/// not fixed); which ones follows from the query's text, so that the generator's
+/// not fixed), and one in five is replaced by a query of window functions; which ones,
+/// and the window query, follow from the query's text, so that the generator's
 /// sequence, and with it every seed's other cases, stays as it was.
 fn query(rng: &mut Rng, schema: &Schema) -> (String, bool) {
     let (sql, ordered) = plain_query(rng, schema);
     let hash = sql.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
-    if hash % 5 == 0 {
-        (format!("WITH w AS ({sql}) SELECT * FROM w"), false)
-    } else {
-        (sql, ordered)
+    match hash % 5 {
+        0 => (format!("WITH w AS ({sql}) SELECT * FROM w"), false),
+        1 => (window_query(&mut Rng(hash), schema), false),
+        _ => (sql, ordered),
     }
+}
+
+/// A query of a table's key and a few window functions over it. Functions that tell
+/// peers apart (row_number, lag, ...) order by the key last, so that every row's value
+/// is fixed; the others (rank, running sums, ...) give peers one value whatever order
+/// they come in.
+fn window_query(rng: &mut Rng, schema: &Schema) -> String {
+    let table = rng.pick(&schema.tables);
+    let key = &table.columns[0].name;
+    let column = |rng: &mut Rng| table.columns[1 + rng.below(4) as usize].name.clone();
+    let int_column = |rng: &mut Rng| table.columns[1 + rng.below(2) as usize].name.clone();
+    let mut items = vec![key.clone()];
+    for _ in 0..1 + rng.below(3) {
+        let partition = if rng.chance(50) {
+            format!("PARTITION BY {} ", column(rng))
+        } else {
+            String::new()
+        };
+        let order = if rng.chance(80) {
+            format!(
+                "ORDER BY {}{}",
+                column(rng),
+                if rng.chance(30) { " DESC" } else { "" }
+            )
+        } else {
+            String::new()
+        };
+        let total = if order.is_empty() {
+            format!("ORDER BY {key}")
+        } else {
+            format!("{order}, {key}")
+        };
+        let (func, over_order) = match rng.below(12) {
+            0 => ("rank()".to_string(), order),
+            1 => ("dense_rank()".to_string(), order),
+            2 => ("percent_rank()".to_string(), order),
+            3 => ("cume_dist()".to_string(), order),
+            4 => (format!("sum({})", int_column(rng)), order),
+            5 => ("count(*)".to_string(), order),
+            6 => (format!("min({})", column(rng)), order),
+            7 => ("row_number()".to_string(), total),
+            8 => (format!("lag({})", column(rng)), total),
+            9 => (format!("lead({}, 2, 0)", int_column(rng)), total),
+            10 => (format!("first_value({})", column(rng)), total),
+            _ => (format!("ntile({})", 1 + rng.below(4)), total),
+        };
+        items.push(format!("{func} OVER ({partition}{over_order})"));
+    }
+    let filter = if rng.chance(30) {
+        format!(" WHERE {} IS NOT NULL", column(rng))
+    } else {
+        String::new()
+    };
+    format!("SELECT {} FROM {}{filter}", items.join(", "), table.name)
 }
 
 fn plain_query(rng: &mut Rng, schema: &Schema) -> (String, bool) {

@@ -299,6 +299,9 @@ pub enum Expr {
         arg: Option<Box<Expr>>,
         distinct: bool,
     },
+    /// A window function call (`f(...) OVER (...)`); replaced by a column of the window
+    /// node's output when the plan is built.
+    Window(Box<WindowCall>),
     /// A column of an enclosing query's row (in a correlated subquery): `depth` 1 is the
     /// query just outside.
     Outer {
@@ -349,6 +352,117 @@ pub enum Func {
     Instr,
 }
 
+/// `f(args) OVER (PARTITION BY ... ORDER BY ...)`, with the default frame: the whole
+/// partition without ORDER BY, else its rows up to the current row's last peer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowCall {
+    pub func: WindowFunc,
+    pub args: Vec<Expr>,
+    pub partition_by: Vec<Expr>,
+    pub order_by: Vec<OrderTerm>,
+}
+
+/// Window functions.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WindowFunc {
+    /// As written, until the planner resolves it.
+    Named {
+        name: String,
+        distinct: bool,
+        star: bool,
+    },
+    RowNumber,
+    Rank,
+    DenseRank,
+    PercentRank,
+    CumeDist,
+    Ntile,
+    Lag,
+    Lead,
+    FirstValue,
+    LastValue,
+    /// An aggregate over the frame; its arguments are the call's (for `group_concat(x,
+    /// sep)`, both).
+    Aggregate {
+        func: AggFunc,
+        distinct: bool,
+    },
+}
+
+impl WindowFunc {
+    pub fn name(&self) -> &str {
+        match self {
+            WindowFunc::Named { name, .. } => name,
+            WindowFunc::RowNumber => "row_number",
+            WindowFunc::Rank => "rank",
+            WindowFunc::DenseRank => "dense_rank",
+            WindowFunc::PercentRank => "percent_rank",
+            WindowFunc::CumeDist => "cume_dist",
+            WindowFunc::Ntile => "ntile",
+            WindowFunc::Lag => "lag",
+            WindowFunc::Lead => "lead",
+            WindowFunc::FirstValue => "first_value",
+            WindowFunc::LastValue => "last_value",
+            WindowFunc::Aggregate { func, .. } => func.name(),
+        }
+    }
+}
+
+impl WindowCall {
+    /// The expressions inside the call.
+    fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        self.args
+            .iter()
+            .chain(&self.partition_by)
+            .chain(self.order_by.iter().map(|t| &t.expr))
+    }
+
+    fn render(&self, names: &dyn Fn(usize) -> String) -> String {
+        let list = |exprs: &mut dyn Iterator<Item = String>| exprs.collect::<Vec<_>>().join(", ");
+        let star = matches!(
+            self.func,
+            WindowFunc::Aggregate {
+                func: AggFunc::CountStar,
+                ..
+            } | WindowFunc::Named { star: true, .. }
+        );
+        let distinct = matches!(
+            self.func,
+            WindowFunc::Aggregate { distinct: true, .. } | WindowFunc::Named { distinct: true, .. }
+        );
+        let args = if star {
+            "*".to_string()
+        } else {
+            let args = list(&mut self.args.iter().map(|e| e.render(names)));
+            if distinct {
+                format!("DISTINCT {args}")
+            } else {
+                args
+            }
+        };
+        let mut over = Vec::new();
+        if !self.partition_by.is_empty() {
+            over.push(format!(
+                "PARTITION BY {}",
+                list(&mut self.partition_by.iter().map(|e| e.render(names)))
+            ));
+        }
+        if !self.order_by.is_empty() {
+            over.push(format!(
+                "ORDER BY {}",
+                list(&mut self.order_by.iter().map(|t| {
+                    format!(
+                        "{}{}",
+                        t.expr.render(names),
+                        if t.descending { " DESC" } else { "" }
+                    )
+                }))
+            ));
+        }
+        format!("{}({args}) OVER ({})", self.func.name(), over.join(" "))
+    }
+}
+
 /// Aggregate functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AggFunc {
@@ -363,6 +477,21 @@ pub enum AggFunc {
 }
 
 impl AggFunc {
+    /// The aggregate a call by this name, with this many arguments, makes.
+    pub fn named(name: &str, args: usize, star: bool) -> Option<AggFunc> {
+        Some(match (name, args, star) {
+            ("count", 0, true) => AggFunc::CountStar,
+            ("count", 1, false) => AggFunc::Count,
+            ("sum", 1, false) => AggFunc::Sum,
+            ("avg", 1, false) => AggFunc::Avg,
+            ("min", 1, false) => AggFunc::Min,
+            ("max", 1, false) => AggFunc::Max,
+            ("total", 1, false) => AggFunc::Total,
+            ("group_concat", 1 | 2, false) => AggFunc::GroupConcat,
+            _ => return None,
+        })
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             AggFunc::CountStar | AggFunc::Count => "count",
@@ -479,6 +608,7 @@ impl Expr {
             | Expr::Column(_)
             | Expr::Outer { .. }
             | Expr::Aggregate { .. }
+            | Expr::Window(_)
             | Expr::Subquery { .. }
             | Expr::Planned { .. } => false,
             other => other.children().into_iter().all(Expr::is_constant),
@@ -522,6 +652,7 @@ impl Expr {
                 _ => Vec::new(),
             },
             Expr::Aggregate { arg, .. } => arg.iter().map(|e| &**e).collect(),
+            Expr::Window(call) => call.exprs().collect(),
         }
     }
 
@@ -623,6 +754,31 @@ impl Expr {
                 arg: arg.map(|e| boxed(e, f)).transpose()?,
                 distinct,
             },
+            Expr::Window(call) => {
+                let WindowCall {
+                    func,
+                    args,
+                    partition_by,
+                    order_by,
+                } = *call;
+                Expr::Window(Box::new(WindowCall {
+                    func,
+                    args: args.into_iter().map(&mut *f).collect::<Result<_, E>>()?,
+                    partition_by: partition_by
+                        .into_iter()
+                        .map(&mut *f)
+                        .collect::<Result<_, E>>()?,
+                    order_by: order_by
+                        .into_iter()
+                        .map(|t| {
+                            Ok(OrderTerm {
+                                expr: f(t.expr)?,
+                                ..t
+                            })
+                        })
+                        .collect::<Result<_, E>>()?,
+                }))
+            }
         })
     }
 
@@ -766,6 +922,7 @@ impl Expr {
             } => format!("{} IN (subquery)", e.render(names)),
             Expr::Outer { depth, index } => format!("outer{depth}.#{index}"),
             Expr::Param(i) => format!("${}", i + 1),
+            Expr::Window(call) => call.render(names),
         }
     }
 }

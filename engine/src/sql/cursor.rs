@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 
 use super::access::{Access, Span};
-use super::ast::{AggFunc, Expr, Func, JoinKind, OrderTerm, SetOp};
+use super::ast::{AggFunc, Expr, Func, JoinKind, OrderTerm, SetOp, WindowCall, WindowFunc};
 use super::plan::{JoinMethod, Node, SubKind, SubPlan};
 use super::rows::{self, RangeScan};
 use crate::catalog::Table;
@@ -249,6 +249,12 @@ pub enum Cursor<'p> {
         /// source row instead of evaluated (cloned).
         moves: Option<Vec<usize>>,
     },
+    /// Materialized on the first call, with the window functions' values.
+    Window {
+        source: Option<Box<Cursor<'p>>>,
+        calls: &'p [Expr],
+        rows: std::vec::IntoIter<Row>,
+    },
     /// Materialized on the first call.
     Sorted {
         source: Option<Box<Cursor<'p>>>,
@@ -345,6 +351,11 @@ impl<'p> Cursor<'p> {
             Node::Aggregate { source, .. } => Cursor::Aggregate {
                 source: Some(Box::new(Cursor::open(source))),
                 node,
+                rows: Vec::new().into_iter(),
+            },
+            Node::Window { source, calls, .. } => Cursor::Window {
+                source: Some(Box::new(Cursor::open(source))),
+                calls,
                 rows: Vec::new().into_iter(),
             },
             Node::Distinct { source } => Cursor::Distinct {
@@ -464,6 +475,16 @@ impl<'p> Cursor<'p> {
             Cursor::Aggregate { source, node, rows } => {
                 if let Some(mut input) = source.take() {
                     *rows = aggregate(&mut input, node, ctx)?.into_iter();
+                }
+                Ok(rows.next())
+            }
+            Cursor::Window {
+                source,
+                calls,
+                rows,
+            } => {
+                if let Some(mut input) = source.take() {
+                    *rows = window(&mut input, calls, ctx)?.into_iter();
                 }
                 Ok(rows.next())
             }
@@ -769,6 +790,218 @@ fn aggregate(input: &mut Cursor, node: &Node, ctx: &mut Ctx) -> Result<Vec<Row>>
         .collect()
 }
 
+/// Reads every input row and adds the value of each window function call to it; the
+/// rows keep their input order.
+fn window(input: &mut Cursor, calls: &[Expr], ctx: &mut Ctx) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    while let Some(row) = input.next(ctx)? {
+        ctx.hold(&row)?;
+        rows.push(row);
+    }
+    let mut columns = Vec::with_capacity(calls.len());
+    for call in calls {
+        let Expr::Window(call) = call else {
+            return Err(Error::Corrupt(
+                "a window node with a non-window call".into(),
+            ));
+        };
+        columns.push(window_values(&rows, call, ctx)?);
+        ctx.check_interrupt()?;
+    }
+    for (i, row) in rows.iter_mut().enumerate() {
+        for column in &mut columns {
+            row.push(std::mem::replace(&mut column[i], Value::Null));
+        }
+    }
+    Ok(rows)
+}
+
+/// A row's place for one window: its PARTITION BY values, its ORDER BY values, and its
+/// index in the input.
+type Placed = (Row, Row, usize);
+
+/// One window function's value for every row (by input index).
+fn window_values(rows: &[Row], call: &WindowCall, ctx: &mut Ctx) -> Result<Vec<Value>> {
+    let mut placed: Vec<Placed> = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let partition: Row = call
+            .partition_by
+            .iter()
+            .map(|e| e.eval(row, ctx))
+            .collect::<Result<_>>()?;
+        let order: Row = call
+            .order_by
+            .iter()
+            .map(|t| t.expr.eval(row, ctx))
+            .collect::<Result<_>>()?;
+        ctx.hold(&partition)?;
+        ctx.hold(&order)?;
+        placed.push((partition, order, i));
+    }
+    // Partitions compare their values ascending, NULLs together (as GROUP BY does).
+    let by_value: Vec<OrderTerm> = call
+        .partition_by
+        .iter()
+        .map(|_| OrderTerm {
+            expr: Expr::Literal(Value::Null),
+            descending: false,
+            nulls_first: None,
+        })
+        .collect();
+    placed.sort_by(|a, b| {
+        compare_keys(&a.0, &b.0, &by_value)
+            .then_with(|| compare_keys(&a.1, &b.1, &call.order_by))
+            .then(a.2.cmp(&b.2))
+    });
+    let mut out = vec![Value::Null; rows.len()];
+    let mut start = 0;
+    while start < placed.len() {
+        let mut end = start + 1;
+        while end < placed.len()
+            && compare_keys(&placed[start].0, &placed[end].0, &by_value) == Ordering::Equal
+        {
+            end += 1;
+        }
+        partition_values(&placed[start..end], rows, call, ctx, &mut out)?;
+        start = end;
+    }
+    Ok(out)
+}
+
+/// Fills in the window function's value for the rows of one partition, which come in
+/// window order. Rows with equal ORDER BY values are peers: the default frame runs from
+/// the partition's first row to the current row's last peer.
+fn partition_values(
+    part: &[Placed],
+    rows: &[Row],
+    call: &WindowCall,
+    ctx: &mut Ctx,
+    out: &mut [Value],
+) -> Result<()> {
+    let n = part.len();
+    // Where each row's peer group ends (exclusive).
+    let mut peers_end = vec![n; n];
+    let mut group_start = 0;
+    for i in 1..=n {
+        if i == n || compare_keys(&part[i - 1].1, &part[i].1, &call.order_by) != Ordering::Equal {
+            peers_end[group_start..i].fill(i);
+            group_start = i;
+        }
+    }
+    let arg = |k: usize, pos: usize, ctx: &mut Ctx| call.args[k].eval(&rows[part[pos].2], ctx);
+    let mut group = 0; // peer groups so far, for dense_rank
+    let mut group_first = 0; // first position of the current peer group
+    let mut accumulator = match &call.func {
+        WindowFunc::Aggregate { func, distinct } => {
+            let expr = window_aggregate(*func, *distinct, &call.args);
+            Some((Accumulator::new(&expr), expr))
+        }
+        _ => None,
+    };
+    for pos in 0..n {
+        let starts_group = pos == 0 || peers_end[pos - 1] == pos;
+        if starts_group {
+            group += 1;
+            group_first = pos;
+        }
+        let value = match &call.func {
+            WindowFunc::RowNumber => Value::Integer(pos as i64 + 1),
+            WindowFunc::Rank => Value::Integer(group_first as i64 + 1),
+            WindowFunc::DenseRank => Value::Integer(group),
+            WindowFunc::PercentRank => Value::Real(if n > 1 {
+                group_first as f64 / (n - 1) as f64
+            } else {
+                0.0
+            }),
+            WindowFunc::CumeDist => Value::Real(peers_end[pos] as f64 / n as f64),
+            WindowFunc::Ntile => {
+                let buckets = match arg(0, pos, ctx)? {
+                    Value::Integer(b) if b > 0 => b as usize,
+                    other => {
+                        return Err(Error::InvalidValue(format!(
+                            "the argument of ntile must be a positive integer, not {}",
+                            other.render()
+                        )));
+                    }
+                };
+                // The first n % buckets buckets hold one row more than the others.
+                let (size, larger) = (n / buckets, n % buckets);
+                let bucket = if pos < larger * (size + 1) {
+                    pos / (size + 1)
+                } else {
+                    larger + (pos - larger * (size + 1)) / size.max(1)
+                };
+                Value::Integer(bucket as i64 + 1)
+            }
+            WindowFunc::Lag | WindowFunc::Lead => {
+                let offset = match call.args.get(1) {
+                    None => 1,
+                    Some(_) => match arg(1, pos, ctx)? {
+                        Value::Integer(o) => o,
+                        Value::Null => {
+                            out[part[pos].2] = Value::Null;
+                            continue;
+                        }
+                        other => {
+                            return Err(Error::InvalidValue(format!(
+                                "the offset of {} must be an integer, not {}",
+                                call.func.name(),
+                                other.render()
+                            )));
+                        }
+                    },
+                };
+                let target = if call.func == WindowFunc::Lag {
+                    (pos as i64).checked_sub(offset)
+                } else {
+                    (pos as i64).checked_add(offset)
+                };
+                match target {
+                    Some(t) if t >= 0 && (t as usize) < n => arg(0, t as usize, ctx)?,
+                    _ if call.args.len() == 3 => arg(2, pos, ctx)?,
+                    _ => Value::Null,
+                }
+            }
+            WindowFunc::FirstValue => arg(0, 0, ctx)?,
+            WindowFunc::LastValue => arg(0, peers_end[pos] - 1, ctx)?,
+            WindowFunc::Aggregate { .. } => {
+                let (acc, expr) = accumulator.as_mut().expect("made above");
+                if starts_group {
+                    for peer in pos..peers_end[pos] {
+                        acc.add(expr, &rows[part[peer].2], ctx)?;
+                    }
+                }
+                acc.current()?
+            }
+            WindowFunc::Named { name, .. } => {
+                return Err(Error::Corrupt(format!(
+                    "the window function {name} was not resolved"
+                )));
+            }
+        };
+        out[part[pos].2] = value;
+    }
+    Ok(())
+}
+
+/// The aggregate a window aggregates with: its arguments as [`Expr::Aggregate`] takes
+/// them (`group_concat(x, sep)` as one `coalesce(x, sep)`, as the planner binds it).
+fn window_aggregate(func: AggFunc, distinct: bool, args: &[Expr]) -> Expr {
+    let arg = match args {
+        [] => None,
+        [value, separator] => Some(Box::new(Expr::Call(
+            Func::Coalesce,
+            vec![value.clone(), separator.clone()],
+        ))),
+        [value, ..] => Some(Box::new(value.clone())),
+    };
+    Expr::Aggregate {
+        func,
+        arg,
+        distinct,
+    }
+}
+
 /// The running state of one aggregate in one group.
 struct Accumulator {
     func: AggFunc,
@@ -890,6 +1123,11 @@ impl Accumulator {
     }
 
     fn finish(self) -> Result<Value> {
+        self.current()
+    }
+
+    /// The aggregate of the values added so far.
+    fn current(&self) -> Result<Value> {
         Ok(match self.func {
             AggFunc::CountStar | AggFunc::Count => Value::Integer(self.count),
             AggFunc::Sum if self.count == 0 => Value::Null,
@@ -899,8 +1137,8 @@ impl Accumulator {
             AggFunc::Total => Value::Real(self.real_sum),
             AggFunc::Avg if self.count == 0 => Value::Null,
             AggFunc::Avg => Value::Real(self.real_sum / self.count as f64),
-            AggFunc::Min | AggFunc::Max => self.best.unwrap_or(Value::Null),
-            AggFunc::GroupConcat => self.text.map_or(Value::Null, Value::Text),
+            AggFunc::Min | AggFunc::Max => self.best.clone().unwrap_or(Value::Null),
+            AggFunc::GroupConcat => self.text.clone().map_or(Value::Null, Value::Text),
         })
     }
 }

@@ -81,6 +81,10 @@ impl Expr {
                 "aggregate function {}() cannot be used here",
                 func.name()
             ))),
+            Expr::Window(call) => Err(Error::InvalidDefinition(format!(
+                "window function {}() cannot be used here",
+                call.func.name()
+            ))),
             Expr::Function { name, .. } => {
                 Err(Error::Unsupported(format!("the function {name} here")))
             }

@@ -173,6 +173,7 @@ fn bind_node(node: &mut Node, params: &[Value]) {
         | Node::Limit { source, .. }
         | Node::Project { source, .. }
         | Node::Aggregate { source, .. }
+        | Node::Window { source, .. }
         | Node::Distinct { source } => bind_node(source, params),
         Node::Join {
             left,
@@ -263,6 +264,7 @@ fn visit_plan(plan: &Plan, f: &mut dyn FnMut(&Expr)) {
             exprs.extend(group_by.iter());
             exprs.extend(aggregates.iter());
         }
+        Node::Window { calls, .. } => exprs.extend(calls.iter()),
         _ => {}
     });
     match plan {

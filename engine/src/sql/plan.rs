@@ -76,6 +76,13 @@ pub enum Node {
         aggregates: Vec<Expr>,
         width: usize,
     },
+    /// Every input row (`width` columns), in input order, followed by the value of
+    /// each window function call ([`Expr::Window`]) for it.
+    Window {
+        source: Box<Node>,
+        calls: Vec<Expr>,
+        width: usize,
+    },
     /// Rows without duplicates (NULLs equal to each other), in first-seen order.
     Distinct {
         source: Box<Node>,
@@ -98,6 +105,7 @@ impl Node {
             | Node::Limit { source, .. }
             | Node::Project { source, .. }
             | Node::Aggregate { source, .. }
+            | Node::Window { source, .. }
             | Node::Distinct { source } => vec![source],
             Node::Join { left, right, .. } | Node::SetOp { left, right, .. } => {
                 vec![left, right]
@@ -992,6 +1000,12 @@ fn node_columns(node: &Node) -> Vec<String> {
             names.extend(node_columns(right));
             names
         }
+        Node::Window { source, calls, .. } => {
+            let mut names = node_columns(source);
+            let rendered: Vec<String> = calls.iter().map(|e| render(e, &names)).collect();
+            names.extend(rendered);
+            names
+        }
         Node::Aggregate {
             source,
             group_by,
@@ -1169,6 +1183,13 @@ fn explain_node(node: &Node, depth: usize, lines: &mut Vec<String>) {
                 line.push_str(&format!(", group by {}", render_all(group_by, &names)));
             }
             (line, vec![source])
+        }
+        Node::Window { source, calls, .. } => {
+            let names = node_columns(source);
+            (
+                format!("Window: {}", render_all(calls, &names)),
+                vec![source],
+            )
         }
         Node::Distinct { source } => ("Distinct".to_string(), vec![source]),
         Node::SetOp {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use super::access::{self, Access};
 use super::ast::{
     AggFunc, BinaryOp, Expr, FromItem, Func, JoinConstraint, JoinKind, OrderTerm, Query, Select,
-    SelectItem, SetExpr, SubqueryKind,
+    SelectItem, SetExpr, SubqueryKind, WindowCall, WindowFunc,
 };
 use super::plan::{ColumnInfo, JoinMethod, Node, SubKind, SubPlan, constant};
 use crate::catalog::{self, Table};
@@ -214,6 +214,7 @@ impl<'t> Binder<'t> {
                 star,
             } => self.bind_function(name, args, distinct, star, scope, aggregates),
             Expr::Subquery { kind, query } => self.bind_subquery(kind, *query, scope, aggregates),
+            Expr::Window(call) => self.bind_window(*call, scope, aggregates),
             // The common forms directly: deep chains of them recurse through here.
             Expr::Binary(op, l, r) => {
                 let l = self.bind(*l, scope, aggregates)?;
@@ -231,6 +232,98 @@ impl<'t> Binder<'t> {
         expr.map_children(&mut |child| self.bind(child, scope, aggregates))
     }
 
+    /// Binds a window function call: resolves the function, and binds its arguments,
+    /// PARTITION BY and ORDER BY (which may hold aggregates, over the groups of an
+    /// aggregated query, but not other window functions).
+    #[inline(never)]
+    fn bind_window(
+        &mut self,
+        call: WindowCall,
+        scope: &Scope,
+        aggregates: Aggregates,
+    ) -> Result<Expr> {
+        let WindowFunc::Named {
+            name,
+            distinct,
+            star,
+        } = &call.func
+        else {
+            return Err(Error::Corrupt("a window function bound twice".into()));
+        };
+        if let Aggregates::Forbidden(place) = aggregates {
+            return Err(Error::InvalidDefinition(format!(
+                "window functions are not allowed in {place}"
+            )));
+        }
+        let args = call.args.len();
+        let ranking = match name.as_str() {
+            "row_number" => Some((WindowFunc::RowNumber, 0..=0)),
+            "rank" => Some((WindowFunc::Rank, 0..=0)),
+            "dense_rank" => Some((WindowFunc::DenseRank, 0..=0)),
+            "percent_rank" => Some((WindowFunc::PercentRank, 0..=0)),
+            "cume_dist" => Some((WindowFunc::CumeDist, 0..=0)),
+            "ntile" => Some((WindowFunc::Ntile, 1..=1)),
+            "lag" => Some((WindowFunc::Lag, 1..=3)),
+            "lead" => Some((WindowFunc::Lead, 1..=3)),
+            "first_value" => Some((WindowFunc::FirstValue, 1..=1)),
+            "last_value" => Some((WindowFunc::LastValue, 1..=1)),
+            _ => None,
+        };
+        let func = match ranking {
+            Some((func, arity)) => {
+                if *star || *distinct {
+                    return Err(Error::InvalidDefinition(format!(
+                        "{name}({}) is not allowed",
+                        if *star { "*" } else { "DISTINCT ..." }
+                    )));
+                }
+                if !arity.contains(&args) {
+                    return Err(Error::InvalidDefinition(format!(
+                        "wrong number of arguments to window function {name}()"
+                    )));
+                }
+                func
+            }
+            None => match AggFunc::named(name, args, *star) {
+                Some(func) => {
+                    if *star && *distinct {
+                        return Err(Error::InvalidDefinition(format!(
+                            "{name}(DISTINCT *) is not allowed"
+                        )));
+                    }
+                    if func == AggFunc::GroupConcat && args == 2 && *distinct {
+                        return Err(Error::InvalidDefinition(
+                            "group_concat(DISTINCT ...) takes a single argument".into(),
+                        ));
+                    }
+                    WindowFunc::Aggregate {
+                        func,
+                        distinct: *distinct,
+                    }
+                }
+                None => return Err(Error::Unsupported(format!("the window function {name}"))),
+            },
+        };
+        let bound = Expr::Window(Box::new(call))
+            .map_children(&mut |e| self.bind(e, scope, Aggregates::Allowed))?;
+        let Expr::Window(mut bound) = bound else {
+            unreachable!("binding keeps the call");
+        };
+        if bound
+            .args
+            .iter()
+            .chain(&bound.partition_by)
+            .chain(bound.order_by.iter().map(|t| &t.expr))
+            .any(has_window)
+        {
+            return Err(Error::InvalidDefinition(
+                "window function calls cannot be nested".into(),
+            ));
+        }
+        bound.func = func;
+        Ok(Expr::Window(bound))
+    }
+
     #[inline(never)]
     fn bind_function(
         &mut self,
@@ -246,18 +339,7 @@ impl<'t> Binder<'t> {
                 "{name}(DISTINCT *) is not allowed"
             )));
         }
-        let aggregate = match (name.as_str(), args.len(), star) {
-            ("count", 0, true) => Some(AggFunc::CountStar),
-            ("count", 1, false) => Some(AggFunc::Count),
-            ("sum", 1, false) => Some(AggFunc::Sum),
-            ("avg", 1, false) => Some(AggFunc::Avg),
-            ("min", 1, false) => Some(AggFunc::Min),
-            ("max", 1, false) => Some(AggFunc::Max),
-            ("total", 1, false) => Some(AggFunc::Total),
-            ("group_concat", 1 | 2, false) => Some(AggFunc::GroupConcat),
-            _ => None,
-        };
-        if let Some(func) = aggregate {
+        if let Some(func) = AggFunc::named(&name, args.len(), star) {
             if let Aggregates::Forbidden(place) = aggregates {
                 return Err(Error::InvalidDefinition(format!(
                     "aggregate functions are not allowed in {place}"
@@ -586,10 +668,20 @@ impl<'t> Binder<'t> {
                 "aggregate functions are not allowed in GROUP BY".into(),
             ));
         }
+        if group_by.iter().any(has_window) {
+            return Err(Error::InvalidDefinition(
+                "window functions are not allowed in GROUP BY".into(),
+            ));
+        }
         let having = select
             .having
             .map(|h| self.bind(h, scope, Aggregates::Allowed))
             .transpose()?;
+        if having.as_ref().is_some_and(has_window) {
+            return Err(Error::InvalidDefinition(
+                "window functions are not allowed in HAVING".into(),
+            ));
+        }
         // ORDER BY terms: an ordinal or an output alias names an output column;
         // anything else is an expression over the FROM scope.
         let mut keys = Vec::new();
@@ -643,12 +735,12 @@ impl<'t> Binder<'t> {
         }
 
         // Aggregation.
+        let mut width = scope.width();
         let aggregated = !group_by.is_empty()
             || exprs.iter().any(has_aggregate)
             || having.as_ref().is_some_and(has_aggregate)
             || keys.iter().any(|k| has_aggregate(&k.expr));
         if aggregated {
-            let width = scope.width();
             let mut calls: Vec<Expr> = Vec::new();
             for e in exprs
                 .iter()
@@ -667,12 +759,14 @@ impl<'t> Binder<'t> {
                     ..k
                 })
                 .collect();
+            let aggregated_width = width + group_by.len() + calls.len();
             node = Node::Aggregate {
                 source: Box::new(node),
                 group_by,
                 aggregates: calls,
                 width,
             };
+            width = aggregated_width;
             if let Some(predicate) = having {
                 node = Node::Filter {
                     source: Box::new(node),
@@ -683,6 +777,29 @@ impl<'t> Binder<'t> {
             return Err(Error::InvalidDefinition(
                 "HAVING needs GROUP BY or an aggregate".into(),
             ));
+        }
+
+        // Window functions, over the rows left after grouping and HAVING: each call
+        // becomes a column after the row's `width` columns.
+        let mut windows: Vec<Expr> = Vec::new();
+        for e in exprs.iter().chain(keys.iter().map(|k| &k.expr)) {
+            collect_windows(e, &mut windows);
+        }
+        if !windows.is_empty() {
+            let rewrite = |e: Expr| replace_windows(e, &windows, width);
+            exprs = exprs.into_iter().map(rewrite).collect();
+            keys = keys
+                .into_iter()
+                .map(|k| OrderTerm {
+                    expr: rewrite(k.expr),
+                    ..k
+                })
+                .collect();
+            node = Node::Window {
+                source: Box::new(node),
+                calls: windows,
+                width,
+            };
         }
 
         if select.distinct {
@@ -1336,6 +1453,32 @@ fn has_aggregate(e: &Expr) -> bool {
     e.any(&|x| matches!(x, Expr::Aggregate { .. }))
 }
 
+fn has_window(e: &Expr) -> bool {
+    e.any(&|x| matches!(x, Expr::Window(_)))
+}
+
+fn collect_windows(e: &Expr, calls: &mut Vec<Expr>) {
+    if matches!(e, Expr::Window(_)) {
+        if !calls.contains(e) {
+            calls.push(e.clone());
+        }
+        return;
+    }
+    for child in e.children() {
+        collect_windows(child, calls);
+    }
+}
+
+/// Replaces each window function call with the column of a window node's output that
+/// holds its value (after the input's `width` columns).
+fn replace_windows(e: Expr, calls: &[Expr], width: usize) -> Expr {
+    if let Some(i) = calls.iter().position(|c| *c == e) {
+        return Expr::Column(width + i);
+    }
+    e.map_children(&mut |child| Ok::<_, ()>(replace_windows(child, calls, width)))
+        .expect("infallible")
+}
+
 fn collect_aggregates(e: &Expr, calls: &mut Vec<Expr>) {
     if matches!(e, Expr::Aggregate { .. }) {
         if !calls.contains(e) {
@@ -1504,6 +1647,26 @@ pub fn infer_type(expr: &Expr, scope: &Scope) -> Option<DataType> {
             AggFunc::Sum | AggFunc::Min | AggFunc::Max => {
                 arg.as_ref().and_then(|a| infer_type(a, scope))
             }
+        },
+        Expr::Window(call) => match &call.func {
+            WindowFunc::RowNumber
+            | WindowFunc::Rank
+            | WindowFunc::DenseRank
+            | WindowFunc::Ntile => Some(DataType::Integer),
+            WindowFunc::PercentRank | WindowFunc::CumeDist => Some(DataType::Real),
+            WindowFunc::Aggregate { func, distinct } => infer_type(
+                &Expr::Aggregate {
+                    func: *func,
+                    arg: call.args.first().cloned().map(Box::new),
+                    distinct: *distinct,
+                },
+                scope,
+            ),
+            WindowFunc::Lag
+            | WindowFunc::Lead
+            | WindowFunc::FirstValue
+            | WindowFunc::LastValue
+            | WindowFunc::Named { .. } => call.args.first().and_then(|a| infer_type(a, scope)),
         },
         Expr::Call(func, args) => match func {
             Func::Length | Func::Instr => Some(DataType::Integer),

@@ -11,7 +11,7 @@ use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 use super::ast::{
     AlterAction, BinaryOp, ColumnDef, ConflictAction, Expr, FromItem, InsertSource, JoinConstraint,
     JoinKind, OnConflict, OrderTerm, Query, Select, SelectItem, SetExpr, SetOp, Statement,
-    SubqueryKind, UnaryOp,
+    SubqueryKind, UnaryOp, WindowCall, WindowFunc,
 };
 use crate::error::{Error, Position, Result};
 use crate::value::{DataType, Value};
@@ -711,15 +711,7 @@ fn query(query: sp::Query) -> Result<Query> {
             return unsupported("ORDER BY ALL");
         };
         for term in terms {
-            order_by.push(OrderTerm {
-                expr: expr(&term.expr)?,
-                descending: match term.options.sort {
-                    None | Some(sp::OrderBySort::Asc) => false,
-                    Some(sp::OrderBySort::Desc) => true,
-                    Some(_) => return unsupported("ORDER BY ... USING"),
-                },
-                nulls_first: term.options.nulls_first,
-            });
+            order_by.push(order_term(term)?);
         }
     }
     let (limit, offset) = match &query.limit_clause {
@@ -842,6 +834,21 @@ fn cte_reference(name: &str, alias: Option<&sp::TableAlias>) -> Result<Option<Fr
     }))
 }
 
+fn order_term(term: &sp::OrderByExpr) -> Result<OrderTerm> {
+    if term.with_fill.is_some() {
+        return unsupported("ORDER BY ... WITH FILL");
+    }
+    Ok(OrderTerm {
+        expr: expr(&term.expr)?,
+        descending: match term.options.sort {
+            None | Some(sp::OrderBySort::Asc) => false,
+            Some(sp::OrderBySort::Desc) => true,
+            Some(_) => return unsupported("ORDER BY ... USING"),
+        },
+        nulls_first: term.options.nulls_first,
+    })
+}
+
 fn set_expr(body: sp::SetExpr) -> Result<SetExpr> {
     Ok(match body {
         sp::SetExpr::Select(select) => SetExpr::Select(Box::new(self::select(*select)?)),
@@ -885,6 +892,12 @@ fn set_expr(body: sp::SetExpr) -> Result<SetExpr> {
 }
 
 fn select(body: sp::Select) -> Result<Select> {
+    if !body.named_window.is_empty() {
+        return unsupported("named windows (OVER name, WINDOW clauses)");
+    }
+    if body.qualify.is_some() {
+        return unsupported("QUALIFY");
+    }
     let distinct = match &body.distinct {
         None | Some(sp::Distinct::All) => false,
         Some(sp::Distinct::Distinct) => true,
@@ -1298,10 +1311,11 @@ fn rare_expr(e: &sp::Expr) -> Result<Expr> {
 
 fn function(f: &sp::Function) -> Result<Expr> {
     let name = object_name(&f.name)?.to_lowercase();
-    if f.over.is_some() || f.filter.is_some() || !f.within_group.is_empty() {
-        return unsupported(format!(
-            "window functions and FILTER / WITHIN GROUP on {name}"
-        ));
+    if f.filter.is_some() || !f.within_group.is_empty() {
+        return unsupported(format!("FILTER / WITHIN GROUP on {name}"));
+    }
+    if f.null_treatment.is_some() {
+        return unsupported(format!("IGNORE / RESPECT NULLS on {name}"));
     }
     let (args, distinct, star) = match &f.args {
         sp::FunctionArguments::None => (Vec::new(), false, false),
@@ -1328,12 +1342,38 @@ fn function(f: &sp::Function) -> Result<Expr> {
             (args, distinct, star)
         }
     };
-    Ok(Expr::Function {
-        name,
+    let Some(over) = &f.over else {
+        return Ok(Expr::Function {
+            name,
+            args,
+            distinct,
+            star,
+        });
+    };
+    let spec = match over {
+        sp::WindowType::WindowSpec(spec) if spec.window_name.is_none() => spec,
+        _ => return unsupported("named windows (OVER name, WINDOW clauses)"),
+    };
+    if spec.window_frame.is_some() {
+        return unsupported(
+            "window frames (ROWS / RANGE / GROUPS ...): a window covers its whole partition, \
+             or with ORDER BY the rows up to the current row and its peers",
+        );
+    }
+    Ok(Expr::Window(Box::new(WindowCall {
+        func: WindowFunc::Named {
+            name,
+            distinct,
+            star,
+        },
         args,
-        distinct,
-        star,
-    })
+        partition_by: spec.partition_by.iter().map(expr).collect::<Result<_>>()?,
+        order_by: spec
+            .order_by
+            .iter()
+            .map(order_term)
+            .collect::<Result<_>>()?,
+    })))
 }
 
 thread_local! {

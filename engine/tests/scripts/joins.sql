@@ -327,5 +327,11 @@ error 0A000: not supported: Right joins
 (1 rows)
 
 > SELECT rank() OVER (ORDER BY salary) FROM emp
-error 0A000: not supported: window functions and FILTER / WITHIN GROUP on rank
+rank() OVER (ORDER BY salary)
+5
+4
+2
+3
+1
+(5 rows)
 
