@@ -203,6 +203,8 @@ pub enum FromItem {
 pub enum JoinKind {
     Inner,
     Left,
+    /// Planned as a LEFT JOIN with its sides swapped: never in a planned node.
+    Right,
 }
 
 #[derive(Clone, Debug, PartialEq)]

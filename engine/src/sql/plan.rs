@@ -1115,6 +1115,7 @@ fn explain_node(node: &Node, depth: usize, lines: &mut Vec<String>) {
             let kind = match kind {
                 JoinKind::Inner => "",
                 JoinKind::Left => "left ",
+                JoinKind::Right => "right ",
             };
             let mut line = match method {
                 JoinMethod::NestedLoop => format!("Nested loop {kind}join"),

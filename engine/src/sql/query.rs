@@ -933,8 +933,9 @@ impl<'t> Binder<'t> {
                 let left = self.tree_of(*left, relations, outer)?;
                 let first_right = relations.len();
                 let right = self.tree_of(*right, relations, outer)?;
-                // USING and NATURAL: equal columns of the same name; the right one is
-                // hidden from unqualified names and from `*`.
+                // USING and NATURAL: equal columns of the same name; the one of the
+                // side a missing match fills with NULLs (the right one, for an inner
+                // join) is hidden from unqualified names and from `*`.
                 let names: Vec<String> = match &constraint {
                     JoinConstraint::Using(names) => names.clone(),
                     JoinConstraint::Natural => {
@@ -970,7 +971,8 @@ impl<'t> Binder<'t> {
                             "column \"{name}\" of USING is not on both sides of the join"
                         )));
                     };
-                    relations[r.0].scope.hidden[r.1] = true;
+                    let hide = if kind == JoinKind::Right { l } else { r };
+                    relations[hide.0].scope.hidden[hide.1] = true;
                     using.push((l, r));
                 }
                 let on = match constraint {
@@ -1104,8 +1106,8 @@ impl JoinPlanner<'_, '_> {
         })
     }
 
-    /// Splits inner joins into their parts (their ON conditions join the pool); a LEFT
-    /// JOIN stays whole.
+    /// Splits inner joins into their parts (their ON conditions join the pool); an outer
+    /// join stays whole.
     fn flatten(&self, tree: BoundTree, items: &mut Vec<BoundTree>, pool: &mut Vec<Expr>) {
         match tree {
             BoundTree::Join {
@@ -1152,9 +1154,10 @@ impl JoinPlanner<'_, '_> {
         Some(rels)
     }
 
-    /// Plans one unit: a relation, or a LEFT JOIN with its ON condition. Conditions of
-    /// the pool that name only its relations are applied inside it (for a LEFT JOIN,
-    /// only those on its left side).
+    /// Plans one unit: a relation, or an outer join with its ON condition. Conditions of
+    /// the pool that name only its relations are applied inside it (for an outer join,
+    /// only those on the side whose rows it keeps). A RIGHT JOIN is a LEFT JOIN with its
+    /// sides swapped; [`JoinPlanner::plan`] puts the columns back in FROM order.
     fn unit(&mut self, tree: BoundTree, pool: &mut Vec<Expr>) -> Result<Unit> {
         match tree {
             BoundTree::Rel(r) => {
@@ -1167,7 +1170,11 @@ impl JoinPlanner<'_, '_> {
                 kind,
                 conditions,
             } => {
-                debug_assert_eq!(kind, JoinKind::Left);
+                debug_assert_ne!(kind, JoinKind::Inner);
+                let (left, right) = match kind {
+                    JoinKind::Right => (right, left),
+                    _ => (left, right),
+                };
                 let mut left_items = Vec::new();
                 self.flatten(*left, &mut left_items, pool);
                 let left = self.join_group(left_items, pool)?;

@@ -916,7 +916,11 @@ fn select(body: sp::Select) -> Result<Select> {
             let (kind, constraint) = match &join.join_operator {
                 sp::JoinOperator::Join(c) | sp::JoinOperator::Inner(c) => (JoinKind::Inner, c),
                 sp::JoinOperator::Left(c) | sp::JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
+                sp::JoinOperator::Right(c) | sp::JoinOperator::RightOuter(c) => {
+                    (JoinKind::Right, c)
+                }
                 sp::JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
+                sp::JoinOperator::FullOuter(_) => return unsupported("FULL joins"),
                 other => {
                     let text = format!("{other:?}");
                     let name: String = text.chars().take_while(|c| c.is_alphanumeric()).collect();
@@ -1458,11 +1462,7 @@ mod tests {
     fn unsupported_constructs_are_named() {
         for (sql, needle) in [
             ("SELECT a FROM t GROUP BY ROLLUP (a)", "ROLLUP"),
-            ("SELECT * FROM a RIGHT JOIN b ON a.x = b.x", "Right joins"),
-            (
-                "SELECT * FROM a FULL JOIN b ON a.x = b.x",
-                "FullOuter joins",
-            ),
+            ("SELECT * FROM a FULL JOIN b ON a.x = b.x", "FULL joins"),
             (
                 "CREATE MATERIALIZED VIEW v AS SELECT 1",
                 "MATERIALIZED VIEW",

@@ -318,8 +318,65 @@ error 42P01: no such view: rich
 ok DROP VIEW 0
 
 # Unsupported forms are named.
-> SELECT * FROM emp RIGHT JOIN dept ON TRUE
-error 0A000: not supported: Right joins
+# RIGHT JOIN keeps every row of its right side, planned as a LEFT JOIN the other way
+# round; the columns stay in FROM order.
+> SELECT d.name, e.name FROM emp e RIGHT JOIN dept d ON e.dept = d.id ORDER BY d.id, e.id
+name | name
+eng | ann
+eng | bob
+ops | cy
+ops | dee
+empty | NULL
+(5 rows)
+
+> SELECT * FROM emp RIGHT JOIN dept ON emp.dept = dept.id WHERE emp.id IS NULL
+id | name | dept | salary | boss | id | name
+NULL | NULL | NULL | NULL | NULL | 3 | empty
+(1 rows)
+
+> SELECT * FROM bonus RIGHT JOIN emp USING (id) ORDER BY id
+amount | id | name | dept | salary | boss
+10 | 1 | ann | 1 | 120 | NULL
+NULL | 2 | bob | 1 | 100 | 1
+30 | 3 | cy | 2 | 90 | 1
+NULL | 4 | dee | 2 | 95 | 3
+NULL | 5 | eve | NULL | 50 | NULL
+(5 rows)
+
+> SELECT e.name, d.name FROM dept d RIGHT OUTER JOIN emp e ON e.dept = d.id AND d.name = 'eng' ORDER BY e.id
+name | name
+ann | eng
+bob | eng
+cy | NULL
+dee | NULL
+eve | NULL
+(5 rows)
+
+> SELECT e.name, b.amount, d.name FROM emp e LEFT JOIN bonus b ON b.id = e.id RIGHT JOIN dept d ON d.id = e.dept ORDER BY d.id, e.id
+name | amount | name
+ann | 10 | eng
+bob | NULL | eng
+cy | 30 | ops
+dee | NULL | ops
+NULL | NULL | empty
+(5 rows)
+
+> SELECT count(*), count(emp.id) FROM emp RIGHT JOIN dept ON FALSE
+count(*) | count(emp.id)
+3 | 0
+(1 rows)
+
+> EXPLAIN SELECT * FROM emp RIGHT JOIN dept ON emp.dept = dept.id
+plan
+Project: id, name, dept, salary, boss, id, name
+-> Project: id, name, dept, salary, boss, id, name
+   -> Lookup left join
+      -> Scan dept: full scan
+      -> Scan emp: lookup on index emp_dept: dept = id
+(5 rows)
+
+> SELECT * FROM emp FULL JOIN dept ON TRUE
+error 0A000: not supported: FULL joins
 
 > WITH x AS (SELECT 1) SELECT * FROM x
 1
