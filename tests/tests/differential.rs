@@ -293,19 +293,39 @@ impl Gen<'_> {
 /// A query, and whether its order is fully determined (compare in order).
 /// A random query, and whether its rows come in a fixed order. One in five is wrapped
 /// as a common table expression (`WITH w AS (query) SELECT * FROM w`, whose order is
-/// not fixed), and one in five is replaced by a query of window functions; which ones,
-/// and the window query, follow from the query's text, so that the generator's
-/// sequence, and with it every seed's other cases, stays as it was.
+/// not fixed), one in five is replaced by a query of window functions and one in ten
+/// by a recursive one; which ones, and the replacing query, follow from the query's
+/// text, so that the generator's sequence, and with it every seed's other cases, stays
+/// as it was.
 fn query(rng: &mut Rng, schema: &Schema) -> (String, bool) {
     let (sql, ordered) = plain_query(rng, schema);
     let hash = sql.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
-    match hash % 5 {
-        0 => (format!("WITH w AS ({sql}) SELECT * FROM w"), false),
-        1 => (window_query(&mut Rng(hash), schema), false),
+    match hash % 10 {
+        0 | 5 => (format!("WITH w AS ({sql}) SELECT * FROM w"), false),
+        1 | 6 => (window_query(&mut Rng(hash), schema), false),
+        2 => (recursive_query(&mut Rng(hash), schema), false),
         _ => (sql, ordered),
     }
+}
+
+/// A recursive walk over a table: rows whose column matches the key of a row reached
+/// before, a few steps deep.
+fn recursive_query(rng: &mut Rng, schema: &Schema) -> String {
+    let table = rng.pick(&schema.tables);
+    let name = &table.name;
+    let key = &table.columns[0].name;
+    let start = &table.columns[1 + rng.below(2) as usize].name;
+    let link = &table.columns[1 + rng.below(2) as usize].name;
+    let union = if rng.chance(50) { "UNION" } else { "UNION ALL" };
+    format!(
+        "WITH RECURSIVE r (k, d) AS (SELECT {key}, 0 FROM {name} WHERE {start} > {} \
+         {union} SELECT {name}.{key}, r.d + 1 FROM {name} JOIN r ON {name}.{link} = r.k \
+         WHERE r.d < {}) SELECT k, d FROM r",
+        rng.below(5) as i64 - 2,
+        1 + rng.below(4)
+    )
 }
 
 /// A query of a table's key and a few window functions over it. Functions that tell

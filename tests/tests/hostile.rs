@@ -495,6 +495,9 @@ fn sorts_and_hash_tables_past_the_statement_memory_limit_fail_with_53200() {
             "SELECT count(*) FROM (SELECT a.id * 1000 + b.id AS v FROM k a, k b) x \
              JOIN (SELECT a.id * 1000 + b.id AS w FROM k a, k b) y ON x.v + 0 = y.w + 0",
             "SELECT a.id, rank() OVER (PARTITION BY b.id ORDER BY a.id) FROM k a, k b",
+            // A recursion that never ends by itself.
+            "WITH RECURSIVE t (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) \
+             SELECT count(*) FROM t",
         ] {
             let (code, message) = refusal(&c, sql).await;
             assert_eq!(code, "53200", "{sql}: {message}");

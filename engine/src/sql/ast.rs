@@ -191,6 +191,28 @@ pub enum FromItem {
         /// Names for its first columns (`AS t (a, b)`); empty keeps the query's own.
         columns: Vec<String>,
     },
+    /// A recursive common table expression (`WITH RECURSIVE r AS (base UNION [ALL]
+    /// step)`): the base's rows, then the step's over the rows the round before added
+    /// (read in it as [`FromItem::Working`] with the same `id`), until a round adds none.
+    Recursive {
+        id: usize,
+        base: Box<Query>,
+        step: Box<Query>,
+        /// UNION ALL: rows are not checked against those already produced.
+        all: bool,
+        alias: String,
+        /// Names for its first columns, as the WITH clause gives them (the step reads
+        /// the previous round's rows by these); empty keeps the base's own.
+        columns: Vec<String>,
+        /// Names the reference gives its first columns (`FROM r AS x (a, b)`).
+        renamed: Vec<String>,
+    },
+    /// Inside the step of recursive common table expression `id`: the rows its previous
+    /// round added.
+    Working {
+        id: usize,
+        alias: String,
+    },
     Join {
         left: Box<FromItem>,
         right: Box<FromItem>,

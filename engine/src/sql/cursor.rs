@@ -39,6 +39,8 @@ pub struct Ctx<'t> {
     pub memory_limit: usize,
     /// Bytes held so far (an estimate; released only when the statement ends).
     memory_used: usize,
+    /// The rows each running recursive query's previous round added, by its id.
+    working: HashMap<usize, Arc<Vec<Row>>>,
 }
 
 enum Cached {
@@ -57,6 +59,7 @@ impl<'t> Ctx<'t> {
             cache: HashMap::new(),
             memory_limit: usize::MAX,
             memory_used: 0,
+            working: HashMap::new(),
         }
     }
 
@@ -70,6 +73,7 @@ impl<'t> Ctx<'t> {
             cache: HashMap::new(),
             memory_limit: usize::MAX,
             memory_used: 0,
+            working: HashMap::new(),
         }
     }
 
@@ -249,6 +253,17 @@ pub enum Cursor<'p> {
         /// source row instead of evaluated (cloned).
         moves: Option<Vec<usize>>,
     },
+    /// Materialized on the first call: every round of a recursive query.
+    Recursive {
+        node: &'p Node,
+        rows: Option<std::vec::IntoIter<Row>>,
+    },
+    /// The rows of the running recursive query's previous round.
+    Working {
+        id: usize,
+        rows: Option<Arc<Vec<Row>>>,
+        next: usize,
+    },
     /// Materialized on the first call, with the window functions' values.
     Window {
         source: Option<Box<Cursor<'p>>>,
@@ -352,6 +367,12 @@ impl<'p> Cursor<'p> {
                 source: Some(Box::new(Cursor::open(source))),
                 node,
                 rows: Vec::new().into_iter(),
+            },
+            Node::Recursive { .. } => Cursor::Recursive { node, rows: None },
+            Node::Working { id, .. } => Cursor::Working {
+                id: *id,
+                rows: None,
+                next: 0,
             },
             Node::Window { source, calls, .. } => Cursor::Window {
                 source: Some(Box::new(Cursor::open(source))),
@@ -477,6 +498,22 @@ impl<'p> Cursor<'p> {
                     *rows = aggregate(&mut input, node, ctx)?.into_iter();
                 }
                 Ok(rows.next())
+            }
+            Cursor::Recursive { node, rows } => {
+                if rows.is_none() {
+                    *rows = Some(recursive(node, ctx)?.into_iter());
+                }
+                Ok(rows.as_mut().and_then(Iterator::next))
+            }
+            Cursor::Working { id, rows, next } => {
+                if rows.is_none() {
+                    *rows = Some(ctx.working.get(id).cloned().ok_or_else(|| {
+                        Error::Corrupt("a recursive query's rows read outside it".into())
+                    })?);
+                }
+                let row = rows.as_ref().and_then(|r| r.get(*next)).cloned();
+                *next += 1;
+                Ok(row)
             }
             Cursor::Window {
                 source,
@@ -788,6 +825,68 @@ fn aggregate(input: &mut Cursor, node: &Node, ctx: &mut Ctx) -> Result<Vec<Row>>
             Ok(row)
         })
         .collect()
+}
+
+/// Runs a recursive query: its base, then rounds of its step, each over the rows the
+/// round before added, until a round adds none. Without `all`, a row equal to one
+/// already produced is dropped (which is what ends most UNION recursions).
+fn recursive(node: &Node, ctx: &mut Ctx) -> Result<Vec<Row>> {
+    let Node::Recursive {
+        id,
+        base,
+        step,
+        all,
+        ..
+    } = node
+    else {
+        return Err(Error::Corrupt("recursion over a non-recursive node".into()));
+    };
+    let mut seen: BTreeSet<Key> = BTreeSet::new();
+    let mut fresh = |row: &Row, ctx: &mut Ctx| -> Result<bool> {
+        if !*all && !seen.insert(Key(row.clone())) {
+            return Ok(false);
+        }
+        ctx.hold(row)?;
+        Ok(true)
+    };
+    let mut produced = Vec::new();
+    let mut round = Vec::new();
+    let mut input = Cursor::open(base);
+    while let Some(row) = input.next(ctx)? {
+        if fresh(&row, ctx)? {
+            round.push(row);
+        }
+    }
+    while !round.is_empty() {
+        ctx.check_interrupt()?;
+        produced.extend(round.iter().cloned());
+        let before = ctx
+            .working
+            .insert(*id, Arc::new(std::mem::take(&mut round)));
+        // Subqueries of the step may read the rows of this round: none is kept from
+        // the round before.
+        ctx.cache.clear();
+        let mut input = Cursor::open(step);
+        let mut next = Vec::new();
+        let stepped = loop {
+            match input.next(ctx) {
+                Ok(Some(row)) => match fresh(&row, ctx) {
+                    Ok(true) => next.push(row),
+                    Ok(false) => {}
+                    Err(e) => break Err(e),
+                },
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        match before {
+            Some(rows) => ctx.working.insert(*id, rows),
+            None => ctx.working.remove(id),
+        };
+        stepped?;
+        round = next;
+    }
+    Ok(produced)
 }
 
 /// Reads every input row and adds the value of each window function call to it; the

@@ -167,7 +167,11 @@ fn bind_node(node: &mut Node, params: &[Value]) {
                 *filter = Expr::and_all(residual);
             }
         }
-        Node::Unit | Node::Values { .. } => {}
+        Node::Unit | Node::Values { .. } | Node::Working { .. } => {}
+        Node::Recursive { base, step, .. } => {
+            bind_node(base, params);
+            bind_node(step, params);
+        }
         Node::Filter { source, .. }
         | Node::Sort { source, .. }
         | Node::Limit { source, .. }

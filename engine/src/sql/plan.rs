@@ -76,6 +76,22 @@ pub enum Node {
         aggregates: Vec<Expr>,
         width: usize,
     },
+    /// A recursive common table expression: the base's rows, then the step's rows run
+    /// over the rows the round before added (its [`Node::Working`] with the same `id`),
+    /// until a round adds none; without `all`, rows already produced are dropped.
+    Recursive {
+        id: usize,
+        base: Box<Node>,
+        step: Box<Node>,
+        all: bool,
+        /// Its column names (for EXPLAIN).
+        columns: Vec<String>,
+    },
+    /// Inside the step of recursive query `id`: the rows its previous round added.
+    Working {
+        id: usize,
+        columns: Vec<String>,
+    },
     /// Every input row (`width` columns), in input order, followed by the value of
     /// each window function call ([`Expr::Window`]) for it.
     Window {
@@ -99,7 +115,10 @@ impl Node {
     /// The nodes this one reads rows from.
     pub fn inputs(&self) -> Vec<&Node> {
         match self {
-            Node::Scan { .. } | Node::Unit | Node::Values { .. } => Vec::new(),
+            Node::Scan { .. } | Node::Unit | Node::Values { .. } | Node::Working { .. } => {
+                Vec::new()
+            }
+            Node::Recursive { base, step, .. } => vec![base, step],
             Node::Filter { source, .. }
             | Node::Sort { source, .. }
             | Node::Limit { source, .. }
@@ -991,6 +1010,8 @@ fn node_columns(node: &Node) -> Vec<String> {
         | Node::Limit { source, .. }
         | Node::Distinct { source } => node_columns(source),
         Node::SetOp { left, .. } => node_columns(left),
+        Node::Recursive { columns, .. } => columns.clone(),
+        Node::Working { columns, .. } => columns.clone(),
         Node::Project { source, exprs } => {
             let names = node_columns(source);
             exprs.iter().map(|e| render(e, &names)).collect()
@@ -1193,6 +1214,20 @@ fn explain_node(node: &Node, depth: usize, lines: &mut Vec<String>) {
             )
         }
         Node::Distinct { source } => ("Distinct".to_string(), vec![source]),
+        Node::Recursive {
+            base, step, all, ..
+        } => (
+            format!(
+                "Recursive union{}: the first input, then the second over the rows of \
+                 each round until one adds none",
+                if *all { " all" } else { "" }
+            ),
+            vec![base, step],
+        ),
+        Node::Working { .. } => (
+            "Rows the previous round of the recursive query added".to_string(),
+            Vec::new(),
+        ),
         Node::SetOp {
             op,
             all,

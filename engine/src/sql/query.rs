@@ -186,6 +186,9 @@ pub struct Binder<'t> {
     pub txn: &'t mut dyn Transaction,
     /// Views being expanded, to refuse a view that refers to itself.
     expanding: Vec<String>,
+    /// The recursive queries whose step is being planned: the id and columns of each
+    /// one's working table.
+    working: Vec<(usize, Vec<ColumnInfo>)>,
 }
 
 /// Where aggregates may appear.
@@ -200,6 +203,7 @@ impl<'t> Binder<'t> {
         Binder {
             txn,
             expanding: Vec::new(),
+            working: Vec::new(),
         }
     }
 
@@ -899,30 +903,54 @@ impl<'t> Binder<'t> {
                 // enclosing queries.
                 let (node, mut columns, _) = self.plan_query_in(*query, outer)?;
                 let name = alias.unwrap_or_else(|| format!("subquery{}", relations.len() + 1));
-                if relations.iter().any(|r| r.scope.name == name) {
+                rename_columns(&name, &mut columns, names)?;
+                self.push_relation(relations, name, columns, node)?
+            }
+            FromItem::Recursive {
+                id,
+                base,
+                step,
+                all,
+                alias,
+                columns: names,
+                renamed,
+            } => {
+                let (base, mut columns, _) = self.plan_query_in(*base, outer)?;
+                rename_columns(&alias, &mut columns, names)?;
+                // The step reads the previous round's rows by the names given in WITH.
+                self.working.push((id, columns.clone()));
+                let planned = self.plan_query_in(*step, outer);
+                self.working.pop();
+                let (step, step_columns, _) = planned?;
+                if step_columns.len() != columns.len() {
                     return Err(Error::InvalidDefinition(format!(
-                        "table name \"{name}\" is specified more than once (use an alias)"
+                        "the recursive part of {alias} gives {} columns, its first part {}",
+                        step_columns.len(),
+                        columns.len()
                     )));
                 }
-                if names.len() > columns.len() {
-                    return Err(Error::InvalidDefinition(format!(
-                        "{name} has {} columns available but {} column names were given",
-                        columns.len(),
-                        names.len()
+                rename_columns(&alias, &mut columns, renamed)?;
+                let node = Node::Recursive {
+                    id,
+                    base: Box::new(base),
+                    step: Box::new(step),
+                    all,
+                    columns: columns.iter().map(|c| c.name.clone()).collect(),
+                };
+                self.push_relation(relations, alias, columns, node)?
+            }
+            FromItem::Working { id, alias } => {
+                let Some((_, columns)) = self.working.iter().rev().find(|(w, _)| *w == id) else {
+                    return Err(Error::Corrupt(format!(
+                        "{alias} read outside its recursive query"
                     )));
-                }
-                for (column, given) in columns.iter_mut().zip(names) {
-                    column.name = given;
-                }
-                relations.push(Rel {
-                    scope: ScopeRelation {
-                        name,
-                        hidden: vec![false; columns.len()],
-                        columns,
-                    },
-                    source: RelSource::Node(node),
-                });
-                Tree::Rel(relations.len() - 1)
+                };
+                let columns = columns.clone();
+                let node = Node::Working {
+                    id,
+                    columns: columns.iter().map(|c| c.name.clone()).collect(),
+                };
+                self.push_relation(relations, alias, columns, node)?
             }
             FromItem::Join {
                 left,
@@ -988,6 +1016,31 @@ impl<'t> Binder<'t> {
                 }
             }
         })
+    }
+
+    /// Adds a FROM relation whose rows a node gives; its name must be new in the FROM
+    /// clause.
+    fn push_relation(
+        &self,
+        relations: &mut Vec<Rel>,
+        name: String,
+        columns: Vec<ColumnInfo>,
+        node: Node,
+    ) -> Result<Tree> {
+        if relations.iter().any(|r| r.scope.name == name) {
+            return Err(Error::InvalidDefinition(format!(
+                "table name \"{name}\" is specified more than once (use an alias)"
+            )));
+        }
+        relations.push(Rel {
+            scope: ScopeRelation {
+                name,
+                hidden: vec![false; columns.len()],
+                columns,
+            },
+            source: RelSource::Node(node),
+        });
+        Ok(Tree::Rel(relations.len() - 1))
     }
 
     /// Binds the ON conditions of a join tree.
@@ -1458,6 +1511,21 @@ fn remap_children(e: Expr, map: &dyn Fn(usize) -> usize) -> Expr {
 
 fn has_aggregate(e: &Expr) -> bool {
     e.any(&|x| matches!(x, Expr::Aggregate { .. }))
+}
+
+/// Gives the first columns of relation `name` the names listed (`AS t (a, b)`).
+fn rename_columns(name: &str, columns: &mut [ColumnInfo], names: Vec<String>) -> Result<()> {
+    if names.len() > columns.len() {
+        return Err(Error::InvalidDefinition(format!(
+            "{name} has {} columns available but {} column names were given",
+            columns.len(),
+            names.len()
+        )));
+    }
+    for (column, given) in columns.iter_mut().zip(names) {
+        column.name = given;
+    }
+    Ok(())
 }
 
 fn has_window(e: &Expr) -> bool {

@@ -752,9 +752,29 @@ thread_local! {
 /// that names it, as a subquery in FROM.
 struct Cte {
     name: String,
-    query: Query,
+    body: CteBody,
     columns: Vec<String>,
 }
+
+enum CteBody {
+    Plain(Query),
+    Recursive {
+        id: usize,
+        base: Query,
+        step: Query,
+        all: bool,
+    },
+    /// The name of a recursive one, inside its own step: the rows of its last round.
+    /// `used` records that the step named it (else the query is not recursive).
+    Working {
+        id: usize,
+        used: std::cell::Cell<bool>,
+    },
+}
+
+/// Numbers the recursive common table expressions of a statement (and beyond: the ids
+/// only need to differ between those that can run inside one another).
+static NEXT_RECURSIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Takes the common table expressions of a WITH clause out of scope when dropped, also
 /// when translating the query fails.
@@ -767,11 +787,9 @@ impl Drop for CteScope {
 }
 
 /// Puts a WITH clause's common table expressions in scope. Each sees the ones before
-/// it (not itself: WITH RECURSIVE is not supported) and those of enclosing queries.
+/// it and those of enclosing queries; with RECURSIVE, a `base UNION [ALL] step` one
+/// also sees itself in its step.
 fn with_clause(with: &sp::With) -> Result<CteScope> {
-    if with.recursive {
-        return unsupported("WITH RECURSIVE");
-    }
     let scope = CteScope(CTES.with(|ctes| ctes.borrow().len()));
     let mut names: Vec<String> = Vec::new();
     for cte in &with.cte_tables {
@@ -784,18 +802,90 @@ fn with_clause(with: &sp::With) -> Result<CteScope> {
         if cte.from.is_some() {
             return unsupported("WITH ... AS (...) FROM");
         }
-        let body = query((*cte.query).clone())?;
+        let body = if with.recursive {
+            recursive_body(&name, &cte.query)?
+        } else {
+            CteBody::Plain(query((*cte.query).clone())?)
+        };
         let columns = alias_columns(&cte.alias)?;
         CTES.with(|ctes| {
             ctes.borrow_mut().push(Cte {
                 name: name.clone(),
-                query: body,
+                body,
                 columns,
             })
         });
         names.push(name);
     }
     Ok(scope)
+}
+
+/// The body of a common table expression of WITH RECURSIVE: recursive if it is
+/// `base UNION [ALL] step` and the step names it.
+fn recursive_body(name: &str, cte: &sp::Query) -> Result<CteBody> {
+    let sp::SetExpr::SetOperation {
+        op: sp::SetOperator::Union,
+        set_quantifier,
+        left,
+        right,
+    } = cte.body.as_ref()
+    else {
+        return Ok(CteBody::Plain(query(cte.clone())?));
+    };
+    let all = match set_quantifier {
+        sp::SetQuantifier::All => true,
+        sp::SetQuantifier::Distinct | sp::SetQuantifier::None => false,
+        other => return unsupported(format!("UNION {other}")),
+    };
+    if cte.with.is_some()
+        || cte.order_by.is_some()
+        || cte.limit_clause.is_some()
+        || cte.fetch.is_some()
+    {
+        return unsupported(format!(
+            "WITH, ORDER BY or LIMIT on the whole of recursive query {name}"
+        ));
+    }
+    let as_query = |body: SetExpr| Query {
+        body,
+        order_by: Vec::new(),
+        limit: None,
+        offset: None,
+    };
+    let base = as_query(set_expr((**left).clone())?);
+    let id = NEXT_RECURSIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let depth = CTES.with(|ctes| ctes.borrow().len());
+    let _working = CteScope(depth);
+    CTES.with(|ctes| {
+        ctes.borrow_mut().push(Cte {
+            name: name.to_string(),
+            body: CteBody::Working {
+                id,
+                used: std::cell::Cell::new(false),
+            },
+            columns: Vec::new(),
+        })
+    });
+    let step = as_query(set_expr((**right).clone())?);
+    let used = CTES.with(|ctes| match &ctes.borrow()[depth].body {
+        CteBody::Working { used, .. } => used.get(),
+        _ => false,
+    });
+    if !used {
+        // Not recursive after all: a plain UNION.
+        return Ok(CteBody::Plain(as_query(SetExpr::SetOp {
+            op: SetOp::Union,
+            all,
+            left: Box::new(base.body),
+            right: Box::new(step.body),
+        })));
+    }
+    Ok(CteBody::Recursive {
+        id,
+        base,
+        step,
+        all,
+    })
 }
 
 /// The column names of `alias (a, b, ...)`.
@@ -812,26 +902,51 @@ fn alias_columns(alias: &sp::TableAlias) -> Result<Vec<String>> {
 
 /// The innermost common table expression in scope called `name`, as a FROM item.
 fn cte_reference(name: &str, alias: Option<&sp::TableAlias>) -> Result<Option<FromItem>> {
-    let found = CTES.with(|ctes| {
-        ctes.borrow()
-            .iter()
-            .rev()
-            .find(|cte| cte.name == name)
-            .map(|cte| (cte.query.clone(), cte.columns.clone()))
-    });
-    let Some((query, defined)) = found else {
-        return Ok(None);
-    };
-    let (alias, columns) = match alias {
-        None => (name.to_string(), defined),
-        Some(a) if a.columns.is_empty() => (ident(&a.name), defined),
-        Some(a) => (ident(&a.name), alias_columns(a)?),
-    };
-    Ok(Some(FromItem::Subquery {
-        query: Box::new(query),
-        alias: Some(alias),
-        columns,
-    }))
+    CTES.with(|ctes| {
+        let ctes = ctes.borrow();
+        let Some(cte) = ctes.iter().rev().find(|cte| cte.name == name) else {
+            return Ok(None);
+        };
+        let (alias, renamed) = match alias {
+            None => (name.to_string(), Vec::new()),
+            Some(a) => (ident(&a.name), alias_columns(a)?),
+        };
+        let columns = if renamed.is_empty() {
+            cte.columns.clone()
+        } else {
+            renamed.clone()
+        };
+        Ok(Some(match &cte.body {
+            CteBody::Plain(query) => FromItem::Subquery {
+                query: Box::new(query.clone()),
+                alias: Some(alias),
+                columns,
+            },
+            CteBody::Recursive {
+                id,
+                base,
+                step,
+                all,
+            } => FromItem::Recursive {
+                id: *id,
+                base: Box::new(base.clone()),
+                step: Box::new(step.clone()),
+                all: *all,
+                alias,
+                columns: cte.columns.clone(),
+                renamed,
+            },
+            CteBody::Working { id, used } => {
+                if !renamed.is_empty() {
+                    return unsupported(format!(
+                        "column names on {name} inside its own recursive query"
+                    ));
+                }
+                used.set(true);
+                FromItem::Working { id: *id, alias }
+            }
+        }))
+    })
 }
 
 fn order_term(term: &sp::OrderByExpr) -> Result<OrderTerm> {
@@ -1468,8 +1583,8 @@ mod tests {
                 "MATERIALIZED VIEW",
             ),
             (
-                "WITH RECURSIVE c AS (SELECT 1) SELECT * FROM c",
-                "WITH RECURSIVE",
+                "SELECT sum(x) OVER (ORDER BY x ROWS 2 PRECEDING) FROM t",
+                "window frames",
             ),
             (
                 "SELECT a FROM t INTERSECT ALL SELECT a FROM u",

@@ -116,7 +116,9 @@ error 42P01: no such table: b
 error 42P16: WITH query name "x" is specified more than once
 
 > WITH RECURSIVE r AS (SELECT 1) SELECT * FROM r
-error 0A000: not supported: WITH RECURSIVE
+1
+1
+(1 rows)
 
 # Before a write, for its queries.
 > WITH x AS (SELECT id FROM emp WHERE dept = 'ops') INSERT INTO emp SELECT id + 10, 'new', 'ops', NULL FROM x
