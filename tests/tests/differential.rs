@@ -414,11 +414,12 @@ fn plain_query(rng: &mut Rng, schema: &Schema) -> (String, bool) {
                 rt.name,
                 rt.columns[2 - 1].name
             );
-            match g.rng.below(4) {
+            match g.rng.below(5) {
                 0 => format!("{}, {} ", lt.name, rt.name),
                 1 => format!("{} JOIN {} ON {on}", lt.name, rt.name),
                 2 => format!("{} LEFT JOIN {} ON {on}", lt.name, rt.name),
-                _ => format!("{} RIGHT JOIN {} ON {on}", lt.name, rt.name),
+                3 => format!("{} RIGHT JOIN {} ON {on}", lt.name, rt.name),
+                _ => format!("{} FULL JOIN {} ON {on}", lt.name, rt.name),
             }
         }
         _ => unreachable!(),

@@ -93,6 +93,27 @@ fn parameters_of_every_type_and_prepared_statements() {
             let row = c.query_one(&get, &[&id]).await.unwrap();
             assert_eq!(row.get::<String>(0).unwrap(), format!("n{id}"));
         }
+        // A prepared query with a recursive CTE, a window function and a FULL JOIN,
+        // its parameters in each: ranks of every fifth id from $1, ten of them.
+        let ranked = c
+            .prepare(
+                "WITH RECURSIVE s (id) AS (SELECT $1 UNION ALL SELECT id + 5 FROM s WHERE id < $1 + 45) \
+                 SELECT s.id, t.name, rank() OVER (ORDER BY t.name DESC) AS r \
+                 FROM s FULL JOIN t ON t.id = s.id WHERE s.id IS NOT NULL ORDER BY r",
+            )
+            .await
+            .unwrap();
+        let rows = c.query(&ranked, &[&100i64]).await.unwrap();
+        assert_eq!(rows.len(), 10);
+        assert_eq!(rows[0].get::<i64>("id").unwrap(), 145);
+        assert_eq!(rows[0].get::<String>("name").unwrap(), "n145");
+        assert_eq!(rows[9].get::<i64>("r").unwrap(), 10);
+        let rows = c.query(&ranked, &[&10_005i64]).await.unwrap();
+        assert_eq!(rows.len(), 10, "ids past the table come with a NULL name");
+        assert_eq!(rows[0].get::<Option<String>>("name").unwrap(), Some("n10005".into()));
+        assert!(rows[1].get::<Option<String>>("name").unwrap().is_none());
+        c.close(ranked).await.unwrap();
+
         // A schema change: the statement is planned again (and sees the new column).
         c.batch_execute("ALTER TABLE t ADD COLUMN extra INTEGER DEFAULT 7")
             .await

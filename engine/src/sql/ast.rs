@@ -227,6 +227,8 @@ pub enum JoinKind {
     Left,
     /// Planned as a LEFT JOIN with its sides swapped: never in a planned node.
     Right,
+    /// Keeps unmatched rows of both sides.
+    Full,
 }
 
 #[derive(Clone, Debug, PartialEq)]

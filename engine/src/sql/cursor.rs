@@ -348,6 +348,7 @@ impl<'p> Cursor<'p> {
                 kind,
                 on,
                 method,
+                left_width,
                 right_width,
             } => Cursor::Join(Box::new(JoinCursor {
                 left: Cursor::open(left),
@@ -355,11 +356,15 @@ impl<'p> Cursor<'p> {
                 kind: *kind,
                 on: on.as_ref(),
                 method,
+                left_width: *left_width,
                 right_width: *right_width,
                 all_right: None,
                 hashed: None,
+                right_matched: Vec::new(),
+                unmatched: 0,
                 current: None,
                 candidates: Vec::new(),
+                looked_up: Vec::new(),
                 position: 0,
                 matched: false,
             })),
@@ -630,15 +635,22 @@ pub struct JoinCursor<'p> {
     kind: JoinKind,
     on: Option<&'p Expr>,
     method: &'p JoinMethod,
+    left_width: usize,
     right_width: usize,
-    /// Nested loop: every right row, read once.
+    /// Nested loop and hash join: every right row, read once.
     all_right: Option<Vec<Row>>,
-    /// Hash join: right rows by key.
-    hashed: Option<BTreeMap<Key, Vec<Row>>>,
+    /// Hash join: the right rows (indexes into `all_right`) by key.
+    hashed: Option<BTreeMap<Key, Vec<usize>>>,
+    /// FULL join: which right rows some left row matched.
+    right_matched: Vec<bool>,
+    /// FULL join, once the left rows ran out: the next right row to look at.
+    unmatched: usize,
     /// The left row being joined.
     current: Option<Row>,
-    /// Right rows to try with it (for a nested loop, `all_right` is used instead).
-    candidates: Vec<Row>,
+    /// Hash join: the right rows to try with it (indexes into `all_right`).
+    candidates: Vec<usize>,
+    /// Lookup join: the right rows read for it.
+    looked_up: Vec<Row>,
     position: usize,
     matched: bool,
 }
@@ -647,15 +659,24 @@ impl JoinCursor<'_> {
     fn next(&mut self, ctx: &mut Ctx) -> Result<Option<Row>> {
         loop {
             if let Some(left) = &self.current {
-                let pool = match self.method {
-                    JoinMethod::NestedLoop => self.all_right.as_deref().unwrap_or(&[]),
-                    _ => &self.candidates,
+                let all_right = self.all_right.as_deref().unwrap_or(&[]);
+                let count = match self.method {
+                    JoinMethod::NestedLoop => all_right.len(),
+                    JoinMethod::Hash { .. } => self.candidates.len(),
+                    JoinMethod::Lookup { .. } => self.looked_up.len(),
                 };
-                while self.position < pool.len() {
+                while self.position < count {
                     // Rows held in memory pass no scan, so check here too: a join of
                     // small tables can still run for ever.
                     ctx.check_interrupt()?;
-                    let right = &pool[self.position];
+                    let (right, index) = match self.method {
+                        JoinMethod::NestedLoop => (&all_right[self.position], self.position),
+                        JoinMethod::Hash { .. } => {
+                            let i = self.candidates[self.position];
+                            (&all_right[i], i)
+                        }
+                        JoinMethod::Lookup { .. } => (&self.looked_up[self.position], 0),
+                    };
                     self.position += 1;
                     let mut row = left.clone();
                     row.extend_from_slice(right);
@@ -665,47 +686,28 @@ impl JoinCursor<'_> {
                     };
                     if keep {
                         self.matched = true;
+                        if self.kind == JoinKind::Full {
+                            self.right_matched[index] = true;
+                        }
                         return Ok(Some(row));
                     }
                 }
                 let left = self.current.take().expect("current row");
-                if !self.matched && self.kind == JoinKind::Left {
+                if !self.matched && matches!(self.kind, JoinKind::Left | JoinKind::Full) {
                     let mut row = left;
                     row.extend(std::iter::repeat_n(Value::Null, self.right_width));
                     return Ok(Some(row));
                 }
             }
             let Some(left) = self.left.next(ctx)? else {
-                return Ok(None);
+                return self.unmatched_right(ctx);
             };
             self.position = 0;
             self.matched = false;
             match self.method {
-                JoinMethod::NestedLoop => {
-                    if self.all_right.is_none() {
-                        self.all_right = Some(collect(self.right, ctx)?);
-                    }
-                }
-                JoinMethod::Hash {
-                    left_keys,
-                    right_keys,
-                } => {
-                    if self.hashed.is_none() {
-                        let mut table: BTreeMap<Key, Vec<Row>> = BTreeMap::new();
-                        let mut cursor = Cursor::open(self.right);
-                        while let Some(row) = cursor.next(ctx)? {
-                            let key: Row = right_keys
-                                .iter()
-                                .map(|k| k.eval(&row, ctx))
-                                .collect::<Result<_>>()?;
-                            if key.iter().any(Value::is_null) {
-                                continue;
-                            }
-                            ctx.hold(&row)?;
-                            table.entry(Key(key)).or_default().push(row);
-                        }
-                        self.hashed = Some(table);
-                    }
+                JoinMethod::NestedLoop => self.read_right(ctx)?,
+                JoinMethod::Hash { left_keys, .. } => {
+                    self.read_right(ctx)?;
                     let key: Row = left_keys
                         .iter()
                         .map(|k| k.eval(&left, ctx))
@@ -722,11 +724,68 @@ impl JoinCursor<'_> {
                     };
                 }
                 JoinMethod::Lookup { index, keys } => {
-                    self.candidates = lookup(self.right, *index, keys, &left, ctx)?;
+                    self.looked_up = lookup(self.right, *index, keys, &left, ctx)?;
                 }
             }
             self.current = Some(left);
         }
+    }
+
+    /// Reads the right side once (nested loop and hash join), hashing its rows by key for
+    /// a hash join; a FULL join keeps the rows whose key has a NULL too (they match
+    /// nothing, and come out NULL-extended).
+    fn read_right(&mut self, ctx: &mut Ctx) -> Result<()> {
+        if self.all_right.is_some() {
+            return Ok(());
+        }
+        let mut rows = Vec::new();
+        let mut table: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
+        let mut cursor = Cursor::open(self.right);
+        while let Some(row) = cursor.next(ctx)? {
+            if let JoinMethod::Hash { right_keys, .. } = self.method {
+                let key: Row = right_keys
+                    .iter()
+                    .map(|k| k.eval(&row, ctx))
+                    .collect::<Result<_>>()?;
+                if key.iter().any(Value::is_null) {
+                    if self.kind != JoinKind::Full {
+                        continue;
+                    }
+                } else {
+                    table.entry(Key(key)).or_default().push(rows.len());
+                }
+            }
+            ctx.hold(&row)?;
+            rows.push(row);
+        }
+        if matches!(self.method, JoinMethod::Hash { .. }) {
+            self.hashed = Some(table);
+        }
+        if self.kind == JoinKind::Full {
+            self.right_matched = vec![false; rows.len()];
+        }
+        self.all_right = Some(rows);
+        Ok(())
+    }
+
+    /// For a FULL join, once the left rows ran out: the right rows no left row matched,
+    /// with NULLs for the left columns.
+    fn unmatched_right(&mut self, ctx: &mut Ctx) -> Result<Option<Row>> {
+        if self.kind != JoinKind::Full {
+            return Ok(None);
+        }
+        self.read_right(ctx)?;
+        let rows = self.all_right.as_deref().unwrap_or(&[]);
+        while self.unmatched < rows.len() {
+            let i = self.unmatched;
+            self.unmatched += 1;
+            if !self.right_matched[i] {
+                let mut row = vec![Value::Null; self.left_width];
+                row.extend_from_slice(&rows[i]);
+                return Ok(Some(row));
+            }
+        }
+        Ok(None)
     }
 }
 

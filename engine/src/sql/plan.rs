@@ -64,6 +64,8 @@ pub enum Node {
         kind: JoinKind,
         on: Option<Expr>,
         method: JoinMethod,
+        /// The number of columns of the left side's rows.
+        left_width: usize,
         /// The number of columns of the right side's rows.
         right_width: usize,
     },
@@ -1137,6 +1139,7 @@ fn explain_node(node: &Node, depth: usize, lines: &mut Vec<String>) {
                 JoinKind::Inner => "",
                 JoinKind::Left => "left ",
                 JoinKind::Right => "right ",
+                JoinKind::Full => "full ",
             };
             let mut line = match method {
                 JoinMethod::NestedLoop => format!("Nested loop {kind}join"),

@@ -979,6 +979,11 @@ impl<'t> Binder<'t> {
                     }
                     _ => Vec::new(),
                 };
+                if kind == JoinKind::Full && !names.is_empty() {
+                    return Err(Error::Unsupported(
+                        "FULL JOIN with USING or NATURAL (join ON the columns instead)".into(),
+                    ));
+                }
                 let mut using = Vec::new();
                 for name in names {
                     let find = |range: std::ops::Range<usize>, relations: &[Rel]| {
@@ -1224,6 +1229,9 @@ impl JoinPlanner<'_, '_> {
                 conditions,
             } => {
                 debug_assert_ne!(kind, JoinKind::Inner);
+                if kind == JoinKind::Full {
+                    return self.full_join(*left, *right, conditions);
+                }
                 let (left, right) = match kind {
                     JoinKind::Right => (right, left),
                     _ => (left, right),
@@ -1244,6 +1252,30 @@ impl JoinPlanner<'_, '_> {
                 Ok(self.join(left, right, JoinKind::Left, &mut on))
             }
         }
+    }
+
+    /// Plans a FULL JOIN. Both sides keep their unmatched rows, so no condition of the
+    /// WHERE clause goes inside either, and every ON condition stays on the join; a
+    /// lookup join cannot tell which right rows no left row found, so it is a hash join
+    /// or a nested loop.
+    fn full_join(&mut self, left: BoundTree, right: BoundTree, on: Vec<Expr>) -> Result<Unit> {
+        let mut sides = Vec::new();
+        for side in [left, right] {
+            let mut items = Vec::new();
+            let mut own = Vec::new();
+            self.flatten(side, &mut items, &mut own);
+            let unit = self.join_group(items, &mut own)?;
+            if !own.is_empty() {
+                return Err(Error::Corrupt(
+                    "a condition inside one side of a FULL JOIN was left over".into(),
+                ));
+            }
+            sides.push(unit);
+        }
+        let right = sides.pop().expect("two sides");
+        let left = sides.pop().expect("two sides");
+        let mut on = on;
+        Ok(self.join(left, right, JoinKind::Full, &mut on))
     }
 
     fn tree_rels(&self, tree: &BoundTree) -> Vec<usize> {
@@ -1407,8 +1439,13 @@ impl JoinPlanner<'_, '_> {
         let right_map = self.physical_map(&right.rels);
         let both_map = self.physical_map(&rels);
         let mut used: Vec<usize> = Vec::new();
+        let left_width = self.width_of(&left.rels);
         let right_width = self.width_of(&right.rels);
-        let method = match self.lookup_key(&right, &equalities) {
+        let lookup = match kind {
+            JoinKind::Full => None,
+            _ => self.lookup_key(&right, &equalities),
+        };
+        let method = match lookup {
             Some((index, eqs)) => {
                 used.extend(eqs.iter().map(|(i, _, _)| *i));
                 JoinMethod::Lookup {
@@ -1445,6 +1482,7 @@ impl JoinPlanner<'_, '_> {
                 kind,
                 on,
                 method,
+                left_width,
                 right_width,
             },
             rels,

@@ -1035,7 +1035,7 @@ fn select(body: sp::Select) -> Result<Select> {
                     (JoinKind::Right, c)
                 }
                 sp::JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
-                sp::JoinOperator::FullOuter(_) => return unsupported("FULL joins"),
+                sp::JoinOperator::FullOuter(c) => (JoinKind::Full, c),
                 other => {
                     let text = format!("{other:?}");
                     let name: String = text.chars().take_while(|c| c.is_alphanumeric()).collect();
@@ -1577,7 +1577,6 @@ mod tests {
     fn unsupported_constructs_are_named() {
         for (sql, needle) in [
             ("SELECT a FROM t GROUP BY ROLLUP (a)", "ROLLUP"),
-            ("SELECT * FROM a FULL JOIN b ON a.x = b.x", "FULL joins"),
             (
                 "CREATE MATERIALIZED VIEW v AS SELECT 1",
                 "MATERIALIZED VIEW",

@@ -375,20 +375,60 @@ Project: id, name, dept, salary, boss, id, name
       -> Scan emp: lookup on index emp_dept: dept = id
 (5 rows)
 
-> SELECT * FROM emp FULL JOIN dept ON TRUE
-error 0A000: not supported: FULL joins
+# FULL JOIN keeps the unmatched rows of both sides; WHERE conditions apply after it.
+> SELECT e.name, d.name FROM emp e FULL JOIN dept d ON e.dept = d.id ORDER BY d.id, e.id
+name | name
+eve | NULL
+ann | eng
+bob | eng
+cy | ops
+dee | ops
+NULL | empty
+(6 rows)
 
-> WITH x AS (SELECT 1) SELECT * FROM x
-1
+> SELECT e.name, d.name FROM emp e FULL OUTER JOIN dept d ON e.dept = d.id WHERE e.id IS NULL OR d.id IS NULL ORDER BY e.name, d.name
+name | name
+NULL | empty
+eve | NULL
+(2 rows)
+
+> SELECT e.name, d.name FROM emp e FULL JOIN dept d ON e.dept = d.id AND d.name = 'eng' AND e.salary > 110 ORDER BY e.id, d.id
+name | name
+NULL | ops
+NULL | empty
+ann | eng
+bob | NULL
+cy | NULL
+dee | NULL
+eve | NULL
+(7 rows)
+
+> SELECT count(*), count(e.id), count(d.id) FROM emp e FULL JOIN dept d ON FALSE
+count(*) | count(e.id) | count(d.id)
+8 | 5 | 3
+(1 rows)
+
+> SELECT count(*) FROM emp e FULL JOIN dept d ON e.dept = d.id WHERE d.id IS NULL
+count(*)
 1
 (1 rows)
 
-> SELECT rank() OVER (ORDER BY salary) FROM emp
-rank() OVER (ORDER BY salary)
-5
-4
-2
-3
-1
-(5 rows)
+> SELECT a.name, b.amount FROM (SELECT * FROM emp WHERE id > 3) a FULL JOIN bonus b ON a.id = b.id ORDER BY a.id, b.id
+name | amount
+NULL | 10
+NULL | 30
+dee | NULL
+eve | NULL
+(4 rows)
+
+> EXPLAIN SELECT * FROM emp FULL JOIN dept ON emp.dept = dept.id
+plan
+Project: id, name, dept, salary, boss, id, name
+-> Hash full join: (dept) = (id)
+   -> Scan emp: full scan
+   -> Scan dept: full scan
+(4 rows)
+
+> SELECT * FROM emp FULL JOIN dept USING (id)
+error 0A000: not supported: FULL JOIN with USING or NATURAL (join ON the columns instead)
 
