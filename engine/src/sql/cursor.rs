@@ -1281,7 +1281,12 @@ impl Accumulator {
     }
 
     fn finish(self) -> Result<Value> {
-        self.current()
+        // The held value moves out, where `current` (for windows) clones it.
+        match self.func {
+            AggFunc::Min | AggFunc::Max => Ok(self.best.unwrap_or(Value::Null)),
+            AggFunc::GroupConcat => Ok(self.text.map_or(Value::Null, Value::Text)),
+            _ => self.current(),
+        }
     }
 
     /// The aggregate of the values added so far.

@@ -751,18 +751,11 @@ impl<'t> Binder<'t> {
                 .chain(having.iter())
                 .chain(keys.iter().map(|k| &k.expr))
             {
-                collect_aggregates(e, &mut calls);
+                collect_calls(e, &|x| matches!(x, Expr::Aggregate { .. }), &mut calls);
             }
             let rewrite = |e: Expr| rewrite_aggregated(e, &group_by, &calls, width);
-            exprs = exprs.into_iter().map(rewrite).collect();
+            rewrite_outputs(&mut exprs, &mut keys, &rewrite);
             let having = having.map(rewrite);
-            keys = keys
-                .into_iter()
-                .map(|k| OrderTerm {
-                    expr: rewrite(k.expr),
-                    ..k
-                })
-                .collect();
             let aggregated_width = width + group_by.len() + calls.len();
             node = Node::Aggregate {
                 source: Box::new(node),
@@ -787,18 +780,12 @@ impl<'t> Binder<'t> {
         // becomes a column after the row's `width` columns.
         let mut windows: Vec<Expr> = Vec::new();
         for e in exprs.iter().chain(keys.iter().map(|k| &k.expr)) {
-            collect_windows(e, &mut windows);
+            collect_calls(e, &|x| matches!(x, Expr::Window(_)), &mut windows);
         }
         if !windows.is_empty() {
-            let rewrite = |e: Expr| replace_windows(e, &windows, width);
-            exprs = exprs.into_iter().map(rewrite).collect();
-            keys = keys
-                .into_iter()
-                .map(|k| OrderTerm {
-                    expr: rewrite(k.expr),
-                    ..k
-                })
-                .collect();
+            rewrite_outputs(&mut exprs, &mut keys, &|e| {
+                replace_windows(e, &windows, width)
+            });
             node = Node::Window {
                 source: Box::new(node),
                 calls: windows,
@@ -1570,18 +1557,6 @@ fn has_window(e: &Expr) -> bool {
     e.any(&|x| matches!(x, Expr::Window(_)))
 }
 
-fn collect_windows(e: &Expr, calls: &mut Vec<Expr>) {
-    if matches!(e, Expr::Window(_)) {
-        if !calls.contains(e) {
-            calls.push(e.clone());
-        }
-        return;
-    }
-    for child in e.children() {
-        collect_windows(child, calls);
-    }
-}
-
 /// Replaces each window function call with the column of a window node's output that
 /// holds its value (after the input's `width` columns).
 fn replace_windows(e: Expr, calls: &[Expr], width: usize) -> Expr {
@@ -1592,16 +1567,30 @@ fn replace_windows(e: Expr, calls: &[Expr], width: usize) -> Expr {
         .expect("infallible")
 }
 
-fn collect_aggregates(e: &Expr, calls: &mut Vec<Expr>) {
-    if matches!(e, Expr::Aggregate { .. }) {
+/// Adds the calls in `e` that `is_call` picks (aggregates, window functions) to `calls`,
+/// once each, without looking inside them.
+fn collect_calls(e: &Expr, is_call: &dyn Fn(&Expr) -> bool, calls: &mut Vec<Expr>) {
+    if is_call(e) {
         if !calls.contains(e) {
             calls.push(e.clone());
         }
         return;
     }
     for child in e.children() {
-        collect_aggregates(child, calls);
+        collect_calls(child, is_call, calls);
     }
+}
+
+/// Rewrites the output expressions and the ORDER BY keys of a query with `f`.
+fn rewrite_outputs(exprs: &mut Vec<Expr>, keys: &mut Vec<OrderTerm>, f: &dyn Fn(Expr) -> Expr) {
+    *exprs = std::mem::take(exprs).into_iter().map(f).collect();
+    *keys = std::mem::take(keys)
+        .into_iter()
+        .map(|k| OrderTerm {
+            expr: f(k.expr),
+            ..k
+        })
+        .collect();
 }
 
 /// Rewrites an expression over input rows into one over the rows of an aggregation:
