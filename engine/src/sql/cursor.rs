@@ -297,12 +297,14 @@ pub enum Cursor<'p> {
         second: Box<Cursor<'p>>,
     },
     /// INTERSECT and EXCEPT: left rows (without duplicates) that are (or are not) on the
-    /// right.
+    /// right. With ALL, duplicates count: each right row matches one left row.
     Compare {
         left: Box<Cursor<'p>>,
         right: Option<Box<Cursor<'p>>>,
         keep_if_found: bool,
-        right_rows: BTreeSet<Key>,
+        all: bool,
+        /// The right rows, with how many of each are not yet matched.
+        right_rows: BTreeMap<Key, usize>,
         seen: BTreeSet<Key>,
     },
 }
@@ -414,7 +416,8 @@ impl<'p> Cursor<'p> {
                         left: Box::new(left),
                         right: Some(Box::new(right)),
                         keep_if_found: *op == SetOp::Intersect,
-                        right_rows: BTreeSet::new(),
+                        all: *all,
+                        right_rows: BTreeMap::new(),
                         seen: BTreeSet::new(),
                     },
                 }
@@ -552,13 +555,14 @@ impl<'p> Cursor<'p> {
                 left,
                 right,
                 keep_if_found,
+                all,
                 right_rows,
                 seen,
             } => {
                 if let Some(mut input) = right.take() {
                     while let Some(row) = input.next(ctx)? {
                         ctx.hold(&row)?;
-                        right_rows.insert(Key(row));
+                        *right_rows.entry(Key(row)).or_insert(0) += 1;
                     }
                 }
                 loop {
@@ -566,7 +570,20 @@ impl<'p> Cursor<'p> {
                         return Ok(None);
                     };
                     let key = Key(row);
-                    if right_rows.contains(&key) == *keep_if_found && seen.insert(key.clone()) {
+                    let keep = if *all {
+                        // The row matches one unmatched copy on the right, if any is left.
+                        let found = match right_rows.get_mut(&key) {
+                            Some(left_over) if *left_over > 0 => {
+                                *left_over -= 1;
+                                true
+                            }
+                            _ => false,
+                        };
+                        found == *keep_if_found
+                    } else {
+                        right_rows.contains_key(&key) == *keep_if_found && seen.insert(key.clone())
+                    };
+                    if keep {
                         ctx.hold(&key.0)?;
                         return Ok(Some(key.0));
                     }

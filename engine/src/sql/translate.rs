@@ -984,9 +984,6 @@ fn set_expr(body: sp::SetExpr) -> Result<SetExpr> {
                 sp::SetQuantifier::Distinct | sp::SetQuantifier::None => false,
                 other => return unsupported(format!("{op:?} {other}")),
             };
-            if all && op != SetOp::Union {
-                return unsupported(format!("{} ALL", format!("{op:?}").to_uppercase()));
-            }
             SetExpr::SetOp {
                 op,
                 all,
@@ -1586,8 +1583,8 @@ mod tests {
                 "window frames",
             ),
             (
-                "SELECT a FROM t INTERSECT ALL SELECT a FROM u",
-                "INTERSECT ALL",
+                "SELECT a FROM t UNION DISTINCT BY NAME SELECT a FROM u",
+                "BY NAME",
             ),
         ] {
             let err = parse(sql).unwrap_err();

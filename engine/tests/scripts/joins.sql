@@ -234,6 +234,29 @@ id
 3
 (1 rows)
 
+# With ALL, duplicates count: each row on the right matches one on the left.
+> VALUES (1), (1), (1), (2), (3), (NULL), (NULL) INTERSECT ALL VALUES (1), (1), (3), (3), (4), (NULL)
+column1
+1
+1
+3
+NULL
+(4 rows)
+
+> VALUES (1), (1), (1), (2), (3), (NULL), (NULL) EXCEPT ALL VALUES (1), (1), (3), (3), (4), (NULL)
+column1
+1
+2
+NULL
+(3 rows)
+
+> SELECT dept FROM emp EXCEPT ALL SELECT id FROM dept
+dept
+1
+2
+NULL
+(3 rows)
+
 > SELECT id, name FROM dept UNION SELECT id FROM emp
 error 42P16: each side of UNION must have the same number of columns (2 and 1)
 
