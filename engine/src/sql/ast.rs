@@ -305,11 +305,14 @@ pub enum Expr {
         expr: Box<Expr>,
         to: DataType,
     },
-    /// `expr [NOT] LIKE pattern` (ASCII case-insensitive, `%` and `_`, as in SQLite).
+    /// `expr [NOT] LIKE pattern [ESCAPE 'c']` (ASCII case-insensitive, `%` and `_`, as
+    /// in SQLite; ILIKE is the same). After the escape character, `%`, `_` or the escape
+    /// character itself stands for itself.
     Like {
         expr: Box<Expr>,
         pattern: Box<Expr>,
         negated: bool,
+        escape: Option<char>,
     },
     /// A subquery as written.
     Subquery {
@@ -756,10 +759,12 @@ impl Expr {
                 expr,
                 pattern,
                 negated,
+                escape,
             } => Expr::Like {
                 expr: boxed(expr, f)?,
                 pattern: boxed(pattern, f)?,
                 negated,
+                escape,
             },
             Expr::Subquery { kind, query } => Expr::Subquery {
                 kind: match kind {
@@ -935,11 +940,13 @@ impl Expr {
                 expr,
                 pattern,
                 negated,
+                escape,
             } => format!(
-                "{} {}LIKE {}",
+                "{} {}LIKE {}{}",
                 expr.render(names),
                 if *negated { "NOT " } else { "" },
-                pattern.render(names)
+                pattern.render(names),
+                escape.map_or(String::new(), |c| format!(" ESCAPE '{c}'"))
             ),
             Expr::Subquery { .. } => "(subquery)".to_string(),
             Expr::Planned { operand: None, .. } => "(subquery)".to_string(),

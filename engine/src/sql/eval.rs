@@ -53,7 +53,8 @@ impl Expr {
                 expr,
                 pattern,
                 negated,
-            } => like(expr, pattern, *negated, row, ctx),
+                escape,
+            } => like(expr, pattern, *negated, *escape, row, ctx),
             Expr::Call(func, args) => call(*func, args, row, ctx),
             Expr::Outer { depth, index } => {
                 let outer = ctx
@@ -227,7 +228,14 @@ fn case(
 }
 
 #[inline(never)]
-fn like(expr: &Expr, pattern: &Expr, negated: bool, row: &[Value], ctx: &mut Ctx) -> Result<Value> {
+fn like(
+    expr: &Expr,
+    pattern: &Expr,
+    negated: bool,
+    escape: Option<char>,
+    row: &[Value],
+    ctx: &mut Ctx,
+) -> Result<Value> {
     let value = expr.eval(row, ctx)?;
     let pattern = pattern.eval(row, ctx)?;
     if value.is_null() || pattern.is_null() {
@@ -235,9 +243,78 @@ fn like(expr: &Expr, pattern: &Expr, negated: bool, row: &[Value], ctx: &mut Ctx
     }
     let text = cursor::text_of(&value);
     let pattern = cursor::text_of(&pattern);
-    Ok(Value::Boolean(
-        like_match(pattern.as_bytes(), text.as_bytes()) != negated,
-    ))
+    let matched = match escape {
+        None => like_match(pattern.as_bytes(), text.as_bytes()),
+        Some(escape) => like_match_escaped(&pattern, &text, escape)?,
+    };
+    Ok(Value::Boolean(matched != negated))
+}
+
+/// LIKE with an escape character: the pattern is split into pieces at its wildcards
+/// (`%` or `_` not after the escape character), each literal piece matched as LIKE
+/// matches plain characters.
+fn like_match_escaped(pattern: &str, text: &str, escape: char) -> Result<bool> {
+    // Rewritten into a pattern of wildcards and literal characters, each literal one
+    // kept apart (Some) so that a literal `%` or `_` is not read as a wildcard.
+    let mut items: Vec<Option<char>> = Vec::new(); // None: the wildcard at that place
+    let mut wild: Vec<u8> = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c == escape {
+            match chars.next() {
+                Some(next) => items.push(Some(next)),
+                None => {
+                    return Err(Error::InvalidValue(format!(
+                        "LIKE pattern {pattern:?} ends with its escape character"
+                    )));
+                }
+            }
+        } else if c == '%' || c == '_' {
+            items.push(None);
+            wild.push(c as u8);
+        } else {
+            items.push(Some(c));
+        }
+    }
+    Ok(like_items(&items, &wild, &text.chars().collect::<Vec<_>>()))
+}
+
+/// Matches `text` against pattern items: a literal character (ASCII letters
+/// case-insensitive), or a wildcard (`wild` holds `%` or `_` for each, in order).
+fn like_items(items: &[Option<char>], wild: &[u8], text: &[char]) -> bool {
+    let (mut p, mut t, mut w) = (0, 0, 0);
+    // The last `%`: its item, the wildcard count before it, and where the text resumes.
+    let mut star: Option<(usize, usize, usize)> = None;
+    let literal = |a: char, b: char| a == b || a.eq_ignore_ascii_case(&b);
+    while t < text.len() {
+        match items.get(p) {
+            Some(None) if wild[w] == b'%' => {
+                star = Some((p, w, t));
+                p += 1;
+                w += 1;
+            }
+            Some(None) => {
+                p += 1;
+                w += 1;
+                t += 1;
+            }
+            Some(Some(c)) if literal(*c, text[t]) => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, sw, st)) => {
+                    p = sp + 1;
+                    w = sw + 1;
+                    star = Some((sp, sw, st + 1));
+                    t = st + 1;
+                }
+                None => return false,
+            },
+        }
+    }
+    // What is left of the pattern must be `%`s.
+    items[p..].iter().all(Option::is_none) && wild[w..].iter().all(|&c| c == b'%')
 }
 
 /// SQLite's LIKE: `%` any run, `_` one character, ASCII letters case-insensitive.

@@ -949,6 +949,19 @@ fn cte_reference(name: &str, alias: Option<&sp::TableAlias>) -> Result<Option<Fr
     })
 }
 
+/// The character of `LIKE ... ESCAPE 'c'`.
+fn escape_character(e: &sp::Expr) -> Result<char> {
+    if let Expr::Literal(Value::Text(text)) = expr(e)? {
+        let mut chars = text.chars();
+        if let (Some(c), None) = (chars.next(), chars.next()) {
+            return Ok(c);
+        }
+    }
+    Err(Error::InvalidValue(format!(
+        "ESCAPE takes one character in quotes, not {e}"
+    )))
+}
+
 fn order_term(term: &sp::OrderByExpr) -> Result<OrderTerm> {
     if term.with_fill.is_some() {
         return unsupported("ORDER BY ... WITH FILL");
@@ -1352,16 +1365,26 @@ fn rare_expr(e: &sp::Expr) -> Result<Expr> {
             expr: boxed(inner)?,
             to: data_type(ty)?,
         },
+        // kvsql's LIKE already ignores the case of ASCII letters (as SQLite's does), so
+        // ILIKE is the same.
         sp::Expr::Like {
             negated,
             any: false,
             expr: inner,
             pattern,
-            escape_char: None,
+            escape_char,
+        }
+        | sp::Expr::ILike {
+            negated,
+            any: false,
+            expr: inner,
+            pattern,
+            escape_char,
         } => Expr::Like {
             expr: boxed(inner)?,
             pattern: boxed(pattern)?,
             negated: *negated,
+            escape: escape_char.as_deref().map(escape_character).transpose()?,
         },
         sp::Expr::Function(f) => function(f)?,
         sp::Expr::Substring {
