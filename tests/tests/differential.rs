@@ -358,7 +358,7 @@ fn window_query(rng: &mut Rng, schema: &Schema) -> String {
         } else {
             format!("{order}, {key}")
         };
-        let (func, over_order) = match rng.below(12) {
+        let (func, over_order) = match rng.below(17) {
             0 => ("rank()".to_string(), order),
             1 => ("dense_rank()".to_string(), order),
             2 => ("percent_rank()".to_string(), order),
@@ -370,7 +370,28 @@ fn window_query(rng: &mut Rng, schema: &Schema) -> String {
             8 => (format!("lag({})", column(rng)), total),
             9 => (format!("lead({}, 2, 0)", int_column(rng)), total),
             10 => (format!("first_value({})", column(rng)), total),
-            _ => (format!("ntile({})", 1 + rng.below(4)), total),
+            11 => (format!("ntile({})", 1 + rng.below(4)), total),
+            // Frames: counted in rows, so in an order without ties.
+            12 => (
+                format!("sum({})", int_column(rng)),
+                format!("{total} ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING"),
+            ),
+            13 => (
+                "count(*)".to_string(),
+                format!("{total} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"),
+            ),
+            14 => (
+                format!("max({})", column(rng)),
+                format!("{total} ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING"),
+            ),
+            15 => (
+                format!("last_value({})", column(rng)),
+                format!("{total} ROWS BETWEEN 2 PRECEDING AND 1 PRECEDING"),
+            ),
+            _ => (
+                format!("min({})", column(rng)),
+                format!("{order} RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"),
+            ),
         };
         items.push(format!("{func} OVER ({partition}{over_order})"));
     }

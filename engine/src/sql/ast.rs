@@ -381,14 +381,48 @@ pub enum Func {
     Instr,
 }
 
-/// `f(args) OVER (PARTITION BY ... ORDER BY ...)`, with the default frame: the whole
-/// partition without ORDER BY, else its rows up to the current row's last peer.
+/// `f(args) OVER (PARTITION BY ... ORDER BY ... [frame])`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WindowCall {
     pub func: WindowFunc,
     pub args: Vec<Expr>,
     pub partition_by: Vec<Expr>,
     pub order_by: Vec<OrderTerm>,
+    pub frame: Frame,
+}
+
+/// The rows of its partition a window function's value is computed over (for
+/// aggregates, first_value and last_value; the ranking functions and lag/lead ignore it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// SQL's default: the whole partition without ORDER BY, else its rows up to the
+    /// current row's last peer (`RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`).
+    Default,
+    /// The whole partition (`RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING`).
+    Partition,
+    /// `ROWS BETWEEN start AND end`, counted in rows from the current one.
+    Rows { start: FrameBound, end: FrameBound },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameBound {
+    UnboundedPreceding,
+    Preceding(u64),
+    CurrentRow,
+    Following(u64),
+    UnboundedFollowing,
+}
+
+impl std::fmt::Display for FrameBound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameBound::UnboundedPreceding => write!(f, "UNBOUNDED PRECEDING"),
+            FrameBound::Preceding(n) => write!(f, "{n} PRECEDING"),
+            FrameBound::CurrentRow => write!(f, "CURRENT ROW"),
+            FrameBound::Following(n) => write!(f, "{n} FOLLOWING"),
+            FrameBound::UnboundedFollowing => write!(f, "UNBOUNDED FOLLOWING"),
+        }
+    }
 }
 
 /// Window functions.
@@ -487,6 +521,13 @@ impl WindowCall {
                     )
                 }))
             ));
+        }
+        match self.frame {
+            Frame::Default => {}
+            Frame::Partition => {
+                over.push("RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING".into())
+            }
+            Frame::Rows { start, end } => over.push(format!("ROWS BETWEEN {start} AND {end}")),
         }
         format!("{}({args}) OVER ({})", self.func.name(), over.join(" "))
     }
@@ -791,6 +832,7 @@ impl Expr {
                     args,
                     partition_by,
                     order_by,
+                    frame,
                 } = *call;
                 Expr::Window(Box::new(WindowCall {
                     func,
@@ -808,6 +850,7 @@ impl Expr {
                             })
                         })
                         .collect::<Result<_, E>>()?,
+                    frame,
                 }))
             }
         })

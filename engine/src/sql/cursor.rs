@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 
 use super::access::{Access, Span};
-use super::ast::{AggFunc, Expr, Func, JoinKind, OrderTerm, SetOp, WindowCall, WindowFunc};
+use super::ast::{
+    AggFunc, Expr, Frame, FrameBound, Func, JoinKind, OrderTerm, SetOp, WindowCall, WindowFunc,
+};
 use super::plan::{JoinMethod, Node, SubKind, SubPlan};
 use super::rows::{self, RangeScan};
 use crate::catalog::Table;
@@ -1066,6 +1068,7 @@ fn partition_values(
     let arg = |k: usize, pos: usize, ctx: &mut Ctx| call.args[k].eval(&rows[part[pos].2], ctx);
     let mut group = 0; // peer groups so far, for dense_rank
     let mut group_first = 0; // first position of the current peer group
+    let mut added = 0; // rows of the partition the accumulator has taken
     let mut accumulator = match &call.func {
         WindowFunc::Aggregate { func, distinct } => {
             let expr = window_aggregate(*func, *distinct, &call.args);
@@ -1137,16 +1140,34 @@ fn partition_values(
                     _ => Value::Null,
                 }
             }
-            WindowFunc::FirstValue => arg(0, 0, ctx)?,
-            WindowFunc::LastValue => arg(0, peers_end[pos] - 1, ctx)?,
+            WindowFunc::FirstValue | WindowFunc::LastValue => {
+                let (lo, hi) = frame_of(call.frame, pos, n, &peers_end);
+                match (lo < hi, &call.func) {
+                    (false, _) => Value::Null,
+                    (true, WindowFunc::FirstValue) => arg(0, lo, ctx)?,
+                    (true, _) => arg(0, hi - 1, ctx)?,
+                }
+            }
             WindowFunc::Aggregate { .. } => {
                 let (acc, expr) = accumulator.as_mut().expect("made above");
-                if starts_group {
-                    for peer in pos..peers_end[pos] {
-                        acc.add(expr, &rows[part[peer].2], ctx)?;
+                let (lo, hi) = frame_of(call.frame, pos, n, &peers_end);
+                if lo == 0 {
+                    // Frames that start at the partition's first row only grow: add
+                    // the rows they gained.
+                    for gained in added..hi {
+                        acc.add(expr, &rows[part[gained].2], ctx)?;
                     }
+                    added = added.max(hi);
+                    acc.current()?
+                } else {
+                    // A frame whose start moves is aggregated anew for each row.
+                    ctx.check_interrupt()?;
+                    let mut fresh = Accumulator::new(expr);
+                    for row in lo..hi {
+                        fresh.add(expr, &rows[part[row].2], ctx)?;
+                    }
+                    fresh.current()?
                 }
-                acc.current()?
             }
             WindowFunc::Named { name, .. } => {
                 return Err(Error::Corrupt(format!(
@@ -1157,6 +1178,34 @@ fn partition_values(
         out[part[pos].2] = value;
     }
     Ok(())
+}
+
+/// The frame of the row at `pos` of a partition of `n` rows, as positions `lo..hi`
+/// (empty when `lo >= hi`); `peers_end` is where each row's peer group ends.
+fn frame_of(frame: Frame, pos: usize, n: usize, peers_end: &[usize]) -> (usize, usize) {
+    let rows = |offset: u64| usize::try_from(offset).unwrap_or(usize::MAX);
+    match frame {
+        Frame::Default => (0, peers_end[pos]),
+        Frame::Partition => (0, n),
+        Frame::Rows { start, end } => {
+            // The first row in the frame, and one past the last.
+            let lo = match start {
+                FrameBound::UnboundedPreceding => 0,
+                FrameBound::Preceding(k) => pos.saturating_sub(rows(k)),
+                FrameBound::CurrentRow => pos,
+                FrameBound::Following(k) => pos.saturating_add(rows(k)).min(n),
+                FrameBound::UnboundedFollowing => n,
+            };
+            let hi = match end {
+                FrameBound::UnboundedPreceding => 0,
+                FrameBound::Preceding(k) => (pos + 1).saturating_sub(rows(k)),
+                FrameBound::CurrentRow => pos + 1,
+                FrameBound::Following(k) => pos.saturating_add(rows(k)).saturating_add(1).min(n),
+                FrameBound::UnboundedFollowing => n,
+            };
+            (lo, hi)
+        }
+    }
 }
 
 /// The aggregate a window aggregates with: its arguments as [`Expr::Aggregate`] takes

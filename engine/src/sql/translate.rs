@@ -9,9 +9,9 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use super::ast::{
-    AlterAction, BinaryOp, ColumnDef, ConflictAction, Expr, FromItem, InsertSource, JoinConstraint,
-    JoinKind, OnConflict, OrderTerm, Query, Select, SelectItem, SetExpr, SetOp, Statement,
-    SubqueryKind, UnaryOp, WindowCall, WindowFunc,
+    AlterAction, BinaryOp, ColumnDef, ConflictAction, Expr, Frame, FrameBound, FromItem,
+    InsertSource, JoinConstraint, JoinKind, OnConflict, OrderTerm, Query, Select, SelectItem,
+    SetExpr, SetOp, Statement, SubqueryKind, UnaryOp, WindowCall, WindowFunc,
 };
 use crate::error::{Error, Position, Result};
 use crate::value::{DataType, Value};
@@ -1493,12 +1493,10 @@ fn function(f: &sp::Function) -> Result<Expr> {
         sp::WindowType::WindowSpec(spec) if spec.window_name.is_none() => spec,
         _ => return unsupported("named windows (OVER name, WINDOW clauses)"),
     };
-    if spec.window_frame.is_some() {
-        return unsupported(
-            "window frames (ROWS / RANGE / GROUPS ...): a window covers its whole partition, \
-             or with ORDER BY the rows up to the current row and its peers",
-        );
-    }
+    let frame = match &spec.window_frame {
+        None => Frame::Default,
+        Some(frame) => window_frame(frame)?,
+    };
     Ok(Expr::Window(Box::new(WindowCall {
         func: WindowFunc::Named {
             name,
@@ -1512,7 +1510,54 @@ fn function(f: &sp::Function) -> Result<Expr> {
             .iter()
             .map(order_term)
             .collect::<Result<_>>()?,
+        frame,
     })))
+}
+
+/// A window frame: ROWS between any two bounds, or the two RANGE frames that need no
+/// offsets (up to the current row's peers, which is the default, and the whole
+/// partition).
+fn window_frame(frame: &sp::WindowFrame) -> Result<Frame> {
+    let end = frame
+        .end_bound
+        .as_ref()
+        .unwrap_or(&sp::WindowFrameBound::CurrentRow);
+    let bound = |b: &sp::WindowFrameBound| -> Result<FrameBound> {
+        let rows = |n: &sp::Expr| match expr(n)? {
+            Expr::Literal(Value::Integer(n)) if n >= 0 => Ok(n as u64),
+            _ => Err(Error::InvalidValue(format!(
+                "a frame offset must be a non-negative integer, not {n}"
+            ))),
+        };
+        Ok(match b {
+            sp::WindowFrameBound::CurrentRow => FrameBound::CurrentRow,
+            sp::WindowFrameBound::Preceding(None) => FrameBound::UnboundedPreceding,
+            sp::WindowFrameBound::Preceding(Some(n)) => FrameBound::Preceding(rows(n)?),
+            sp::WindowFrameBound::Following(None) => FrameBound::UnboundedFollowing,
+            sp::WindowFrameBound::Following(Some(n)) => FrameBound::Following(rows(n)?),
+        })
+    };
+    let (start, end) = (bound(&frame.start_bound)?, bound(end)?);
+    if start == FrameBound::UnboundedFollowing || end == FrameBound::UnboundedPreceding {
+        return Err(Error::InvalidDefinition(format!(
+            "a frame cannot start at UNBOUNDED FOLLOWING or end at UNBOUNDED PRECEDING \
+             ({start} AND {end})"
+        )));
+    }
+    match frame.units {
+        sp::WindowFrameUnits::Rows => Ok(Frame::Rows { start, end }),
+        sp::WindowFrameUnits::Range => match (start, end) {
+            (FrameBound::UnboundedPreceding, FrameBound::CurrentRow) => Ok(Frame::Default),
+            (FrameBound::UnboundedPreceding, FrameBound::UnboundedFollowing) => {
+                Ok(Frame::Partition)
+            }
+            _ => unsupported(
+                "RANGE frames with offsets or starting at the current row (ROWS frames are \
+                 supported)",
+            ),
+        },
+        sp::WindowFrameUnits::Groups => unsupported("GROUPS frames (ROWS frames are supported)"),
+    }
 }
 
 thread_local! {
@@ -1602,8 +1647,8 @@ mod tests {
                 "MATERIALIZED VIEW",
             ),
             (
-                "SELECT sum(x) OVER (ORDER BY x ROWS 2 PRECEDING) FROM t",
-                "window frames",
+                "SELECT sum(x) OVER (ORDER BY x GROUPS 2 PRECEDING) FROM t",
+                "GROUPS frames",
             ),
             (
                 "SELECT a FROM t UNION DISTINCT BY NAME SELECT a FROM u",

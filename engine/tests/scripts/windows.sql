@@ -187,8 +187,39 @@ error 42P16: wrong number of arguments to window function row_number()
 > SELECT nth_value(name, 2) OVER () FROM emp
 error 0A000: not supported: the window function nth_value
 
-> SELECT sum(salary) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM emp
-error 0A000: not supported: window frames (ROWS / RANGE / GROUPS ...): a window covers its whole partition, or with ORDER BY the rows up to the current row and its peers
+# Frames counted in rows: a moving sum, a running count, what is left of the partition,
+# the rows before the current one (empty for the first), and the whole partition.
+> SELECT id, sum(salary) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) AS moving, count(*) OVER (ORDER BY salary, id ROWS UNBOUNDED PRECEDING) AS so_far, max(name) OVER (ORDER BY id ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS rest, last_value(name) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND 1 PRECEDING) AS before, first_value(name) OVER (PARTITION BY dept ORDER BY id RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_in_dept, last_value(name) OVER (PARTITION BY dept ORDER BY id RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS last_in_dept FROM emp ORDER BY id
+id | moving | so_far | rest | before | first_in_dept | last_in_dept
+1 | 190 | 6 | flo | NULL | ann | ed
+2 | 190 | 4 | flo | ann | ann | ed
+3 | 160 | 1 | flo | bob | cy | di
+4 | 160 | 3 | flo | cy | cy | di
+5 | 210 | 5 | flo | di | ann | ed
+6 | 140 | 2 | flo | ed | flo | flo
+(6 rows)
+
+> SELECT id, avg(salary) OVER (ORDER BY id ROWS BETWEEN 1 FOLLOWING AND 3 FOLLOWING) FROM emp ORDER BY id
+id | avg(salary) OVER (ORDER BY id ROWS BETWEEN 1 FOLLOWING AND 3 FOLLOWING)
+1 | 80.0
+2 | 80.0
+3 | 70.0
+4 | 70.0
+5 | 50.0
+6 | NULL
+(6 rows)
+
+> SELECT sum(salary) OVER (ORDER BY id ROWS BETWEEN UNBOUNDED FOLLOWING AND CURRENT ROW) FROM emp
+error 42P16: a frame cannot start at UNBOUNDED FOLLOWING or end at UNBOUNDED PRECEDING (UNBOUNDED FOLLOWING AND CURRENT ROW)
+
+> SELECT sum(salary) OVER (ORDER BY id ROWS -1 PRECEDING) FROM emp
+error 22023: a frame offset must be a non-negative integer, not -1
+
+> SELECT sum(salary) OVER (ORDER BY id RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) FROM emp
+error 0A000: not supported: RANGE frames with offsets or starting at the current row (ROWS frames are supported)
+
+> SELECT sum(salary) OVER (ORDER BY id GROUPS 1 PRECEDING) FROM emp
+error 0A000: not supported: GROUPS frames (ROWS frames are supported)
 
 > SELECT sum(salary) OVER w FROM emp WINDOW w AS (ORDER BY id)
 error 0A000: not supported: named windows (OVER name, WINDOW clauses)
