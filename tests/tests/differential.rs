@@ -358,7 +358,7 @@ fn window_query(rng: &mut Rng, schema: &Schema) -> String {
         } else {
             format!("{order}, {key}")
         };
-        let (func, over_order) = match rng.below(17) {
+        let (func, over_order) = match rng.below(18) {
             0 => ("rank()".to_string(), order),
             1 => ("dense_rank()".to_string(), order),
             2 => ("percent_rank()".to_string(), order),
@@ -387,6 +387,10 @@ fn window_query(rng: &mut Rng, schema: &Schema) -> String {
             15 => (
                 format!("last_value({})", column(rng)),
                 format!("{total} ROWS BETWEEN 2 PRECEDING AND 1 PRECEDING"),
+            ),
+            16 => (
+                format!("nth_value({}, {})", column(rng), 1 + rng.below(3)),
+                format!("{total} ROWS BETWEEN 1 PRECEDING AND UNBOUNDED FOLLOWING"),
             ),
             _ => (
                 format!("min({})", column(rng)),

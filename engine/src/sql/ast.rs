@@ -444,6 +444,8 @@ pub enum WindowFunc {
     Lead,
     FirstValue,
     LastValue,
+    /// `nth_value(x, n)`: x at the frame's n-th row (from 1), NULL if it has fewer.
+    NthValue,
     /// An aggregate over the frame; its arguments are the call's (for `group_concat(x,
     /// sep)`, both).
     Aggregate {
@@ -466,6 +468,7 @@ impl WindowFunc {
             WindowFunc::Lead => "lead",
             WindowFunc::FirstValue => "first_value",
             WindowFunc::LastValue => "last_value",
+            WindowFunc::NthValue => "nth_value",
             WindowFunc::Aggregate { func, .. } => func.name(),
         }
     }

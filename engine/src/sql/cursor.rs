@@ -1140,12 +1140,28 @@ fn partition_values(
                     _ => Value::Null,
                 }
             }
-            WindowFunc::FirstValue | WindowFunc::LastValue => {
+            WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::NthValue => {
                 let (lo, hi) = frame_of(call.frame, pos, n, &peers_end);
-                match (lo < hi, &call.func) {
-                    (false, _) => Value::Null,
-                    (true, WindowFunc::FirstValue) => arg(0, lo, ctx)?,
-                    (true, _) => arg(0, hi - 1, ctx)?,
+                let at = match call.func {
+                    WindowFunc::FirstValue => lo,
+                    WindowFunc::LastValue => hi.saturating_sub(1).max(lo),
+                    _ => match arg(1, pos, ctx)? {
+                        Value::Integer(k) if k > 0 => {
+                            lo.saturating_add(usize::try_from(k - 1).unwrap_or(usize::MAX))
+                        }
+                        other => {
+                            return Err(Error::InvalidValue(format!(
+                                "the second argument of nth_value must be a positive \
+                                 integer, not {}",
+                                other.render()
+                            )));
+                        }
+                    },
+                };
+                if at < hi {
+                    arg(0, at, ctx)?
+                } else {
+                    Value::Null
                 }
             }
             WindowFunc::Aggregate { .. } => {

@@ -271,6 +271,7 @@ impl<'t> Binder<'t> {
             "lead" => Some((WindowFunc::Lead, 1..=3)),
             "first_value" => Some((WindowFunc::FirstValue, 1..=1)),
             "last_value" => Some((WindowFunc::LastValue, 1..=1)),
+            "nth_value" => Some((WindowFunc::NthValue, 2..=2)),
             _ => None,
         };
         let func = match ranking {
@@ -1768,6 +1769,7 @@ pub fn infer_type(expr: &Expr, scope: &Scope) -> Option<DataType> {
             | WindowFunc::Lead
             | WindowFunc::FirstValue
             | WindowFunc::LastValue
+            | WindowFunc::NthValue
             | WindowFunc::Named { .. } => call.args.first().and_then(|a| infer_type(a, scope)),
         },
         Expr::Call(func, args) => match func {

@@ -184,8 +184,18 @@ error 22023: the argument of ntile must be a positive integer, not 0
 > SELECT row_number(1) OVER () FROM emp
 error 42P16: wrong number of arguments to window function row_number()
 
-> SELECT nth_value(name, 2) OVER () FROM emp
-error 0A000: not supported: the window function nth_value
+> SELECT id, nth_value(name, 2) OVER (ORDER BY id), nth_value(name, 2) OVER (PARTITION BY dept ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) FROM emp ORDER BY id
+id | nth_value(name, 2) OVER (ORDER BY id) | nth_value(name, 2) OVER (PARTITION BY dept ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+1 | NULL | bob
+2 | bob | bob
+3 | bob | di
+4 | bob | di
+5 | bob | bob
+6 | bob | NULL
+(6 rows)
+
+> SELECT nth_value(name, 0) OVER () FROM emp
+error 22023: the second argument of nth_value must be a positive integer, not 0
 
 # Frames counted in rows: a moving sum, a running count, what is left of the partition,
 # the rows before the current one (empty for the first), and the whole partition.
