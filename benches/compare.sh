@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs the same workload shapes on Redis, PostgreSQL and kvsql on this machine, in one
-# run, and prints one table with each figure and the kvsql/peer ratios.
+# run, and prints one table with each figure, the kvsql/peer ratios, and whether each
+# ratio meets its target.
 #
 #   benches/compare.sh [SECONDS]        (default 10 seconds per measurement)
 #   ROUNDS=N benches/compare.sh ...      (default 3 rounds; the table gives medians)
+#   REPORT_FROM=OUT benches/compare.sh   (the table again, from an earlier run's output)
 #
 # Installs redis-server, redis-tools and postgresql when missing (as root, with apt-get),
 # starts each server on a loopback port in a temporary directory, and stops them all at
@@ -11,6 +13,86 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
+
+# --- report --------------------------------------------------------------------------------
+median() { # FORMAT: the median of the numbers on standard input ("n/a" for none)
+  { grep -v '^NA$' || true; } | sort -g \
+    | awk -v f="$1" '{ v[NR] = $1 } END { if (NR % 2) printf f, v[(NR + 1) / 2]; else if (NR) printf f, (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "n/a" }'
+}
+# The median of the rounds' kvsql/peer ratios, each from two figures taken side by side
+# (a ratio of the two medians could pair figures from different rounds).
+ratio_of() { # KVSQL-KEY PEER-KEY [FORMAT]
+  paste <(echo ${S[$1]:-} | tr ' ' '\n') <(echo ${S[$2]:-} | tr ' ' '\n') \
+    | awk '$1 != "NA" && $2 != "NA" && $2 > 0 { print $1 / $2 }' | median "${3:-%.2fx}"
+}
+ratio() { # A B [FORMAT]
+  awk -v a="$1" -v b="$2" -v f="${3:-%.2fx}" 'BEGIN { if (a ~ /^[0-9.]+$/ && b > 0) printf f, a / b; else print "n/a" }'
+}
+row() { printf "| %s | %s | %s | %s | %s |\n" "$1" "$2" "$3" "$4" "$5"; }
+# "met", or how far the ratio (unrounded) is below the target ratio (issue 7's targets).
+verdict() { # RATIO TARGET
+  awk -v r="${1%x}" -v t="$2" 'BEGIN {
+    if (r !~ /^[0-9.]+$/) print "n/a"
+    else if (r + 0 >= t) printf "%.1fx: met", t
+    else printf "%.1fx: short %.1f%%", t, 100 * (1 - r / t) }'
+}
+# One row: workload, kvsql's figure, the peer and its figure, the ratio, and its target
+# ("-" for a shape that has none).
+vs() { # WORKLOAD KVSQL-KEY PEER-LABEL PEER-KEY TARGET
+  local r
+  r=$(ratio_of "$2" "$4")
+  row "$1" "${R[$2]:-n/a}" "$3 ${R[$4]:-n/a}" "$r" \
+    "$([ "$5" = - ] && echo - || verdict "$(ratio_of "$2" "$4" %.6f)" "$5")"
+}
+report() { # MACHINE-LINE STEAL-LINE: prints the table of the figures in S
+  declare -gA R
+  local key
+  for key in "${!S[@]}"; do
+    R[$key]=$(echo ${S[$key]} | tr ' ' '\n' | median '%.1f\n')
+  done
+  local LOAD=${R[load]:-n/a} SCAN=${R[scan]:-n/a}
+  echo
+  echo "$1"
+  echo "$2"
+  echo
+  row "workload" "kvsql" "peer" "kvsql / peer" "target"
+  row "---" "---" "---" "---" "---"
+  vs "point select, 1 client" kv_select_1 "Redis GET" redis_get_1 1.0
+  vs "point select, 1 client" kv_select_1 "PostgreSQL -S" pg_select_1 1.3
+  vs "point select, 16 clients" kv_select_16 "Redis GET" redis_get_16 -
+  vs "point select, 16 clients" kv_select_16 "PostgreSQL -S (16)" pg_select_16 -
+  vs "point select, 50 clients" kv_select_50 "Redis GET" redis_get_50 1.0
+  vs "point select, 50 clients" kv_select_50 "PostgreSQL -S (16)" pg_select_16 1.5
+  vs "point select, 50 x 16 pipelined" kv_select_50p16 "Redis GET -P 16" redis_get_50p16 0.8
+  vs "insert, 16 clients" kv_insert_16 "PostgreSQL sync off (16)" pg_insert_16_async -
+  vs "insert, 50 clients" kv_insert_50 "Redis SET (AOF everysec)" redis_set_50 1.0
+  vs "insert, 50 clients" kv_insert_50 "PostgreSQL sync off (16)" pg_insert_16_async 2.0
+  vs "insert --sync, 16 clients" kv_insert_16_sync "PostgreSQL sync on (16)" pg_insert_16_sync 2.0
+  row "bulk load, rows/s (100-byte rows)" "$LOAD" "target 1,000,000" "$(ratio "$LOAD" 1000000)" \
+    "$(verdict "$(ratio "$LOAD" 1000000 %.6f)" 1.0)"
+  row "full-table SELECT * streamed, rows/s" "$SCAN" "target 2,000,000" "$(ratio "$SCAN" 2000000)" \
+    "$(verdict "$(ratio "$SCAN" 2000000 %.6f)" 1.0)"
+  echo
+  echo "Each figure above is the median of $ROUNDS rounds, and each ratio the median of the rounds'"
+  echo "ratios; every round's figures, in order:"
+  for key in $(printf '%s\n' "${!S[@]}" | sort); do
+    echo "  $key:${S[$key]}"
+  done
+}
+
+# REPORT_FROM=FILE: print the table again from the output of an earlier run (its
+# per-round figures and its header lines), measuring nothing.
+declare -A S
+if [ -n "${REPORT_FROM:-}" ]; then
+  while read -r key values; do
+    S[${key%:}]=" $values"
+  done < <(grep -E '^  [a-z0-9_]+: ' "$REPORT_FROM")
+  ROUNDS=$(echo ${S[kv_select_1]:-} | wc -w)
+  report "$(grep -m1 '^Machine:' "$REPORT_FROM" || echo 'Machine: (not recorded)')" \
+    "$(grep -m1 '^Steal' "$REPORT_FROM" || echo 'Steal: (not recorded)')"
+  exit 0
+fi
+
 WORK=$(mktemp -d)
 REDIS_PORT=16379
 PG_PORT=15432
@@ -57,7 +139,6 @@ PIDS+=($!)
 sleep 2
 
 # --- measure -----------------------------------------------------------------------------
-declare -A R
 redis() { # clients pipeline command
   redis-benchmark -h 127.0.0.1 -p $REDIS_PORT -c "$1" -P "$2" -t "$3" -d 100 -r 100000 \
     -n $(( 100000 * (1 + $1 / 10) * $2 )) -q --csv 2>/dev/null | tail -n 1 | cut -d'"' -f4
@@ -99,7 +180,6 @@ chmod a+r "$WORK/insert.sql"
 # land on both sides of a ratio rather than on one. The table gives each figure's
 # median, and every round's figures follow it.
 ROUNDS=${ROUNDS:-3}
-declare -A S
 # A figure that did not come out (a tool failed) is kept as NA, so rounds stay aligned.
 add() { S[$1]="${S[$1]:-} ${2:-NA}"; }
 # both PEER-KEY PEER-COMMAND KVSQL-KEY KVSQL-COMMAND
@@ -139,47 +219,5 @@ for round in $(seq "$ROUNDS"); do
 done
 read -r STEAL1 TOTAL1 < <(cpu_ticks)
 STEAL=$(awk -v s=$((STEAL1 - STEAL0)) -v t=$((TOTAL1 - TOTAL0)) 'BEGIN { if (t > 0) printf "%.1f%%", 100 * s / t; else print "n/a" }')
-median() { # FORMAT: the median of the numbers on standard input
-  grep -v '^NA$' | sort -g \
-    | awk -v f="$1" '{ v[NR] = $1 } END { if (NR % 2) printf f, v[(NR + 1) / 2]; else if (NR) printf f, (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "n/a" }'
-}
-for key in "${!S[@]}"; do
-  R[$key]=$(echo ${S[$key]} | tr ' ' '\n' | median '%.1f\n')
-done
-# The median of the rounds' kvsql/peer ratios, each from two figures taken side by side
-# (a ratio of the two medians could pair figures from different rounds).
-ratio_of() { # KVSQL-KEY PEER-KEY
-  paste <(echo ${S[$1]} | tr ' ' '\n') <(echo ${S[$2]} | tr ' ' '\n') \
-    | awk '$1 != "NA" && $2 != "NA" && $2 > 0 { print $1 / $2 }' | median '%.2fx'
-}
-LOAD=${R[load]}
-SCAN=${R[scan]}
-
-# --- report --------------------------------------------------------------------------------
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
-row() { printf "| %s | %s | %s | %s |\n" "$1" "$2" "$3" "$4"; }
-echo
-echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB; $SECS s per figure, median of $ROUNDS rounds"
-echo "Steal (CPU time a hypervisor took from this machine while it measured): $STEAL"
-echo
-row "workload" "kvsql" "peer" "kvsql / peer"
-row "---" "---" "---" "---"
-row "point select, 1 client" "${R[kv_select_1]}" "Redis GET ${R[redis_get_1]}" "$(ratio_of kv_select_1 redis_get_1)"
-row "point select, 1 client" "${R[kv_select_1]}" "PostgreSQL -S ${R[pg_select_1]}" "$(ratio_of kv_select_1 pg_select_1)"
-row "point select, 16 clients" "${R[kv_select_16]}" "Redis GET ${R[redis_get_16]}" "$(ratio_of kv_select_16 redis_get_16)"
-row "point select, 16 clients" "${R[kv_select_16]}" "PostgreSQL -S (16) ${R[pg_select_16]}" "$(ratio_of kv_select_16 pg_select_16)"
-row "point select, 50 clients" "${R[kv_select_50]}" "Redis GET ${R[redis_get_50]}" "$(ratio_of kv_select_50 redis_get_50)"
-row "point select, 50 clients" "${R[kv_select_50]}" "PostgreSQL -S (16) ${R[pg_select_16]}" "$(ratio_of kv_select_50 pg_select_16)"
-row "point select, 50 x 16 pipelined" "${R[kv_select_50p16]}" "Redis GET -P 16 ${R[redis_get_50p16]}" "$(ratio_of kv_select_50p16 redis_get_50p16)"
-row "insert, 16 clients" "${R[kv_insert_16]}" "PostgreSQL sync off (16) ${R[pg_insert_16_async]}" "$(ratio_of kv_insert_16 pg_insert_16_async)"
-row "insert, 50 clients" "${R[kv_insert_50]}" "Redis SET (AOF everysec) ${R[redis_set_50]}" "$(ratio_of kv_insert_50 redis_set_50)"
-row "insert, 50 clients" "${R[kv_insert_50]}" "PostgreSQL sync off (16) ${R[pg_insert_16_async]}" "$(ratio_of kv_insert_50 pg_insert_16_async)"
-row "insert --sync, 16 clients" "${R[kv_insert_16_sync]}" "PostgreSQL sync on (16) ${R[pg_insert_16_sync]}" "$(ratio_of kv_insert_16_sync pg_insert_16_sync)"
-row "bulk load, rows/s (100-byte rows)" "$LOAD" "target 1,000,000" "$(ratio "$LOAD" 1000000)"
-row "full-table SELECT * streamed, rows/s" "$SCAN" "target 2,000,000" "$(ratio "$SCAN" 2000000)"
-echo
-echo "Each figure above is the median of $ROUNDS rounds, and each ratio the median of the rounds'"
-echo "ratios; every round's figures, in order:"
-for key in $(printf '%s\n' "${!S[@]}" | sort); do
-  echo "  $key:${S[$key]}"
-done
+report "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB; $SECS s per figure, median of $ROUNDS rounds" \
+  "Steal (CPU time a hypervisor took from this machine while it measured): $STEAL"
