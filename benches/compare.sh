@@ -20,29 +20,26 @@ median() { # FORMAT: the median of the numbers on standard input ("n/a" for none
     | awk -v f="$1" '{ v[NR] = $1 } END { if (NR % 2) printf f, v[(NR + 1) / 2]; else if (NR) printf f, (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "n/a" }'
 }
 # The median of the rounds' kvsql/peer ratios, each from two figures taken side by side
-# (a ratio of the two medians could pair figures from different rounds).
-ratio_of() { # KVSQL-KEY PEER-KEY [FORMAT]
+# (a ratio of the two medians could pair figures from different rounds); unrounded.
+ratio_of() { # KVSQL-KEY PEER-KEY
   paste <(echo ${S[$1]:-} | tr ' ' '\n') <(echo ${S[$2]:-} | tr ' ' '\n') \
-    | awk '$1 != "NA" && $2 != "NA" && $2 > 0 { print $1 / $2 }' | median "${3:-%.2fx}"
+    | awk '$1 != "NA" && $2 != "NA" && $2 > 0 { print $1 / $2 }' | median '%.6f'
 }
-ratio() { # A B [FORMAT]
-  awk -v a="$1" -v b="$2" -v f="${3:-%.2fx}" 'BEGIN { if (a ~ /^[0-9.]+$/ && b > 0) printf f, a / b; else print "n/a" }'
-}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b > 0) printf "%.6f", a / b; else print "n/a" }'; }
 row() { printf "| %s | %s | %s | %s | %s |\n" "$1" "$2" "$3" "$4" "$5"; }
-# "met", or how far the ratio (unrounded) is below the target ratio (issue 7's targets).
-verdict() { # RATIO TARGET
-  awk -v r="${1%x}" -v t="$2" 'BEGIN {
-    if (r !~ /^[0-9.]+$/) print "n/a"
+# The ratio and target columns: the ratio as the table shows it, and "met" or how far
+# the (unrounded) ratio is below the target ratio (issue 7's targets; "-" for none).
+judged() { # RATIO TARGET
+  awk -v r="$1" -v t="$2" 'BEGIN {
+    if (r !~ /^[0-9.]+$/) { printf "n/a | %s", (t == "-" ? "-" : "n/a"); exit }
+    printf "%.2fx | ", r
+    if (t == "-") print "-"
     else if (r + 0 >= t) printf "%.1fx: met", t
     else printf "%.1fx: short %.1f%%", t, 100 * (1 - r / t) }'
 }
-# One row: workload, kvsql's figure, the peer and its figure, the ratio, and its target
-# ("-" for a shape that has none).
+# One row: workload, kvsql's figure, the peer and its figure, the ratio, and its target.
 vs() { # WORKLOAD KVSQL-KEY PEER-LABEL PEER-KEY TARGET
-  local r
-  r=$(ratio_of "$2" "$4")
-  row "$1" "${R[$2]:-n/a}" "$3 ${R[$4]:-n/a}" "$r" \
-    "$([ "$5" = - ] && echo - || verdict "$(ratio_of "$2" "$4" %.6f)" "$5")"
+  printf "| %s | %s | %s | %s |\n" "$1" "${R[$2]:-n/a}" "$3 ${R[$4]:-n/a}" "$(judged "$(ratio_of "$2" "$4")" "$5")"
 }
 report() { # MACHINE-LINE STEAL-LINE: prints the table of the figures in S
   declare -gA R
@@ -68,10 +65,10 @@ report() { # MACHINE-LINE STEAL-LINE: prints the table of the figures in S
   vs "insert, 50 clients" kv_insert_50 "Redis SET (AOF everysec)" redis_set_50 1.0
   vs "insert, 50 clients" kv_insert_50 "PostgreSQL sync off (16)" pg_insert_16_async 2.0
   vs "insert --sync, 16 clients" kv_insert_16_sync "PostgreSQL sync on (16)" pg_insert_16_sync 2.0
-  row "bulk load, rows/s (100-byte rows)" "$LOAD" "target 1,000,000" "$(ratio "$LOAD" 1000000)" \
-    "$(verdict "$(ratio "$LOAD" 1000000 %.6f)" 1.0)"
-  row "full-table SELECT * streamed, rows/s" "$SCAN" "target 2,000,000" "$(ratio "$SCAN" 2000000)" \
-    "$(verdict "$(ratio "$SCAN" 2000000 %.6f)" 1.0)"
+  printf "| %s | %s | %s | %s |\n" "bulk load, rows/s (100-byte rows)" "$LOAD" "target 1,000,000" \
+    "$(judged "$(ratio "$LOAD" 1000000)" 1.0)"
+  printf "| %s | %s | %s | %s |\n" "full-table SELECT * streamed, rows/s" "$SCAN" "target 2,000,000" \
+    "$(judged "$(ratio "$SCAN" 2000000)" 1.0)"
   echo
   echo "Each figure above is the median of $ROUNDS rounds, and each ratio the median of the rounds'"
   echo "ratios; every round's figures, in order:"
