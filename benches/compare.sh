@@ -37,9 +37,12 @@ judged() { # RATIO TARGET
     else if (r + 0 >= t) printf "%.1fx: met", t
     else printf "%.1fx: short %.1f%%", t, 100 * (1 - r / t) }'
 }
-# One row: workload, kvsql's figure, the peer and its figure, the ratio, and its target.
+# One row: workload, kvsql's figure, what it is set against, the ratio, and its target.
+line() { # WORKLOAD FIGURE AGAINST RATIO TARGET
+  printf "| %s | %s | %s | %s |\n" "$1" "$2" "$3" "$(judged "$4" "$5")"
+}
 vs() { # WORKLOAD KVSQL-KEY PEER-LABEL PEER-KEY TARGET
-  printf "| %s | %s | %s | %s |\n" "$1" "${R[$2]:-n/a}" "$3 ${R[$4]:-n/a}" "$(judged "$(ratio_of "$2" "$4")" "$5")"
+  line "$1" "${R[$2]:-n/a}" "$3 ${R[$4]:-n/a}" "$(ratio_of "$2" "$4")" "$5"
 }
 report() { # MACHINE-LINE STEAL-LINE: prints the table of the figures in S
   declare -gA R
@@ -65,10 +68,8 @@ report() { # MACHINE-LINE STEAL-LINE: prints the table of the figures in S
   vs "insert, 50 clients" kv_insert_50 "Redis SET (AOF everysec)" redis_set_50 1.0
   vs "insert, 50 clients" kv_insert_50 "PostgreSQL sync off (16)" pg_insert_16_async 2.0
   vs "insert --sync, 16 clients" kv_insert_16_sync "PostgreSQL sync on (16)" pg_insert_16_sync 2.0
-  printf "| %s | %s | %s | %s |\n" "bulk load, rows/s (100-byte rows)" "$LOAD" "target 1,000,000" \
-    "$(judged "$(ratio "$LOAD" 1000000)" 1.0)"
-  printf "| %s | %s | %s | %s |\n" "full-table SELECT * streamed, rows/s" "$SCAN" "target 2,000,000" \
-    "$(judged "$(ratio "$SCAN" 2000000)" 1.0)"
+  line "bulk load, rows/s (100-byte rows)" "$LOAD" "target 1,000,000" "$(ratio "$LOAD" 1000000)" 1.0
+  line "full-table SELECT * streamed, rows/s" "$SCAN" "target 2,000,000" "$(ratio "$SCAN" 2000000)" 1.0
   echo
   echo "Each figure above is the median of $ROUNDS rounds, and each ratio the median of the rounds'"
   echo "ratios; every round's figures, in order:"
