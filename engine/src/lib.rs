@@ -28,5 +28,6 @@ pub use session::{Database, Options, Pending, Prepared, ResultSet, Session};
 pub use sql::execute::{Outcome, ResultSink};
 pub use sql::plan::ColumnInfo;
 pub use storage::Durability;
+pub use storage::group_sync::Synced;
 pub use users::User;
 pub use value::{DataType, Value, ValueRef};

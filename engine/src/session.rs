@@ -13,7 +13,7 @@ use crate::sql::params;
 use crate::sql::plan::{self, ColumnInfo, Plan};
 use crate::sql::point::PointRead;
 use crate::sql::translate;
-use crate::storage::group_sync::GroupSync;
+use crate::storage::group_sync::{GroupSync, Synced};
 use crate::storage::memory::MemoryStore;
 use crate::storage::rocks::{ReadOnlyStore, RocksStore};
 use crate::storage::{Durability, Store, Transaction};
@@ -252,10 +252,10 @@ impl Database {
         }
     }
 
-    /// Calls `listener` (from the log sync thread; it must return quickly) with the
-    /// highest durable sync ticket after each group sync. Only with `--sync`
+    /// Calls `listener` (from the log sync thread; it must return quickly) after each
+    /// group sync, with the tickets it made durable (or failed to). Only with `--sync`
     /// durability; see [`Session::set_defer_durability`].
-    pub fn on_synced(&self, listener: Box<dyn Fn(u64) + Send + Sync>) {
+    pub fn on_synced(&self, listener: Box<dyn Fn(&Synced) + Send + Sync>) {
         if let Some(sync) = &self.shared.sync {
             sync.listen(listener);
         }

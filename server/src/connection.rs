@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::Config;
+use crate::acks::{AckQueue, AckSlot, SyncWait};
 use crate::sink::{ChannelSink, Outgoing};
 
 /// A prepared statement that touches one row by primary key (see
@@ -54,6 +56,9 @@ const QUEUE_LIMIT: usize = 256;
 struct Writer {
     inner: Box<dyn AsyncWrite + Send + Unpin>,
     buf: Vec<u8>,
+    /// With --sync over plain TCP: acknowledgements the sync thread may write to this
+    /// socket (see [`crate::acks`]); every write here waits for them first.
+    acks: Option<Arc<AckSlot>>,
 }
 
 /// Buffered bytes past which `write` sends them at once.
@@ -68,6 +73,17 @@ impl Writer {
         Writer {
             inner,
             buf: Vec::with_capacity(WRITE_CHUNK),
+            acks: None,
+        }
+    }
+
+    /// Waits for an acknowledgement handed to the sync thread to be written, and puts
+    /// what it could not write ahead of everything buffered.
+    async fn settle(&mut self) {
+        if let Some(slot) = &self.acks
+            && let Some(rest) = slot.settled().await
+        {
+            self.buf.splice(0..0, rest);
         }
     }
 
@@ -87,6 +103,7 @@ impl Writer {
 
     async fn flush(&mut self) -> std::io::Result<()> {
         if !self.buf.is_empty() {
+            self.settle().await;
             self.inner.write_all(&self.buf).await?;
             self.buf.clear();
             if self.buf.capacity() > 16 * WRITE_CHUNK {
@@ -101,6 +118,7 @@ impl Writer {
     /// now without being copied), with as few system calls as the socket allows. Like
     /// `write`, it leaves the flush to the caller.
     async fn write_through(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.settle().await;
         let (mut head, mut tail) = (0, 0);
         while tail < bytes.len() {
             let slices = [
@@ -120,6 +138,7 @@ impl Writer {
     }
 
     async fn shutdown(&mut self) -> std::io::Result<()> {
+        self.settle().await;
         self.flush().await?;
         self.inner.shutdown().await
     }
@@ -263,9 +282,26 @@ pub async fn serve(
     registry: Registry,
     mut shutdown: watch::Receiver<bool>,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    mut synced: watch::Receiver<u64>,
+    mut synced: SyncWait,
+    acks: Option<Arc<AckQueue>>,
 ) {
     let _ = stream.set_nodelay(true);
+    // With --sync over plain TCP, the sync thread may write acknowledgements to a
+    // duplicate of the socket (see `crate::acks`).
+    let ack_slot = match (&acks, &tls) {
+        (Some(_), None) => match stream
+            .as_fd()
+            .try_clone_to_owned()
+            .and_then(|fd| AckSlot::new(std::net::TcpStream::from(fd)))
+        {
+            Ok(slot) => Some(slot),
+            Err(e) => {
+                debug!(%peer, "acknowledgements from this connection's thread only: {e}");
+                None
+            }
+        },
+        _ => None,
+    };
     let (read, write): (
         Box<dyn AsyncRead + Send + Unpin>,
         Box<dyn AsyncWrite + Send + Unpin>,
@@ -293,6 +329,7 @@ pub async fn serve(
     };
     let mut reader: Reader = FrameReader::new(read, config.max_frame_bytes);
     let mut writer = Writer::new(write);
+    writer.acks = ack_slot;
     let key = cancel_key(session_id);
 
     let client = match tokio::time::timeout(
@@ -478,8 +515,19 @@ pub async fn serve(
                         // single-row write): run it here, without the handoff to a blocking
                         // thread and back; its responses go out with the next write.
                         let current = session.as_mut().expect("session between requests");
+                        let (responses, pending) = run_point(id, execute, kept, current);
+                        if let (Some(Pending::Sync(ticket)), Some(acks), Some(slot)) =
+                            (&pending, &acks, &writer.acks)
+                            && writer.buf.is_empty()
+                            && queue.is_empty()
+                            && !reader.has_frame()
+                            && acks.hand_over(slot, *ticket, id, &responses)
+                        {
+                            // Nothing else to send before it: the sync thread writes it.
+                            continue;
+                        }
                         let responses =
-                            run_point(id, execute, kept, current, &db, &mut synced).await;
+                            made_durable(id, responses, pending, &db, &mut synced).await;
                         for response in responses {
                             writer.push(&response);
                         }
@@ -656,17 +704,14 @@ impl Drop for ThreadSession {
     }
 }
 
-/// Runs a point statement on the connection's task and returns its responses. With
-/// --sync its commit does not wait for the disk on this thread: the task waits (without
-/// blocking the thread) for a group sync to cover it, and acknowledges only then.
-async fn run_point(
+/// Runs a point statement on the connection's task and returns its responses, and the
+/// durability its commit still waits for (see [`made_durable`]).
+fn run_point(
     id: u64,
     execute: pb::Execute,
     kept: &mut Kept,
     session: &mut Session,
-    db: &Database,
-    synced: &mut watch::Receiver<u64>,
-) -> Vec<pb::Response> {
+) -> (Vec<pb::Response>, Option<Pending>) {
     let started = kept.placement.timed().then(Instant::now);
     let params: Vec<Value> = execute.params.into_iter().map(engine_value).collect();
     let mut sink = ChannelSink::buffered(id);
@@ -681,7 +726,20 @@ async fn run_point(
     }
     let pending = session.take_pending();
     sink.finish(result);
-    let responses = sink.into_buffer();
+    (sink.into_buffer(), pending)
+}
+
+/// Makes a point statement's commit durable as `pending` asks and returns its responses
+/// (or the error that it could not be). With --sync the commit does not wait for the
+/// disk on this thread: the task waits (without blocking the thread) for a group sync
+/// to cover it, and acknowledges only then.
+async fn made_durable(
+    id: u64,
+    responses: Vec<pb::Response>,
+    pending: Option<Pending>,
+    db: &Database,
+    synced: &mut SyncWait,
+) -> Vec<pb::Response> {
     let durable = match pending {
         None => return responses,
         Some(Pending::Flush) => {
@@ -694,7 +752,7 @@ async fn run_point(
             db.flush_log()
         }
         Some(Pending::Sync(ticket)) => {
-            let _ = synced.wait_for(|&durable| durable >= ticket).await;
+            synced.until(ticket).await;
             // Acknowledge only what a finished sync covers: if the sync thread stopped
             // without covering it, say so rather than "ok".
             db.sync_outcome(ticket).unwrap_or_else(|| {

@@ -1,5 +1,6 @@
 //! `kvsql-server`: serves a kvsql database over TCP.
 
+mod acks;
 mod connection;
 mod sink;
 
@@ -175,6 +176,7 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), String> {
+    raise_open_files_limit();
     let options = Options {
         durability: if config.sync {
             Durability::Sync
@@ -255,11 +257,16 @@ async fn run(config: Config) -> Result<(), String> {
     // task then wakes that thread's waiting connections from inside the thread.
     // (Waking each connection from the sync thread cost a syscall per connection,
     // on the path between one sync and the next.)
+    // Acknowledgements the sync thread writes itself come first (see `acks`).
+    let acks = config.sync.then(|| Arc::new(acks::AckQueue::default()));
     let relays = workers.relays.clone();
-    db.on_synced(Box::new(move |ticket| {
+    let sync_acks = acks.clone();
+    db.on_synced(Box::new(move |synced| {
+        if let Some(acks) = &sync_acks {
+            acks.synced(synced.upto, |ticket| synced.outcome(ticket));
+        }
         for relay in &relays {
-            relay.durable.fetch_max(ticket, Ordering::Release);
-            relay.wake.notify_one();
+            relay.synced(synced.upto);
         }
     }));
     let mut next_worker = 0usize;
@@ -282,13 +289,14 @@ async fn run(config: Config) -> Result<(), String> {
                     };
                     let index = next_worker % workers.handles.len();
                     next_worker = next_worker.wrapping_add(1);
-                    let (db, config, registry, shutdown, tls, synced) = (
+                    let (db, config, registry, shutdown, tls, synced, acks) = (
                         db.clone(),
                         config.clone(),
                         registry.clone(),
                         shutdown_rx.clone(),
                         tls.clone(),
-                        workers.synced[index].clone(),
+                        workers.waits[index].clone(),
+                        acks.clone(),
                     );
                     let worker = &workers.handles[index];
                     connections.spawn_on(
@@ -297,7 +305,7 @@ async fn run(config: Config) -> Result<(), String> {
                                 Ok(stream) => {
                                     connection::serve(
                                         stream, peer, session_id, slot, db, config, registry,
-                                        shutdown, tls, synced,
+                                        shutdown, tls, synced, acks,
                                     )
                                     .await
                                 }
@@ -365,25 +373,18 @@ fn default_threads(cores: usize) -> usize {
 /// The threads that serve connections, each with a single-threaded runtime of its own.
 struct Workers {
     handles: Vec<tokio::runtime::Handle>,
-    /// Per thread: the highest durable commit ticket (--sync), for its connections.
-    synced: Vec<watch::Receiver<u64>>,
-    relays: Vec<Arc<SyncRelay>>,
+    /// Per thread: how its connections wait for --sync commits to become durable.
+    waits: Vec<acks::SyncWait>,
+    relays: Vec<Arc<acks::Relay>>,
     stops: Vec<tokio::sync::oneshot::Sender<()>>,
     threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-/// How the log sync thread tells a worker thread that commits became durable.
-#[derive(Default)]
-struct SyncRelay {
-    durable: AtomicU64,
-    wake: tokio::sync::Notify,
 }
 
 impl Workers {
     fn start(n: usize) -> std::io::Result<Workers> {
         let mut workers = Workers {
             handles: Vec::new(),
-            synced: Vec::new(),
+            waits: Vec::new(),
             relays: Vec::new(),
             stops: Vec::new(),
             threads: Vec::new(),
@@ -393,10 +394,9 @@ impl Workers {
                 .enable_all()
                 .build()?;
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let (synced_tx, synced_rx) = watch::channel(0u64);
-            let relay = Arc::new(SyncRelay::default());
+            let (relay, wait) = acks::Relay::new();
             workers.handles.push(runtime.handle().clone());
-            workers.synced.push(synced_rx);
+            workers.waits.push(wait);
             workers.relays.push(relay.clone());
             workers.stops.push(stop);
             workers.threads.push(
@@ -406,15 +406,9 @@ impl Workers {
                         runtime.block_on(async {
                             // Sends from this thread: waking the connections that wait
                             // queues them here, with no syscall per connection.
-                            let relay_task = async {
-                                loop {
-                                    relay.wake.notified().await;
-                                    synced_tx.send_replace(relay.durable.load(Ordering::Acquire));
-                                }
-                            };
                             tokio::select! {
                                 _ = stopped => {}
-                                _ = relay_task => {}
+                                () = relay.run() => {}
                             }
                         });
                     })?,
@@ -428,6 +422,36 @@ impl Workers {
         drop(self.stops);
         for thread in self.threads {
             let _ = thread.join();
+        }
+    }
+}
+
+/// Raises the soft limit on open files to the hard one. Each connection takes a
+/// descriptor (two with --sync, see `acks`), and RocksDB keeps its files open: the usual
+/// soft limit of 1024 would refuse connections well below --max-connections.
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    // None is "unlimited".
+    let below = match (limit.current, limit.maximum) {
+        (Some(soft), Some(hard)) => soft < hard,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if below {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => info!(
+                from = limit.current.unwrap_or(u64::MAX),
+                to = limit
+                    .maximum
+                    .map_or("unlimited".to_string(), |n| n.to_string()),
+                "raised the open files limit"
+            ),
+            Err(e) => warn!("cannot raise the open files limit: {e}"),
         }
     }
 }

@@ -309,6 +309,94 @@ fn sync_commits_on_every_connection_thread_are_acknowledged_and_kept() {
     });
 }
 
+/// With --sync the log sync thread writes a commit's acknowledgement itself when it is
+/// all its connection has to send. Requests that overlap it (a pipeline, other tasks on
+/// the same connection, a failing insert, a select) must still be answered in order,
+/// each with its own answer, and every acknowledged row be there after a kill.
+#[test]
+fn sync_acknowledgements_keep_their_order_among_overlapping_requests() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    let mut server = TestServer::start_in(&dir, &["--sync"]);
+    const TASKS: i64 = 6;
+    const ROUNDS: i64 = 40;
+    runtime().block_on(async {
+        let client = Client::connect(server.addr()).await.unwrap();
+        client
+            .execute("CREATE TABLE o (id INTEGER PRIMARY KEY, who INTEGER)", &[])
+            .await
+            .unwrap();
+        let insert = client
+            .prepare("INSERT INTO o VALUES ($1, $2)")
+            .await
+            .unwrap();
+        let count = client
+            .prepare("SELECT count(*) FROM o WHERE who = $1")
+            .await
+            .unwrap();
+        let by_id = client
+            .prepare("SELECT who FROM o WHERE id = $1")
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for who in 0..TASKS {
+            // All tasks share one connection: their requests interleave on it, and a
+            // select's answer (no sync to wait for) must not overtake an insert's.
+            let (client, insert, count, by_id) =
+                (client.clone(), insert.clone(), count.clone(), by_id.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut next = who * 1000;
+                for round in 0..ROUNDS {
+                    // One insert alone: the sync thread's to acknowledge.
+                    let n = client.execute(&insert, &[&next, &who]).await.unwrap();
+                    assert_eq!(n, 1);
+                    let row = client.query_one(&by_id, &[&next]).await.unwrap();
+                    assert_eq!(row.get::<i64>(0).unwrap(), who);
+                    next += 1;
+                    // Then three inserts, a duplicate and a count, sent together.
+                    let mut pipeline = client.pipeline();
+                    for id in next..next + 3 {
+                        pipeline.query(&insert, &[&id, &who]);
+                    }
+                    pipeline.query(&insert, &[&next, &who]);
+                    pipeline.query(&count, &[&who]);
+                    let results = pipeline.run().await;
+                    for result in &results[..3] {
+                        assert_eq!(result.as_ref().unwrap()[0].rows_affected, 1);
+                    }
+                    assert_eq!(results[3].as_ref().unwrap_err().code(), "23505");
+                    let counted = &results[4].as_ref().unwrap()[0].rows[0];
+                    assert_eq!(counted.get::<i64>(0).unwrap(), (round + 1) * 4);
+                    next += 3;
+                }
+            }));
+        }
+        for task in tasks {
+            tokio::time::timeout(Duration::from_secs(60), task)
+                .await
+                .expect("a --sync insert was never acknowledged")
+                .unwrap();
+        }
+    });
+    server.kill();
+    let server = TestServer::start_in(&dir, &[]);
+    runtime().block_on(async {
+        let client = Client::connect(server.addr()).await.unwrap();
+        let rows = client
+            .query("SELECT who, count(*) FROM o GROUP BY who ORDER BY who", &[])
+            .await
+            .unwrap();
+        let counts: Vec<(i64, i64)> = rows
+            .iter()
+            .map(|r| (r.get(0).unwrap(), r.get(1).unwrap()))
+            .collect();
+        assert_eq!(
+            counts,
+            (0..TASKS).map(|who| (who, ROUNDS * 4)).collect::<Vec<_>>()
+        );
+    });
+}
+
 #[test]
 fn a_second_server_on_the_same_directory_is_refused() {
     let server = TestServer::start();

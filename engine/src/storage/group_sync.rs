@@ -18,8 +18,23 @@ use crate::error::{Error, Result};
 /// Makes everything written to the log so far durable (an fsync of the log).
 pub type SyncFn = Box<dyn Fn() -> Result<()> + Send + Sync>;
 
-/// Called with the highest ticket made durable, after each sync.
-pub type Listener = Box<dyn Fn(u64) + Send + Sync>;
+/// Called after each sync with what it made durable.
+pub type Listener = Box<dyn Fn(&Synced) + Send + Sync>;
+
+/// What a finished sync covers: every ticket up to [`Synced::upto`].
+pub struct Synced {
+    /// The highest ticket the sync covers.
+    pub upto: u64,
+    /// Tickets from this one on failed to sync, with why.
+    failed: Option<(u64, String)>,
+}
+
+impl Synced {
+    /// The outcome for `ticket`, which must be at most `upto`.
+    pub fn outcome(&self, ticket: u64) -> Result<()> {
+        outcome_of(self.failed.as_ref(), ticket)
+    }
+}
 
 #[derive(Default)]
 struct State {
@@ -86,7 +101,7 @@ impl GroupSync {
     /// The outcome for `ticket` if its sync has finished, without waiting.
     pub fn outcome(&self, ticket: u64) -> Option<Result<()>> {
         let state = self.inner.state.lock().expect("poisoned");
-        (state.synced >= ticket).then(|| outcome_of(&state, ticket))
+        (state.synced >= ticket).then(|| outcome_of(state.error.as_ref(), ticket))
     }
 
     /// Blocks until `ticket` is durable.
@@ -97,10 +112,10 @@ impl GroupSync {
             state = self.inner.done.wait(state).expect("poisoned");
             state.waiters -= 1;
         }
-        outcome_of(&state, ticket)
+        outcome_of(state.error.as_ref(), ticket)
     }
 
-    /// Calls `listener` with the highest durable ticket after every sync (from the sync
+    /// Calls `listener` with what each sync made durable, after it (from the sync
     /// thread: it must return quickly).
     pub fn listen(&self, listener: Listener) {
         self.inner
@@ -111,8 +126,8 @@ impl GroupSync {
     }
 }
 
-fn outcome_of(state: &State, ticket: u64) -> Result<()> {
-    match &state.error {
+fn outcome_of(error: Option<&(u64, String)>, ticket: u64) -> Result<()> {
+    match error {
         Some((from, why)) if ticket >= *from => Err(Error::Storage(format!(
             "the commit was written but could not be made durable (fsync of the log \
              failed: {why})"
@@ -136,7 +151,7 @@ fn run(inner: &Inner, sync: &SyncFn) {
             (state.synced + 1, state.requested)
         };
         let result = sync();
-        {
+        let synced = {
             let mut state = inner.state.lock().expect("poisoned");
             if let Err(e) = result
                 && state.error.is_none()
@@ -148,9 +163,13 @@ fn run(inner: &Inner, sync: &SyncFn) {
             if state.waiters > 0 {
                 inner.done.notify_all();
             }
-        }
+            Synced {
+                upto: target,
+                failed: state.error.clone(),
+            }
+        };
         for listener in inner.listeners.lock().expect("poisoned").iter() {
-            listener(target);
+            listener(&synced);
         }
     }
 }
@@ -192,8 +211,9 @@ mod tests {
         );
         let heard = Arc::new(AtomicU64::new(0));
         let h = heard.clone();
-        group.listen(Box::new(move |t| {
-            h.fetch_max(t, Ordering::SeqCst);
+        group.listen(Box::new(move |synced| {
+            assert!(synced.outcome(synced.upto).is_ok());
+            h.fetch_max(synced.upto, Ordering::SeqCst);
         }));
         let threads: Vec<_> = (0..8)
             .map(|_| {
