@@ -228,7 +228,8 @@ pub struct SyncWait {
 }
 
 impl SyncWait {
-    /// Returns once a finished sync covers `ticket` (or the sync thread has stopped).
+    /// Returns once a finished sync covers `ticket`. (The sync thread outlives every
+    /// connection: it stops when the database closes, after they have ended.)
     pub async fn until(&mut self, ticket: u64) {
         struct Waiting<'a>(&'a AtomicUsize);
         impl Drop for Waiting<'_> {

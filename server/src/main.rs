@@ -253,11 +253,9 @@ async fn run(config: Config) -> Result<(), String> {
         n => n,
     };
     let workers = Workers::start(threads).map_err(|e| format!("cannot start threads: {e}"))?;
-    // With --sync: after each group sync, one wake per worker thread, whose relay
-    // task then wakes that thread's waiting connections from inside the thread.
-    // (Waking each connection from the sync thread cost a syscall per connection,
-    // on the path between one sync and the next.)
-    // Acknowledgements the sync thread writes itself come first (see `acks`).
+    // With --sync, after each group sync: first the acknowledgements that the sync
+    // thread writes itself, then the relays of the worker threads whose connections
+    // wait for it (see `acks`).
     let acks = config.sync.then(|| Arc::new(acks::AckQueue::default()));
     let relays = workers.relays.clone();
     let sync_acks = acks.clone();
