@@ -45,6 +45,11 @@ impl AckQueue {
         id: u64,
         responses: &[pb::Response],
     ) -> bool {
+        // Encoded before the lock, which the sync thread takes after each sync.
+        let mut bytes = Vec::with_capacity(64);
+        for response in responses {
+            codec::encode_frame(response, &mut bytes);
+        }
         let mut queued = self.inner.lock().expect("poisoned");
         // Under the queue's lock: a sync that finishes after this check finds the entry.
         if ticket <= queued.upto {
@@ -54,10 +59,6 @@ impl AckQueue {
             let mut state = slot.state.lock().expect("poisoned");
             if !matches!(*state, Slot::Idle) {
                 return false;
-            }
-            let mut bytes = Vec::with_capacity(64);
-            for response in responses {
-                codec::encode_frame(response, &mut bytes);
             }
             *state = Slot::Queued { id, bytes };
         }

@@ -258,6 +258,17 @@ fn killed_server_keeps_acknowledged_writes() {
     });
 }
 
+/// Waits for writer tasks against a --sync server; a commit never acknowledged fails the
+/// test after a minute instead of hanging it.
+async fn all_acknowledged(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for task in tasks {
+        tokio::time::timeout(Duration::from_secs(60), task)
+            .await
+            .expect("a --sync insert was never acknowledged")
+            .unwrap();
+    }
+}
+
 /// With --sync, a prepared insert is acknowledged once a group sync of the log covers
 /// it, and each connection thread learns of that sync through its own relay. Sessions
 /// spread over three threads all get their answers (a thread left unwoken would leave
@@ -292,12 +303,7 @@ fn sync_commits_on_every_connection_thread_are_acknowledged_and_kept() {
                 }
             }));
         }
-        for task in tasks {
-            tokio::time::timeout(Duration::from_secs(60), task)
-                .await
-                .expect("a --sync insert was never acknowledged")
-                .unwrap();
-        }
+        all_acknowledged(tasks).await;
     });
     server.kill();
     let server = TestServer::start_in(&dir, &[]);
@@ -371,12 +377,7 @@ fn sync_acknowledgements_keep_their_order_among_overlapping_requests() {
                 }
             }));
         }
-        for task in tasks {
-            tokio::time::timeout(Duration::from_secs(60), task)
-                .await
-                .expect("a --sync insert was never acknowledged")
-                .unwrap();
-        }
+        all_acknowledged(tasks).await;
     });
     server.kill();
     let server = TestServer::start_in(&dir, &[]);
