@@ -444,7 +444,7 @@ fn raise_open_files_limit() {
         match setrlimit(Resource::Nofile, raised) {
             Ok(()) => info!(
                 from = limit.current.unwrap_or(u64::MAX),
-                to = limit
+                to = %limit
                     .maximum
                     .map_or("unlimited".to_string(), |n| n.to_string()),
                 "raised the open files limit"
