@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kvsql_protocol::codec;
-use kvsql_protocol::pb::{self, response::Kind};
+use kvsql_protocol::pb;
 use tokio::sync::{Notify, watch};
 
 /// Acknowledgements waiting for the sync that covers them.
@@ -144,11 +144,7 @@ impl AckSlot {
         };
         if let Err(e) = outcome {
             bytes.clear();
-            let response = pb::Response {
-                id,
-                kind: Some(Kind::Error(crate::sink::error_message(&e))),
-            };
-            codec::encode_frame(&response, &mut bytes);
+            codec::encode_frame(&crate::sink::error_response(id, &e), &mut bytes);
         }
         let mut written = 0;
         while written < bytes.len() {
@@ -251,6 +247,7 @@ impl SyncWait {
 mod tests {
     use super::*;
     use kvsql_protocol::codec::read_frame;
+    use kvsql_protocol::pb::response::Kind;
     use std::time::Duration;
 
     fn runtime() -> tokio::runtime::Runtime {

@@ -766,10 +766,7 @@ async fn made_durable(
     };
     match durable {
         Ok(()) => responses,
-        Err(e) => vec![pb::Response {
-            id,
-            kind: Some(Kind::Error(crate::sink::error_message(&e))),
-        }],
+        Err(e) => vec![crate::sink::error_response(id, &e)],
     }
 }
 

@@ -255,6 +255,14 @@ impl ChannelSink {
     }
 }
 
+/// The whole answer to request `id` when it failed with `e`.
+pub fn error_response(id: u64, e: &kvsql_engine::Error) -> pb::Response {
+    pb::Response {
+        id,
+        kind: Some(Kind::Error(error_message(e))),
+    }
+}
+
 pub fn error_message(e: &kvsql_engine::Error) -> pb::Error {
     let position = e.position();
     pb::Error {
